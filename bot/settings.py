@@ -1,0 +1,256 @@
+"""Settings: one typed object read from `config/helpline.yaml`, validated at start.
+
+Values may use `${VAR}` and `${VAR:-default}` from the environment. Errors name the file, the line
+and the key. Secrets are `pydantic.SecretStr`, so they never show in logs or `repr`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG = Path("config/helpline.yaml")
+CONFIG_ENV_VAR = "HELPLINE_CONFIG"
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+class SettingsError(Exception):
+    """The configuration file is missing or invalid; the message says where and what."""
+
+
+class _Section(BaseModel):
+    # Unknown keys are typos far more often than intent: reject them so the admin finds out.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RedisSettings(_Section):
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")  # may carry a password
+    prefix: str = "hl:"
+
+
+class FaqSettings(_Section):
+    path: Path = Path("config/faq")
+    answer_at: float = Field(0.82, ge=0.0, le=1.0)
+    suggest_at: float = Field(0.65, ge=0.0, le=1.0)
+    reload_seconds: float = Field(2.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _suggest_below_answer(self) -> FaqSettings:
+        if self.suggest_at > self.answer_at:
+            raise ValueError("suggest_at must not be greater than answer_at")
+        return self
+
+
+class TeamSettings(_Section):
+    slack_channel: str | None = None
+    name: str | None = None  # shown to customers; the team key when absent
+
+
+class RouterSettings(_Section):
+    default_team: str = "support"
+    reopen_days: float = Field(7.0, ge=0.0)
+    messages_path: Path = Path("config/messages")
+    relay_template: str = "$agent_name: $message"
+    max_message_chars: int = Field(4000, ge=100)
+    claim_timeout_seconds: float = Field(60.0, gt=0)  # a dead worker's pending entries are reclaimed after this
+    workers: int = Field(2, ge=1, le=64)
+
+
+_SECRET_KEY = re.compile(r"token|secret|password|passwd|api_key", re.IGNORECASE)
+
+
+def _hide_secrets(value: Any, key: str = "") -> Any:
+    """Wrap every value under a secret-sounding key in SecretStr, however deep it sits."""
+    if isinstance(value, dict):
+        return {k: _hide_secrets(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide_secrets(v, key) for v in value]
+    if _SECRET_KEY.search(key) and isinstance(value, str):
+        return SecretStr(value)
+    return value
+
+
+class ChannelSettings(BaseModel):
+    """A channel's settings; channel-specific keys are checked by the channel itself."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    enabled: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_hidden(cls, data: Any) -> Any:
+        return _hide_secrets(data) if isinstance(data, dict) else data
+
+
+class ConsoleChannelSettings(_Section):
+    enabled: bool = True
+
+
+class ChannelsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    console: ConsoleChannelSettings = ConsoleChannelSettings()
+    telegram: ChannelSettings = ChannelSettings()
+    slack: ChannelSettings = ChannelSettings()
+    email: ChannelSettings = ChannelSettings()
+
+
+class HttpSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    redis: RedisSettings = RedisSettings()
+    languages: list[str] = Field(default_factory=lambda: ["en", "el", "lv", "hu"], min_length=1)
+    faq: FaqSettings = FaqSettings()
+    teams: dict[str, TeamSettings] = Field(default_factory=lambda: {"support": TeamSettings()})
+    router: RouterSettings = RouterSettings()
+    channels: ChannelsSettings = ChannelsSettings()
+    http: HttpSettings = HttpSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not _LANGUAGE_CODE.match(code):
+                raise ValueError(f"{code!r} is not a two- or three-letter lower-case language code")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _default_team_exists(self) -> Settings:
+        if self.router.default_team not in self.teams:
+            raise ValueError(f"router.default_team {self.router.default_team!r} is not one of teams: {sorted(self.teams)}")
+        return self
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+
+def resolve_config_path(cli_value: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Path:
+    """`--config FILE`, else `$HELPLINE_CONFIG`, else `config/helpline.yaml`."""
+    env = os.environ if env is None else env
+    if cli_value:
+        return Path(cli_value)
+    if env.get(CONFIG_ENV_VAR):
+        return Path(env[CONFIG_ENV_VAR])
+    return DEFAULT_CONFIG
+
+
+def expand_env(text: str, env: Mapping[str, str], where: str = "") -> str:
+    """Replace `${VAR}` and `${VAR:-default}`; an unset variable without a default is an error."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = env.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise SettingsError(f"{where}environment variable {name} is not set (write ${{{name}:-default}} for a default)")
+            return default
+        return value
+
+    return _ENV_REFERENCE.sub(substitute, text)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, expand and validate the configuration file; raise SettingsError naming file, line and key."""
+    env = os.environ if env is None else env
+    config_path = resolve_config_path(path, env)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{config_path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{config_path}: cannot read: {error}") from None
+    return parse_settings(text, str(config_path), env)
+
+
+def parse_settings(text: str, source: str, env: Mapping[str, str]) -> Settings:
+    """Validate configuration text; `source` names it in errors."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise SettingsError(f"{source}{line}: not valid YAML: {problem}") from None
+    if root is None:
+        data: Any = {}
+        lines: dict[tuple[str | int, ...], int] = {}
+    else:
+        lines = {}
+        _collect_lines(root, (), lines)
+        data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise SettingsError(f"{source}: the top level must be a mapping of settings")
+    data = _expand_tree(data, env, source, lines, ())
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise SettingsError(_describe(error, source, lines)) from None
+
+
+def _expand_tree(value: Any, env: Mapping[str, str], source: str, lines: dict, key: tuple) -> Any:
+    if isinstance(value, str):
+        line = _line_of(lines, key)
+        where = f"{source}{':' + str(line) if line else ''}: {_dotted(key)}: "
+        return expand_env(value, env, where)
+    if isinstance(value, dict):
+        return {k: _expand_tree(v, env, source, lines, key + (k,)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_tree(v, env, source, lines, key + (i,)) for i, v in enumerate(value)]
+    return value
+
+
+def _collect_lines(node: yaml.Node, key: tuple, lines: dict) -> None:
+    lines[key] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = key + (key_node.value,)
+            lines[child] = key_node.start_mark.line + 1
+            _collect_lines(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, key + (index,), lines)
+
+
+def _line_of(lines: dict, key: tuple) -> int | None:
+    # The deepest ancestor that the file spells out: a missing key is reported at its parent.
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key[:-1]
+    return None
+
+
+def _dotted(key: tuple) -> str:
+    return ".".join(str(part) for part in key) or "(top level)"
+
+
+def _describe(error: ValidationError, source: str, lines: dict) -> str:
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        key = tuple(str(part) if not isinstance(part, int) else part for part in item["loc"])
+        line = _line_of(lines, key)
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        problems.append(f"{source}{':' + str(line) if line else ''}: {_dotted(key)}: {message}")
+    return "\n".join(problems)
