@@ -1,1 +1,33 @@
-"""faq package."""
+"""The FAQ knowledge base: YAML loading and validation, normalisation, language detection,
+matching, live reload and evaluation. Imports nothing else of Helpline's."""
+
+from .errors import CasesError, KnowledgeBaseError, Problem
+from .evaluate import Case, EvalReport, evaluate, read_cases
+from .kb import KnowledgeBase, load_knowledge_base
+from .langdetect import detect_language
+from .live import LiveKnowledgeBase
+from .matcher import Matcher, MatcherFactory, TfidfMatcher
+from .model import Decision, Entry, Match, MatchResult
+from .normalize import normalize
+
+__all__ = [
+    "Case",
+    "CasesError",
+    "Decision",
+    "Entry",
+    "EvalReport",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
+    "LiveKnowledgeBase",
+    "Match",
+    "MatchResult",
+    "Matcher",
+    "MatcherFactory",
+    "Problem",
+    "TfidfMatcher",
+    "detect_language",
+    "evaluate",
+    "load_knowledge_base",
+    "normalize",
+    "read_cases",
+]

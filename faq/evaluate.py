@@ -1,0 +1,123 @@
+"""Measures a knowledge base against labelled messages: accuracy, answer precision, handoffs, speed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CasesError, Problem
+from .kb import KnowledgeBase
+from .model import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A labelled message: the entry that should answer it, or None when a person should take it."""
+
+    text: str
+    expect: str | None
+    lang: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    """Evaluation figures; shares are 0..1, times in milliseconds per match."""
+
+    cases: int
+    in_scope: int
+    out_of_scope: int
+    top1_accuracy: float | None
+    answered_correct: float | None
+    answer_precision: float | None
+    oos_handoff_recall: float | None
+    p50_ms: float
+    p99_ms: float
+
+    def to_dict(self) -> dict[str, int | float | None]:
+        """The report with its contract key names, ready for JSON."""
+        return asdict(self)
+
+
+def read_cases(path: Path) -> list[Case]:
+    """Read JSON Lines cases; raises CasesError naming every bad line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CasesError([Problem(path, None, f"cannot read cases: {exc}")]) from exc
+    cases: list[Case] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            cases.append(_case(json.loads(line), number))
+        except (ValueError, TypeError) as exc:
+            problems.append(Problem(path, number, str(exc)))
+    if problems:
+        raise CasesError(problems)
+    return cases
+
+
+def _case(raw: object, line: int) -> Case:
+    if not isinstance(raw, dict):
+        raise ValueError("a case must be a JSON object")
+    unknown = set(raw) - {"text", "expect", "lang"}
+    if unknown:
+        raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+    text, expect, lang = raw.get("text"), raw.get("expect", ...), raw.get("lang")
+    if not isinstance(text, str):
+        raise ValueError("'text' must be a string")
+    if expect is ...:
+        raise ValueError("'expect' is missing (use null for a message the FAQ should not answer)")
+    if expect is not None and not isinstance(expect, str):
+        raise ValueError("'expect' must be an entry id or null")
+    if lang is not None and not isinstance(lang, str):
+        raise ValueError("'lang' must be a string")
+    return Case(text, expect, lang, line)
+
+
+def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, suggest_at: float) -> EvalReport:
+    """Run every case through `kb.match` and compute the report."""
+    unknown = sorted({c.expect for c in cases if c.expect is not None and c.expect not in kb.entries})
+    if unknown:
+        # An expectation nobody can meet is a typo in the cases, not a matcher failure.
+        raise ValueError(f"cases expect entries not in the knowledge base: {', '.join(unknown)}")
+    timings = []
+    top1 = answered_right = answered = in_scope = handed_off = 0
+    for case in cases:
+        started = time.perf_counter()
+        result = kb.match(case.text, case.lang, answer_at=answer_at, suggest_at=suggest_at)
+        timings.append((time.perf_counter() - started) * 1000.0)
+        best = result.matches[0].entry_id if result.matches else None
+        is_answer = result.decision is Decision.ANSWER
+        answered += is_answer
+        if case.expect is None:
+            handed_off += not is_answer
+            continue
+        in_scope += 1
+        top1 += best == case.expect
+        answered_right += is_answer and best == case.expect
+    out_of_scope = len(cases) - in_scope
+    times = np.asarray(timings) if timings else np.zeros(1)
+    return EvalReport(
+        cases=len(cases),
+        in_scope=in_scope,
+        out_of_scope=out_of_scope,
+        top1_accuracy=_share(top1, in_scope),
+        answered_correct=_share(answered_right, in_scope),
+        answer_precision=_share(answered_right, answered),
+        oos_handoff_recall=_share(handed_off, out_of_scope),
+        p50_ms=float(np.percentile(times, 50)),
+        p99_ms=float(np.percentile(times, 99)),
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None

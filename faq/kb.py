@@ -1,0 +1,80 @@
+"""The knowledge base: entries, answers in the customer's language, and match decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+from .langdetect import detect_language
+from .loader import load_entries
+from .matcher import MatcherFactory, build_default_matcher
+from .model import Decision, Entry, Match, MatchResult
+
+MAX_MATCHES = 5
+MAX_SUGGESTIONS = 3
+MAX_MESSAGE_CHARS = 5000  # customers' questions are short; the rest of a long paste only adds noise and time
+
+
+class KnowledgeBase:
+    """Loaded, validated entries with a matcher over their questions. Immutable once built."""
+
+    def __init__(
+        self,
+        entries: Mapping[str, Entry],
+        languages: Sequence[str],
+        matcher_factory: MatcherFactory = build_default_matcher,
+    ) -> None:
+        if not languages:
+            raise ValueError("at least one language is needed")
+        self.entries: Mapping[str, Entry] = MappingProxyType(dict(entries))
+        self.languages: tuple[str, ...] = tuple(languages)
+        self.default_language: str = self.languages[0]
+        self._matcher = matcher_factory(self.entries)
+
+    @property
+    def question_count(self) -> int:
+        """How many questions the entries hold, over all languages."""
+        return sum(len(qs) for entry in self.entries.values() for qs in entry.questions.values())
+
+    def match(self, text: str, lang_hint: str | None = None, *, answer_at: float, suggest_at: float) -> MatchResult:
+        """Rank entries for a customer's message and decide: answer, suggest up to three, or no match."""
+        text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
+        language = detect_language(text, lang_hint, self.languages)
+        ranked = self._matcher.rank(text, MAX_MATCHES)
+        matches = tuple(Match(entry_id, score, self.entries[entry_id].team) for entry_id, score in ranked)
+        best = matches[0].score if matches else 0.0
+        if best >= answer_at:
+            decision = Decision.ANSWER
+        elif best >= suggest_at:
+            decision = Decision.SUGGEST
+        else:
+            decision = Decision.NO_MATCH
+        return MatchResult(decision, matches, language)
+
+    def suggestions(self, result: MatchResult, suggest_at: float) -> tuple[Match, ...]:
+        """The matches worth offering as "did you mean" choices: up to three at or above `suggest_at`."""
+        return tuple(m for m in result.matches if m.score >= suggest_at)[:MAX_SUGGESTIONS]
+
+    def answer(self, entry_id: str, lang: str) -> str:
+        """The entry's answer in `lang`, else in the default language, else in any language it has."""
+        return _in_language(self.entries[entry_id].answers, lang, self.default_language)
+
+    def title(self, entry_id: str, lang: str) -> str:
+        """A representative question of the entry (for a "did you mean" button), with the same fallback."""
+        questions = self.entries[entry_id].questions
+        return _in_language({k: v[0] for k, v in questions.items() if v}, lang, self.default_language)
+
+
+def _in_language(texts: Mapping[str, str], lang: str, default: str) -> str:
+    for choice in (lang, default):
+        if choice in texts:
+            return texts[choice]
+    return next(iter(texts.values()))
+
+
+def load_knowledge_base(
+    path: Path, languages: Sequence[str], matcher_factory: MatcherFactory = build_default_matcher
+) -> KnowledgeBase:
+    """Load every *.yaml file in folder `path` as one knowledge base; raises KnowledgeBaseError."""
+    return KnowledgeBase(load_entries(Path(path), languages), languages, matcher_factory)

@@ -1,0 +1,93 @@
+"""Language detection tuned for short customer messages in a known, small set of languages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .normalize import normalize
+
+# Letters that only (or almost only) one of our languages uses, checked on the raw casefolded text.
+_LETTERS = {
+    "lv": {"ā": 3.0, "ē": 3.0, "ī": 3.0, "ū": 3.0, "ģ": 3.0, "ķ": 3.0, "ļ": 3.0, "ņ": 3.0,
+           "č": 1.5, "š": 1.5, "ž": 1.5},
+    "hu": {"ő": 3.0, "ű": 3.0, "ö": 1.5, "ü": 1.5, "á": 1.5, "é": 1.0, "í": 1.0, "ó": 1.5, "ú": 1.0},
+}
+
+# Frequent short words, written as normalize() leaves them (no accents), so that customers who type
+# without accents are still recognised. Weights favour words that are not also words elsewhere.
+_WORDS: dict[str, dict[str, float]] = {
+    "en": dict.fromkeys(
+        "the is are was were you your my i me we it this that what how why when where which who "
+        "can could would should will do does did have has not no please thanks thank hello hi "
+        "and or of to for with on in at from an be been get help want need order account".split(),
+        1.0,
+    ),
+    "lv": dict.fromkeys(
+        "ka ir nav es man mans mana jus jums ludzu paldies vai kur kapec kads kada kas ko "
+        "ar uz no par lai bet ja tas ta tu vins vina mes sveiki labdien gribu varu var "
+        "kur cik kuru visus visas ieslegt izslegt".split(),
+        1.0,
+    ),
+    "hu": dict.fromkeys(
+        "hogy nem az van vagy es egy ez mi mit miert hol mikor hogyan kerem koszonom "
+        "szeretnem szeretnek tudom lehet kell meg mar csak ha is de most itt ott minden "
+        "nekem nincs volt lesz jo napot szia melyik mennyi hany".split(),
+        1.0,
+    ),
+    # Greeklish: Greek typed with Latin letters.
+    "el": dict.fromkeys(
+        "kai na einai den to ta ti tha thelo exo exw pos pws pou giati mporo mporw "
+        "parakalo parakalw efxaristo eyxaristo ego mou sou gia apo sto sti ston stin "
+        "me auto ayto oxi nai kalimera geia thelw".split(),
+        1.0,
+    ),
+}
+# Words that are common in more than one language carry less evidence.
+_WORDS["hu"]["a"] = 0.5
+_WORDS["en"]["a"] = 0.5
+for _shared in ("es", "ka", "is", "me", "to", "no", "mi", "ta", "ti", "de", "par", "tu", "ja", "var"):
+    for _weights in _WORDS.values():
+        if _shared in _weights:
+            _weights[_shared] = 0.5
+
+_MAX_CHARS = 2000  # a short message is enough to tell; long ones are cut so detection stays cheap
+
+
+def detect_language(text: str, hint: str | None, languages: Sequence[str]) -> str:
+    """Best guess of the language of `text` among `languages`; the hint wins unless the text is clearly another."""
+    if not languages:
+        raise ValueError("detect_language needs at least one language")
+    fallback = hint if hint in languages else languages[0]
+    try:
+        scores = _scores(text[:_MAX_CHARS] if isinstance(text, str) else "")
+    except Exception:  # detection is a guess; bad input must never stop answering
+        return fallback
+    candidates = {lang: score for lang, score in scores.items() if lang in languages}
+    if not candidates:
+        return fallback
+    best, best_score = max(candidates.items(), key=lambda item: item[1])
+    hint_score = candidates.get(fallback, 0.0)
+    # "Clearly another language": enough evidence, and well ahead of the hint (or default).
+    if best != fallback and best_score >= 1.0 and best_score >= 2 * hint_score + 0.5:
+        return best
+    return fallback
+
+
+def _scores(text: str) -> dict[str, float]:
+    lowered = text.casefold()
+    greek = sum(1 for c in lowered if "\u0370" <= c <= "\u03ff" or "\u1f00" <= c <= "\u1fff")
+    latin = sum(1 for c in lowered if c.isalpha() and c.isascii())
+    scores: dict[str, float] = {}
+    if greek and greek >= latin:
+        # Greek script is unambiguous among our languages.
+        return {"el": 10.0 + greek}
+    for lang, letters in _LETTERS.items():
+        score = sum(letters.get(c, 0.0) for c in lowered)
+        if score:
+            scores[lang] = score
+    for word in normalize(lowered).split():
+        for lang, words in _WORDS.items():
+            weight = words.get(word)
+            if weight:
+                scores[lang] = scores.get(lang, 0.0) + weight
+    return scores

@@ -1,0 +1,85 @@
+"""Keeps a knowledge base in service while admins edit its files: reload on change, keep the last good one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import KnowledgeBaseError, Problem
+from .kb import KnowledgeBase, load_knowledge_base
+from .loader import knowledge_base_files
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[tuple[str, int, int], ...]
+
+
+def folder_signature(path: Path) -> Signature:
+    """Names, modification times and sizes of the knowledge base files: changes when any file does."""
+    signature = []
+    for file in knowledge_base_files(path):
+        try:
+            stat = file.stat()
+        except OSError:  # removed between listing and stat; the next poll sees the new state
+            continue
+        signature.append((file.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
+
+
+class LiveKnowledgeBase:
+    """The knowledge base currently in service. The first load must succeed (raises KnowledgeBaseError);
+    later broken edits are logged and the last good knowledge base stays."""
+
+    def __init__(self, path: Path, languages: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.languages = tuple(languages)
+        self._signature = self._safe_signature()
+        self.current: KnowledgeBase = load_knowledge_base(self.path, self.languages)
+        self.problems: list[Problem] = []
+
+    def reload_now(self) -> bool:
+        """Load the folder again; True when a new knowledge base went into service."""
+        # Taken before loading: an edit made while loading changes the signature again and is seen next poll.
+        self._signature = self._safe_signature()
+        return self._install(self._load())
+
+    async def watch(self, interval: float) -> None:
+        """Poll the folder every `interval` seconds and reload on change, loading off the event loop."""
+        while True:
+            await asyncio.sleep(interval)
+            signature = await asyncio.to_thread(self._safe_signature)
+            if signature == self._signature:
+                continue
+            self._signature = signature
+            self._install(await asyncio.to_thread(self._load))
+
+    def _safe_signature(self) -> Signature:
+        try:
+            return folder_signature(self.path)
+        except OSError as exc:
+            log.warning("cannot list knowledge base folder %s: %s", self.path, exc)
+            return ()
+
+    def _load(self) -> KnowledgeBase | list[Problem]:
+        try:
+            return load_knowledge_base(self.path, self.languages)
+        except KnowledgeBaseError as exc:
+            return exc.problems
+        except Exception as exc:  # noqa: BLE001 - any failure must leave the last good knowledge base serving
+            log.exception("unexpected error while reloading the knowledge base in %s", self.path)
+            return [Problem(self.path, None, f"unexpected error while loading: {exc!r}")]
+
+    def _install(self, loaded: KnowledgeBase | list[Problem]) -> bool:
+        if isinstance(loaded, KnowledgeBase):
+            self.current = loaded
+            self.problems = []
+            log.info("knowledge base reloaded from %s: %d entries", self.path, len(loaded.entries))
+            return True
+        self.problems = loaded
+        log.error(
+            "knowledge base in %s not reloaded, %d problem(s); the last good one stays in service:\n%s",
+            self.path, len(loaded), "\n".join(f"  {p}" for p in loaded),
+        )
+        return False
