@@ -1,0 +1,132 @@
+"""The agent's side from a terminal: the queue, a case and its transcript, and actions on cases.
+
+Actions go through `hl:inbox` like every other input, and the outcome comes back on a result key,
+so the terminal and the Slack desk act on cases in exactly the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.app import Helpline, workers_unless_served
+from router.messages import ActionKind, AgentAction, inbox_fields, new_id
+from router.store import Case, Conversation
+
+ACTION_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    ok: bool
+    message: str
+
+
+def agent_id(name: str) -> str:
+    """A stable id for an agent name: lower case, words joined by '-'."""
+    return re.sub(r"[^\w.@-]+", "-", name.strip().casefold()).strip("-") or "agent"
+
+
+async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str = "", text: str = "",
+              team: str | None = None, timeout: float = ACTION_TIMEOUT_SECONDS) -> ActionOutcome:
+    """Submit an agent action and wait for the router's verdict."""
+    agent = agent_id(agent_name) if agent_name else ""
+    if agent:
+        async with helpline.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(helpline.keys.agent(agent), "name", agent_name)
+            pipe.hsetnx(helpline.keys.agent(agent), "status", "available")
+            await pipe.execute()
+    action = AgentAction(id=new_id(), kind=kind, case=case, agent=agent, agent_name=agent_name, text=text,
+                         team=team, at=time.time())
+    async with workers_unless_served(helpline):
+        await helpline.redis.xadd(helpline.keys.inbox, inbox_fields(action))
+        reply = await helpline.redis.blpop([helpline.keys.result(action.id)], timeout=timeout)
+    if reply is None:
+        return ActionOutcome(False, f"no answer from the router within {timeout:.0f}s; is Redis shared with "
+                                    "a running `helpline run`? The action stays queued and will be applied.")
+    outcome = json.loads(reply[1])
+    return ActionOutcome(bool(outcome.get("ok")), str(outcome.get("message", "")))
+
+
+async def load_case(helpline: Helpline, number: int) -> Case | None:
+    data = await helpline.redis.hgetall(helpline.keys.case(number))
+    return Case.from_hash(data) if data else None
+
+
+async def case_details(helpline: Helpline, number: int) -> dict[str, Any] | None:
+    """Everything about a case, as the JSON of `helpline case show --json`."""
+    case = await load_case(helpline, number)
+    if case is None:
+        return None
+    conversation_data = await helpline.redis.hgetall(helpline.keys.conversation(case.conversation))
+    conversation = Conversation.from_hash(case.conversation, conversation_data) if conversation_data else None
+    transcript = []
+    for entry_id, fields in await helpline.redis.xrange(helpline.keys.transcript(case.conversation)):
+        item: dict[str, Any] = {"role": fields.get("role", ""), "text": fields.get("text", ""),
+                                "at": float(fields.get("at", 0) or 0)}
+        for optional in ("agent", "sender", "options", "attachments"):
+            if fields.get(optional):
+                item[optional] = fields[optional]
+        transcript.append(item)
+    now = time.time()
+    waiting = None
+    if case.status == "queued":
+        rank = await helpline.redis.zrank(helpline.keys.queue(case.team), str(case.number))
+        waiting = {"position": None if rank is None else rank + 1, "seconds": round(now - case.queued_at, 1)}
+    return {
+        "case": case.number,
+        "status": case.status,
+        "team": case.team,
+        "agent": case.agent_name or case.agent or None,
+        "last_agent": case.last_agent_name or case.last_agent or None,
+        "priority": case.priority,
+        "reason": case.reason,
+        "subject": case.subject,
+        "channel": case.channel,
+        "customer": case.customer_name,
+        "address": conversation.address if conversation else None,
+        "language": case.language,
+        "csat": case.csat or None,
+        "reopened": case.reopened,
+        "queue": waiting,
+        "times": {name: (value or None) for name, value in (
+            ("created", case.created_at), ("queued", case.queued_at), ("claimed", case.claimed_at),
+            ("first_response", case.first_response_at), ("resolved", case.resolved_at), ("closed", case.closed_at))},
+        "transcript": transcript,
+    }
+
+
+async def queue_listing(helpline: Helpline, team: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Waiting cases per team, first to be served first, as the JSON of `helpline queue --json`."""
+    if team:
+        teams = [team]
+    else:
+        teams = sorted(set(helpline.settings.teams) | set(await helpline.redis.smembers(helpline.keys.teams_seen)))
+    now = time.time()
+    listing: dict[str, list[dict[str, Any]]] = {}
+    for name in teams:
+        numbers = await helpline.redis.zrange(helpline.keys.queue(name), 0, -1)
+        cases = []
+        for position, number in enumerate(numbers, start=1):
+            case = await load_case(helpline, int(number))
+            if case is None:
+                continue
+            cases.append({"case": case.number, "position": position, "waiting_seconds": round(now - case.queued_at, 1),
+                          "customer": case.customer_name, "channel": case.channel, "language": case.language,
+                          "priority": case.priority, "reason": case.reason, "subject": case.subject})
+        listing[name] = cases
+    return listing
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"

@@ -1,0 +1,140 @@
+"""Wiring: builds Helpline's parts from settings and runs them in one event loop.
+
+This is the only module that knows every part. `Helpline` owns the Redis client, the live
+knowledge base, the router and the channels; `serve()` runs the whole service until a signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Mapping
+
+from redis.asyncio import Redis
+
+from bot.settings import Settings
+from channels.console import CHANNEL as CONSOLE, ConsoleChannel
+from faq import KnowledgeBase, LiveKnowledgeBase
+from router.engine import Router, RouterConfig
+from router.keys import OUTBOX_GROUP, Keys
+from router.messages import OutboundMessage, from_json
+from router.texts import load_texts
+from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeBaseUnavailable(RuntimeError):
+    """The FAQ folder has never loaded cleanly, so there is nothing to answer from."""
+
+
+def connect_redis(settings: Settings) -> Redis:
+    """A Redis client for the configured URL; strings in, strings out."""
+    return Redis.from_url(settings.redis.url.get_secret_value(), decode_responses=True,
+                          health_check_interval=30, socket_keepalive=True)
+
+
+class Helpline:
+    """All of Helpline's parts for one process."""
+
+    def __init__(self, settings: Settings, redis: Redis | None = None) -> None:
+        self.settings = settings
+        self.redis = redis if redis is not None else connect_redis(settings)
+        self.keys = Keys(settings.redis.prefix)
+        self.knowledge_base = LiveKnowledgeBase(settings.faq.path, settings.languages)
+        if self.knowledge_base.current is None:
+            problems = "\n".join(str(problem) for problem in self.knowledge_base.problems)
+            raise KnowledgeBaseUnavailable(f"the FAQ in {settings.faq.path} does not load:\n{problems}")
+        self.texts = load_texts(settings.router.messages_path, settings.languages)
+        self.router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
+            languages=tuple(settings.languages), default_team=settings.router.default_team,
+            teams={key: team.name or key for key, team in settings.teams.items()},
+            answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
+            reopen_days=settings.router.reopen_days, relay_template=settings.router.relay_template,
+            max_message_chars=settings.router.max_message_chars))
+        self.console = ConsoleChannel(self.redis, self.keys.console, lambda message_id: self.keys.sent(CONSOLE, message_id))
+        self.workers: list[StreamWorker] = []
+
+    def _current_knowledge_base(self) -> KnowledgeBase:
+        knowledge_base = self.knowledge_base.current
+        assert knowledge_base is not None  # checked at start; a failed reload keeps the last good one
+        return knowledge_base
+
+    def router_workers(self, count: int, tag: str = "router", block_ms: int = 1000) -> list[StreamWorker]:
+        workers = [inbox_worker(self.redis, self.keys, self.router.handle, worker_name(f"{tag}{index}"),
+                                claim_idle_seconds=self.settings.router.claim_timeout_seconds, block_ms=block_ms)
+                   for index in range(count)]
+        self.workers.extend(workers)
+        return workers
+
+    def console_sender(self, block_ms: int = 1000) -> StreamWorker:
+        async def deliver(entry_id: str, fields: Mapping[str, str]) -> None:
+            await self.console.deliver(from_json(OutboundMessage, fields.get("data", "")))
+
+        worker = StreamWorker(self.redis, self.keys.outbox(CONSOLE), OUTBOX_GROUP, worker_name("console"), deliver,
+                              dead_letters=self.keys.dead_letters, block_ms=block_ms,
+                              claim_idle_seconds=self.settings.router.claim_timeout_seconds)
+        self.workers.append(worker)
+        return worker
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def workers_unless_served(helpline: Helpline) -> AsyncIterator[bool]:
+    """Run a router worker and the console sender here when no `helpline run` is serving.
+
+    Yields True when it started them. They stop when the block ends, finishing what they read.
+    """
+    if await live_workers(helpline.redis, helpline.keys) > 0:
+        yield False
+        return
+    stop = asyncio.Event()
+    workers = helpline.router_workers(1, tag="local", block_ms=200) + [helpline.console_sender(block_ms=200)]
+    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
+    try:
+        yield True
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """The service: router workers, console sender, FAQ reload, /healthz and /metrics; stops on SIGTERM/SIGINT."""
+    from bot.http import start_http_server  # aiohttp is only loaded by the service
+
+    helpline = Helpline(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    http_runner = None
+    try:
+        workers = helpline.router_workers(settings.router.workers)
+        if settings.channels.console.enabled:
+            workers.append(helpline.console_sender())
+        if settings.http.enabled:
+            http_runner = await start_http_server(helpline, settings.http.host, settings.http.port)
+        log.info("Helpline serving: %d router workers, knowledge base %s (%d entries)", settings.router.workers,
+                 settings.faq.path, len(helpline._current_knowledge_base().entries))
+        if ready is not None:
+            ready.set()
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.run(stop))
+            watcher = group.create_task(helpline.knowledge_base.watch(settings.faq.reload_seconds))
+            await stop.wait()
+            log.info("stopping: finishing what is in flight")
+            watcher.cancel()
+    finally:
+        if http_runner is not None:
+            await http_runner.cleanup()
+        await helpline.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    log.info("Helpline stopped")

@@ -1,0 +1,272 @@
+"""The `helpline` command. Only this module turns errors into exit codes and messages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from bot.settings import CONFIG_ENV_VAR, DEFAULT_CONFIG, Settings, SettingsError, load_settings
+from router.messages import ActionKind
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("helpline")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help=f"settings file (default: ${CONFIG_ENV_VAR}, else {DEFAULT_CONFIG})")
+    parser = argparse.ArgumentParser(prog="helpline", parents=[config],
+                                     description="Helpline: support bot and agent-handoff router.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, parent: Any = commands) -> argparse.ArgumentParser:
+        return parent.add_parser(name, parents=[config], help=help_text, description=help_text)
+
+    check = command("check-config", "validate the settings file without starting anything")
+    check.add_argument("file", nargs="?", help="the file to check (default: --config)")
+
+    command("run", "run the service: workers, channels, /healthz and /metrics")
+
+    chat = command("chat", "be a customer in the terminal (one message a line)")
+    chat.add_argument("--lang", help="language hint, e.g. el")
+    chat.add_argument("--session", help="continue the conversation of this session id")
+    chat.add_argument("--name", default="Console customer", help="the customer's name agents see")
+
+    queue = command("queue", "waiting cases per team")
+    queue.add_argument("--team")
+    queue.add_argument("--json", action="store_true")
+
+    case = command("case", "look at and act on a case")
+    case_commands = case.add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    show = command("show", "status, team, agent, times and transcript", case_commands)
+    show.add_argument("number", type=_case_number)
+    show.add_argument("--json", action="store_true")
+    for name, help_text, extra in (
+        ("claim", "take a waiting case", ()),
+        ("reply", "write to the customer", ("text",)),
+        ("note", "add a private note (never shown to the customer)", ("text",)),
+    ):
+        action = command(name, help_text, case_commands)
+        action.add_argument("number", type=_case_number)
+        for argument in extra:
+            action.add_argument(argument)
+        action.add_argument("--agent", required=True, metavar="NAME")
+    transfer = command("transfer", "move a case to another team's queue", case_commands)
+    transfer.add_argument("number", type=_case_number)
+    transfer.add_argument("team")
+    transfer.add_argument("--agent", default="", metavar="NAME")
+    for name, help_text in (("release", "put a claimed case back in its queue"),
+                            ("resolve", "mark solved; the customer is asked to rate"),
+                            ("reopen", "reopen a resolved case")):
+        action = command(name, help_text, case_commands)
+        action.add_argument("number", type=_case_number)
+        action.add_argument("--agent", default="", metavar="NAME")
+
+    faq = command("faq", "the FAQ knowledge base")
+    faq_commands = faq.add_subparsers(dest="faq_command", required=True, metavar="ACTION")
+    faq_check = command("check", "validate the knowledge base; every error listed", faq_commands)
+    faq_check.add_argument("dir", nargs="?", type=Path)
+    ask = command("ask", "what the bot would do with a question", faq_commands)
+    ask.add_argument("text")
+    ask.add_argument("--kb", type=Path, metavar="DIR")
+    ask.add_argument("--lang")
+    ask.add_argument("--json", action="store_true")
+    evaluate = command("eval", "measure matching on JSON Lines cases", faq_commands)
+    evaluate.add_argument("cases", type=Path)
+    evaluate.add_argument("--kb", type=Path, metavar="DIR")
+    evaluate.add_argument("--json", action="store_true")
+    return parser
+
+
+def _case_number(text: str) -> int:
+    try:
+        number = int(text.lstrip("#"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a case number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a case number")
+    return number
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config_arg = getattr(args, "config", None)
+    if args.command == "check-config":
+        return _check_config(args.file or config_arg)
+    try:
+        settings = _settings_for(config_arg)
+    except SettingsError as error:
+        print(f"helpline: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    if args.command != "run":
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+    handler = _HANDLERS[args.command]
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings_for(config_arg: str | None) -> Settings:
+    """The settings file; built-in defaults when none is named and the default file is absent."""
+    import os
+
+    if config_arg is None and not os.environ.get(CONFIG_ENV_VAR) and not DEFAULT_CONFIG.exists():
+        return Settings()
+    return load_settings(config_arg)
+
+
+def _check_config(path: str | None) -> int:
+    try:
+        settings = load_settings(path)
+    except SettingsError as error:
+        print(f"helpline: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"ok: languages {', '.join(settings.languages)}; teams {', '.join(settings.teams)}; "
+          f"FAQ {settings.faq.path}")
+    return EXIT_OK
+
+
+def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Settings) -> int:
+    """Run `body(helpline)` in a fresh event loop, turning start-up failures into messages."""
+    from bot.app import Helpline, KnowledgeBaseUnavailable
+    from router.texts import TextsError
+
+    async def runner() -> int:
+        try:
+            helpline = Helpline(settings)
+        except (KnowledgeBaseUnavailable, TextsError) as error:
+            print(f"helpline: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        try:
+            await helpline.redis.ping()
+            return await body(helpline)
+        except (RedisConnectionError, OSError) as error:
+            print(f"helpline: Redis at {settings.redis.url.get_secret_value().split('@')[-1]} is not reachable: "
+                  f"{error}", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            await helpline.close()
+
+    return asyncio.run(runner())
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import KnowledgeBaseUnavailable, serve
+    from router.texts import TextsError
+
+    try:
+        asyncio.run(serve(settings))
+    except (KnowledgeBaseUnavailable, TextsError) as error:
+        print(f"helpline: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chat import chat
+
+    if args.lang and args.lang not in settings.languages:
+        print(f"helpline: --lang {args.lang}: not one of {', '.join(settings.languages)}", file=sys.stderr)
+        return EXIT_USAGE
+    return _with_helpline(lambda helpline: chat(helpline, args.lang, args.session, args.name), settings)
+
+
+def _queue(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.agent_desk import format_duration, queue_listing
+
+    async def body(helpline: Any) -> int:
+        listing = await queue_listing(helpline, args.team)
+        if args.json:
+            print(json.dumps({"teams": listing}, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        for team, cases in listing.items():
+            print(f"{team}: {len(cases)} waiting")
+            for item in cases:
+                print(f"  {item['position']:>3}. #{item['case']}  waiting {format_duration(item['waiting_seconds']):>7}  "
+                      f"{item['channel']:<8} {item['language']:<3} {item['customer']}: {item['subject'][:60]}")
+        return EXIT_OK
+
+    return _with_helpline(body, settings)
+
+
+def _case(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.agent_desk import act, case_details
+
+    async def show(helpline: Any) -> int:
+        details = await case_details(helpline, args.number)
+        if details is None:
+            print(f"helpline: there is no case #{args.number}", file=sys.stderr)
+            return EXIT_FAILED
+        if args.json:
+            print(json.dumps(details, ensure_ascii=False, indent=2))
+        else:
+            print(_format_case(details))
+        return EXIT_OK
+
+    async def action(helpline: Any) -> int:
+        kind = ActionKind(args.case_command)
+        outcome = await act(helpline, kind, args.number, agent_name=args.agent, text=getattr(args, "text", ""),
+                            team=getattr(args, "team", None))
+        print(outcome.message, file=sys.stdout if outcome.ok else sys.stderr)
+        return EXIT_OK if outcome.ok else EXIT_FAILED
+
+    return _with_helpline(show if args.case_command == "show" else action, settings)
+
+
+def _format_case(details: dict[str, Any]) -> str:
+    def when(value: float | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value)) if value else "-"
+
+    lines = [f"case #{details['case']}  {details['status']}  team {details['team']}  "
+             f"agent {details['agent'] or '-'}  priority {details['priority']}",
+             f"customer {details['customer']} on {details['channel']} ({details['language']}); opened because: "
+             f"{details['reason']}"]
+    if details["queue"]:
+        lines.append(f"waiting: place {details['queue']['position']}, {details['queue']['seconds']:.0f}s")
+    if details["csat"]:
+        lines.append(f"rating: {details['csat']}/5")
+    lines.append("times: " + ", ".join(f"{name} {when(value)}" for name, value in details["times"].items() if value))
+    lines.append("transcript:")
+    for item in details["transcript"]:
+        who = item["role"] if item["role"] not in ("agent", "note") else f"{item['role']} ({item.get('agent', '')})"
+        text = item["text"].replace("\n", "\n      ")
+        lines.append(f"  {time.strftime('%H:%M:%S', time.localtime(item['at']))} {who}: {text}")
+    return "\n".join(lines)
+
+
+def _faq(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval
+
+    if args.faq_command == "check":
+        return cmd_faq_check(args.dir or settings.faq.path, settings.languages, sys.stdout)
+    if args.faq_command == "ask":
+        return cmd_faq_ask(args.text, args.kb or settings.faq.path, settings.languages, args.lang, args.json,
+                           settings.faq.answer_at, settings.faq.suggest_at, sys.stdout)
+    return cmd_faq_eval(args.cases, args.kb or settings.faq.path, settings.languages, args.json,
+                        settings.faq.answer_at, settings.faq.suggest_at, sys.stdout)
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "run": _run,
+    "chat": _chat,
+    "queue": _queue,
+    "case": _case,
+    "faq": _faq,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

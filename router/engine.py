@@ -1,0 +1,500 @@
+"""The conversation and case state machine (see router/states.md).
+
+`Router.handle(entry_id, fields)` applies one inbox entry: a customer message or an agent action.
+It decides on what it reads under WATCH and writes every effect in one transaction, so it can run
+in any number of workers at once and a redelivered entry changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+import time
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from faq import Decision, KnowledgeBase, detect_language
+from router.intents import Intents, choice_in, rating_in
+from router.keys import Keys
+from router.messages import (
+    ActionKind,
+    AgentAction,
+    InboundMessage,
+    OutboundMessage,
+    PayloadError,
+    QuickReply,
+    from_json,
+)
+from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, Transaction
+from router.texts import Texts
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 50  # WATCH conflicts under heavy contention; each retry re-reads and re-decides
+SEEN_TTL_SECONDS = 14 * 24 * 3600
+_DROPPED_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    languages: tuple[str, ...]
+    default_team: str
+    teams: Mapping[str, str]  # team key → name shown to customers
+    answer_at: float = 0.82
+    suggest_at: float = 0.65
+    reopen_days: float = 7.0
+    relay_template: str = "$agent_name: $message"
+    max_message_chars: int = 4000
+
+
+class ActionRefused(Exception):
+    """An agent action that the case's state does not allow; the text says why."""
+
+
+class Router:
+    def __init__(self, redis: Redis, keys: Keys, knowledge_base: Callable[[], KnowledgeBase], texts: Texts,
+                 config: RouterConfig, clock: Callable[[], float] = time.time) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.knowledge_base = knowledge_base
+        self.texts = texts
+        self.config = config
+        self.clock = clock
+        self.intents = Intents(texts.words("handoff_words"), texts.words("yes_words"), texts.words("no_words"))
+
+    async def handle(self, entry_id: str, fields: Mapping[str, str]) -> None:
+        """Apply one inbox entry; raises PayloadError for an entry that is not a valid message."""
+        kind, data = fields.get("kind"), fields.get("data")
+        if data is None:
+            raise PayloadError(f"inbox entry {entry_id}: no data field")
+        if kind == "message":
+            message = from_json(InboundMessage, data)
+            await self._transact(entry_id, lambda tx: self._on_message(tx, message))
+        elif kind == "action":
+            action = from_json(AgentAction, data)
+            await self._transact(entry_id, lambda tx: self._on_action(tx, action))
+        else:
+            raise PayloadError(f"inbox entry {entry_id}: unknown kind {kind!r}")
+
+    async def _transact(self, entry_id: str, decide: Callable[[Transaction], object]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for _attempt in range(MAX_ATTEMPTS):
+                tx = Transaction(pipe, self.keys, entry_id, self.clock())
+                try:
+                    if await tx.already_done():
+                        await pipe.reset()
+                        return
+                    await decide(tx)  # type: ignore[misc]
+                    await tx.commit()
+                    return
+                except WatchError:
+                    continue  # someone changed what we read: read again and decide again
+            raise RuntimeError(f"inbox entry {entry_id}: gave up after {MAX_ATTEMPTS} conflicting attempts")
+
+    # == customer messages ===================================================================
+    async def _on_message(self, tx: Transaction, message: InboundMessage) -> None:
+        if message.platform_id:
+            seen_key = self.keys.seen(message.channel, message.platform_id)
+            await tx.watch(seen_key)
+            first_seen_as = await tx.pipe.get(seen_key)
+            if first_seen_as and first_seen_as != message.id:
+                log.info("duplicate delivery of %s %s ignored", message.channel, message.platform_id)
+                return
+            tx.set(seen_key, message.id, ex=SEEN_TTL_SECONDS)
+
+        text, shortened = clean_text(message.text, self.config.max_message_chars)
+        conversation = await self._conversation_for(tx, message, text)
+        tx.log(conversation.id, "customer", text, sender=message.sender.name, option=message.option,
+               attachments=", ".join(a.name for a in message.attachments))
+        tx.event("message_in", conversation=conversation.id, channel=message.channel, case=conversation.case,
+                 language=conversation.language, chars=len(message.text))
+        if shortened:
+            self._say(tx, conversation, "too_long")
+
+        case = await tx.case(conversation.case) if conversation.case else None
+        if case is not None:
+            if case.status in CaseStatus.OPEN:
+                await self._while_case_open(tx, conversation, case)
+                return
+            if case.status == CaseStatus.RESOLVED:
+                if await self._after_resolution(tx, conversation, case, message, text):
+                    return
+                conversation = replace(conversation, case=None, pending={})
+            else:  # closed elsewhere: the conversation starts afresh
+                conversation = replace(conversation, case=None, pending={})
+        await self._bot_turn(tx, conversation, message, text)
+
+    async def _conversation_for(self, tx: Transaction, message: InboundMessage, text: str) -> Conversation:
+        address_key = self.keys.address(message.channel, message.address)
+        await tx.watch(address_key)
+        conversation_id = await tx.pipe.get(address_key)
+        conversation = await tx.conversation(conversation_id) if conversation_id else None
+        hint = (conversation.language if conversation else None) or message.language_hint
+        language = detect_language(text, hint, self.config.languages) if text else (hint or self.config.languages[0])
+        if language not in self.config.languages:
+            language = self.config.languages[0]
+        if conversation is None:
+            conversation = Conversation(
+                id=message.id, channel=message.channel, address=message.address, customer_id=message.sender.id,
+                customer_name=message.sender.name, language=language, created_at=tx.now, updated_at=tx.now)
+            tx.set(address_key, conversation.id)
+            tx.event("conversation_started", conversation=conversation.id, channel=message.channel, language=language)
+        else:
+            conversation = replace(conversation, language=language, updated_at=tx.now,
+                                   customer_name=message.sender.name or conversation.customer_name)
+        tx.save_conversation(conversation)
+        return conversation
+
+    async def _while_case_open(self, tx: Transaction, conversation: Conversation, case: Case) -> None:
+        # A person is on it (or will be): the bot stays quiet, the message is on the case transcript.
+        if case.status == CaseStatus.QUEUED and not case.acknowledged:
+            position = await tx.queue_position(case.team, case.queue_score())
+            self._say(tx, conversation, "still_queued", case=case.number, position=position)
+            tx.save_case(case.with_changes(acknowledged=1))
+        tx.event("case_message", conversation=conversation.id, case=case.number, status=case.status, agent=case.agent)
+
+    async def _after_resolution(self, tx: Transaction, conversation: Conversation, case: Case,
+                                message: InboundMessage, text: str) -> bool:
+        """Rating or reopening; False when the case is too old and the bot should take over."""
+        rating = _rating_option(message.option) or rating_in(text)
+        if rating is not None:
+            closed = case.with_changes(status=CaseStatus.CLOSED, csat=rating, closed_at=tx.now)
+            tx.save_case(closed)
+            tx.save_conversation(replace(conversation, case=None, pending={}))
+            tx.event("case_rated", case=case.number, conversation=conversation.id, csat=rating, agent=case.last_agent)
+            tx.event("case_closed", case=case.number, conversation=conversation.id, why="rated")
+            self._say(tx, conversation, "rating_thanks")
+            return True
+        if tx.now - case.resolved_at > self.config.reopen_days * 86400:
+            tx.save_case(case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now))
+            tx.event("case_closed", case=case.number, conversation=conversation.id, why="expired")
+            return False
+        await self._reopen(tx, conversation, case, by="customer")
+        return True
+
+    async def _reopen(self, tx: Transaction, conversation: Conversation, case: Case, by: str) -> Case:
+        """Back to its last agent when they are available, else into the team's queue."""
+        last_agent_status = ""
+        if case.last_agent:
+            agent_key = self.keys.agent(case.last_agent)
+            await tx.watch(agent_key)
+            last_agent_status = await tx.pipe.hget(agent_key, "status") or "available"
+        common = dict(resolved_at=0.0, reopened=case.reopened + 1, csat=0, acknowledged=0)
+        if case.last_agent and last_agent_status != "away":
+            reopened = case.with_changes(status=CaseStatus.ASSIGNED, agent=case.last_agent,
+                                         agent_name=case.last_agent_name, **common)
+            tx.agent_open_cases(case.last_agent, +1)
+        else:
+            reopened = case.with_changes(status=CaseStatus.QUEUED, agent="", agent_name="", queued_at=tx.now,
+                                         priority=HIGH_PRIORITY, **common)
+            tx.enqueue(reopened)
+        tx.save_case(reopened)
+        tx.save_conversation(replace(conversation, case=case.number, pending={}))
+        tx.event("case_reopened", case=case.number, conversation=conversation.id, by=by, agent=reopened.agent,
+                 team=reopened.team)
+        self._say(tx, conversation, "reopened", case=case.number)
+        return reopened
+
+    async def _bot_turn(self, tx: Transaction, conversation: Conversation, message: InboundMessage, text: str) -> None:
+        pending = conversation.pending
+        if pending.get("kind") == "feedback":
+            verdict = _yes_no_option(message.option)
+            if verdict is None:
+                verdict = self.intents.yes_or_no(text)
+            if verdict is True:
+                tx.event("answer_helpful", conversation=conversation.id, entry=pending.get("entry"))
+                tx.save_conversation(replace(conversation, pending={}))
+                self._say(tx, conversation, "glad_to_help")
+                return
+            if verdict is False:
+                tx.event("answer_not_helpful", conversation=conversation.id, entry=pending.get("entry"),
+                         question=pending.get("question"))
+                await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"),
+                                      reason="not_helpful", subject=pending.get("question", ""))
+                return
+        if pending.get("kind") == "choice":
+            entries: list[str] = pending.get("entries", [])
+            picked = _picked_entry(message.option, text, entries)
+            if picked == "none":
+                tx.event("suggestions_rejected", conversation=conversation.id, entries=",".join(entries),
+                         question=pending.get("question"))
+                await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"),
+                                      reason="none_of_these", subject=pending.get("question", ""))
+                return
+            if picked is not None and picked in self.knowledge_base().entries:
+                tx.event("suggestion_picked", conversation=conversation.id, entry=picked)
+                self._answer(tx, conversation, picked, pending.get("question", ""))
+                return
+
+        if not text and message.attachments:
+            await self._open_case(tx, replace(conversation, pending={}), team=None, reason="attachment",
+                                  subject=", ".join(a.name for a in message.attachments))
+            return
+        if not text:
+            tx.save_conversation(replace(conversation, pending={}))
+            self._say(tx, conversation, "empty_message")
+            return
+        if self.intents.wants_person(text):
+            tx.event("handoff_requested", conversation=conversation.id)
+            await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"), reason="requested",
+                                  subject=pending.get("question", "") or text)
+            return
+        await self._faq_turn(tx, conversation, text)
+
+    async def _faq_turn(self, tx: Transaction, conversation: Conversation, text: str) -> None:
+        knowledge_base = self.knowledge_base()
+        result = knowledge_base.match(text, conversation.language, answer_at=self.config.answer_at,
+                                      suggest_at=self.config.suggest_at)
+        best = result.matches[0] if result.matches else None
+        tx.event("faq_match", conversation=conversation.id, decision=result.decision.value,
+                 entry=best.entry_id if best else None, score=f"{best.score:.3f}" if best else None,
+                 language=conversation.language, question=text[:500])
+        if result.decision is Decision.ANSWER and best is not None:
+            self._answer(tx, conversation, best.entry_id, text)
+        elif result.decision is Decision.SUGGEST:
+            suggestions = [match.entry_id for match in result.matches[:3]]
+            options = tuple(QuickReply(f"pick:{entry_id}", knowledge_base.title(entry_id, conversation.language))
+                            for entry_id in suggestions)
+            options += (QuickReply("none", self.texts.render(conversation.language, "none_of_these")),)
+            team = best.team if best else None
+            tx.save_conversation(replace(conversation, pending={"kind": "choice", "entries": suggestions,
+                                                                "team": team, "question": text[:500]}))
+            self._say(tx, conversation, "suggest_prompt", options=options)
+        else:
+            tx.event("no_match", conversation=conversation.id, question=text[:500])
+            self._say(tx, conversation, "no_match")
+            await self._open_case(tx, replace(conversation, pending={}), team=None, reason="no_match", subject=text)
+
+    def _answer(self, tx: Transaction, conversation: Conversation, entry_id: str, question: str) -> None:
+        knowledge_base = self.knowledge_base()
+        entry = knowledge_base.entries[entry_id]
+        answer = knowledge_base.answer(entry_id, conversation.language)
+        tx.save_conversation(replace(conversation, pending={"kind": "feedback", "entry": entry_id,
+                                                            "team": entry.team, "question": question[:500]}))
+        tx.event("bot_answer", conversation=conversation.id, entry=entry_id)
+        self._send(tx, conversation, answer)
+        self._say(tx, conversation, "did_this_help", options=(
+            QuickReply("yes", self.texts.render(conversation.language, "yes")),
+            QuickReply("no", self.texts.render(conversation.language, "no")),
+        ))
+
+    async def _open_case(self, tx: Transaction, conversation: Conversation, team: str | None, reason: str,
+                         subject: str) -> Case:
+        team = team if team in self.config.teams else self.config.default_team
+        number = await tx.reserve_case_number()
+        case = Case(
+            number=number, conversation=conversation.id, status=CaseStatus.QUEUED, team=team,
+            channel=conversation.channel, customer_name=conversation.customer_name, language=conversation.language,
+            priority=NORMAL_PRIORITY, reason=reason, subject=subject[:200], created_at=tx.now, queued_at=tx.now)
+        position = await tx.queue_position(team, case.queue_score())
+        tx.save_case(case)
+        tx.enqueue(case)
+        tx.save_conversation(replace(conversation, case=number, pending={}))
+        tx.event("case_opened", case=number, conversation=conversation.id, team=team, reason=reason,
+                 channel=conversation.channel, language=conversation.language)
+        key = "case_opened_on_request" if reason == "requested" else "case_opened"
+        self._say(tx, conversation, key, case=number, position=position)
+        return case
+
+    # == agent actions =======================================================================
+    async def _on_action(self, tx: Transaction, action: AgentAction) -> None:
+        try:
+            case = await tx.case(action.case)
+            if case is None:
+                raise ActionRefused(f"there is no case #{action.case}")
+            conversation = await tx.conversation(case.conversation)
+            if conversation is None:
+                raise ActionRefused(f"case #{case.number} has lost its conversation {case.conversation}")
+            handler = self._action_handlers[action.kind]
+            message = await handler(self, tx, action, case, conversation)
+        except ActionRefused as refusal:
+            tx.result(action.id, {"ok": False, "case": action.case, "message": str(refusal)})
+            tx.event("action_refused", case=action.case, action=action.kind.value, agent=action.agent,
+                     why=str(refusal))
+            return
+        tx.result(action.id, {"ok": True, "case": action.case, "message": message})
+
+    async def _claim(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
+        if case.status == CaseStatus.ASSIGNED and case.agent == action.agent:
+            return f"case #{case.number} is already yours"
+        if case.status != CaseStatus.QUEUED:
+            raise ActionRefused(_why_not(case, "claim"))
+        self._assign(tx, case, action, conversation)
+        return f"case #{case.number} is now yours"
+
+    def _assign(self, tx: Transaction, case: Case, action: AgentAction, conversation: Conversation) -> Case:
+        assigned = case.with_changes(status=CaseStatus.ASSIGNED, agent=action.agent, agent_name=action.agent_name,
+                                     claimed_at=case.claimed_at or tx.now)
+        tx.dequeue(case.team, case.number)
+        tx.save_case(assigned)
+        tx.agent_open_cases(action.agent, +1)
+        tx.event("case_claimed", case=case.number, agent=action.agent, team=case.team,
+                 waited=f"{tx.now - case.queued_at:.3f}")
+        tx.log(conversation.id, "system", f"claimed by {action.agent_name or action.agent}")
+        self._say(tx, conversation, "agent_joined", agent_name=action.agent_name or action.agent, case=case.number)
+        return assigned
+
+    async def _reply(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
+        text, _ = clean_text(action.text, 40_000)
+        if not text:
+            raise ActionRefused("an empty reply is not sent")
+        if case.status == CaseStatus.QUEUED:
+            case = self._assign(tx, case, action, conversation)  # answering a waiting case takes it
+        elif case.status != CaseStatus.ASSIGNED:
+            raise ActionRefused(_why_not(case, "reply to"))
+        elif case.agent != action.agent:
+            raise ActionRefused(f"case #{case.number} is assigned to {case.agent_name or case.agent}, not to you")
+        if not case.first_response_at:
+            case = case.with_changes(first_response_at=tx.now)
+            tx.save_case(case)
+            tx.event("first_response", case=case.number, agent=action.agent,
+                     after=f"{tx.now - case.created_at:.3f}")
+        tx.log(conversation.id, "agent", text, agent=action.agent_name or action.agent)
+        tx.event("agent_reply", case=case.number, agent=action.agent, chars=len(text))
+        relayed = string.Template(self.config.relay_template).safe_substitute(
+            agent_name=action.agent_name or action.agent, message=text)
+        self._send(tx, conversation, relayed, author="agent", agent_name=action.agent_name)
+        return f"reply sent to case #{case.number}"
+
+    async def _note(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
+        text, _ = clean_text(action.text, 40_000)
+        if not text:
+            raise ActionRefused("an empty note is not saved")
+        tx.log(conversation.id, "note", text, agent=action.agent_name or action.agent)
+        tx.event("agent_note", case=case.number, agent=action.agent)
+        return f"note added to case #{case.number}"
+
+    async def _transfer(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
+        team = action.team or ""
+        if team not in self.config.teams:
+            raise ActionRefused(f"there is no team {team!r}; teams: {', '.join(sorted(self.config.teams))}")
+        if case.status not in CaseStatus.OPEN:
+            raise ActionRefused(_why_not(case, "transfer"))
+        if case.team == team and case.status == CaseStatus.QUEUED:
+            raise ActionRefused(f"case #{case.number} is already waiting in {team}'s queue")
+        if case.status == CaseStatus.QUEUED:
+            tx.dequeue(case.team, case.number)
+        else:
+            tx.agent_open_cases(case.agent, -1)
+        moved = case.with_changes(status=CaseStatus.QUEUED, team=team, agent="", agent_name="",
+                                  last_agent=case.agent or case.last_agent,
+                                  last_agent_name=case.agent_name or case.last_agent_name)
+        position = await tx.queue_position(team, moved.queue_score())
+        tx.enqueue(moved)
+        tx.save_case(moved)
+        tx.event("case_transferred", case=case.number, agent=action.agent, from_team=case.team, team=team)
+        tx.log(conversation.id, "system", f"transferred from {case.team} to {team}")
+        self._say(tx, conversation, "transferred", case=case.number, team=self.config.teams[team], position=position)
+        return f"case #{case.number} moved to {team}'s queue"
+
+    async def _release(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
+        if case.status != CaseStatus.ASSIGNED:
+            raise ActionRefused(_why_not(case, "release"))
+        # The customer keeps their place: the original queue time stays the score.
+        released = case.with_changes(status=CaseStatus.QUEUED, agent="", agent_name="", last_agent=case.agent,
+                                     last_agent_name=case.agent_name)
+        position = await tx.queue_position(case.team, released.queue_score())
+        tx.agent_open_cases(case.agent, -1)
+        tx.enqueue(released)
+        tx.save_case(released)
+        tx.event("case_released", case=case.number, agent=case.agent, team=case.team)
+        tx.log(conversation.id, "system", f"released by {case.agent_name or case.agent}")
+        self._say(tx, conversation, "released", case=case.number, position=position)
+        return f"case #{case.number} is back in {case.team}'s queue"
+
+    async def _resolve(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
+        if case.status not in CaseStatus.OPEN:
+            raise ActionRefused(_why_not(case, "resolve"))
+        if case.status == CaseStatus.QUEUED:
+            tx.dequeue(case.team, case.number)
+        else:
+            tx.agent_open_cases(case.agent, -1)
+        agent, agent_name = case.agent or action.agent, case.agent_name or action.agent_name
+        resolved = case.with_changes(status=CaseStatus.RESOLVED, resolved_at=tx.now, agent="", agent_name="",
+                                     last_agent=agent or case.last_agent,
+                                     last_agent_name=agent_name or case.last_agent_name)
+        tx.save_case(resolved)
+        tx.event("case_resolved", case=case.number, agent=agent, team=case.team,
+                 after=f"{tx.now - case.created_at:.3f}", reopened=case.reopened)
+        tx.log(conversation.id, "system", f"resolved by {agent_name or agent or 'an admin'}")
+        self._say(tx, conversation, "resolved", case=case.number, agent_name=agent_name or agent or "")
+        self._say(tx, conversation, "rating_prompt",
+                  options=tuple(QuickReply(f"rate:{score}", str(score)) for score in range(1, 6)))
+        return f"case #{case.number} resolved; the customer was asked to rate it"
+
+    async def _reopen_action(self, tx: Transaction, action: AgentAction, case: Case,
+                             conversation: Conversation) -> str:
+        if case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+            raise ActionRefused(f"case #{case.number} is {case.status}, not resolved")
+        if conversation.case not in (None, case.number):
+            raise ActionRefused(f"the customer already has another open case #{conversation.case}")
+        reopened = await self._reopen(tx, conversation, case, by=action.agent or "admin")
+        return f"case #{case.number} reopened ({reopened.status})"
+
+    _action_handlers = {
+        ActionKind.CLAIM: _claim,
+        ActionKind.REPLY: _reply,
+        ActionKind.NOTE: _note,
+        ActionKind.TRANSFER: _transfer,
+        ActionKind.RELEASE: _release,
+        ActionKind.RESOLVE: _resolve,
+        ActionKind.REOPEN: _reopen_action,
+    }
+
+    # == sending =============================================================================
+    def _say(self, tx: Transaction, conversation: Conversation, key: str, options: Sequence[QuickReply] = (),
+             **values: object) -> None:
+        text = self.texts.render(conversation.language, key, **values)
+        self._send(tx, conversation, text, options=options)
+
+    def _send(self, tx: Transaction, conversation: Conversation, text: str, options: Sequence[QuickReply] = (),
+              author: str = "bot", agent_name: str = "") -> None:
+        message = OutboundMessage(
+            id=tx.next_outbound_id(), channel=conversation.channel, address=conversation.address, text=text,
+            options=tuple(options), conversation=conversation.id, case=conversation.case, author=author,
+            agent_name=agent_name, language=conversation.language)
+        tx.send(message)
+        if author == "bot":
+            tx.log(conversation.id, "bot", text, options="|".join(option.label for option in options))
+
+
+def clean_text(text: str, limit: int) -> tuple[str, bool]:
+    """Drop control characters and surrounding blanks; cut at `limit`. Returns (text, was_cut)."""
+    # Format characters (Cf: joiners in emoji, direction marks) are kept; controls and junk go.
+    cleaned = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    cleaned = cleaned.strip()
+    if len(cleaned) > limit:
+        return cleaned[:limit].rstrip() + "…", True
+    return cleaned, False
+
+
+def _why_not(case: Case, verb: str) -> str:
+    if case.status == CaseStatus.ASSIGNED:
+        return f"cannot {verb} case #{case.number}: it is assigned to {case.agent_name or case.agent}"
+    return f"cannot {verb} case #{case.number}: it is {case.status}"
+
+
+def _yes_no_option(option: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(option or "")
+
+
+def _rating_option(option: str | None) -> int | None:
+    if option and option.startswith("rate:") and option[5:].isdigit() and 1 <= int(option[5:]) <= 5:
+        return int(option[5:])
+    return None
+
+
+def _picked_entry(option: str | None, text: str, entries: Sequence[str]) -> str | None:
+    """The suggested entry the customer chose, "none" for none of these, or None for something else."""
+    if option == "none":
+        return "none"
+    if option and option.startswith("pick:"):
+        return option[5:]
+    choice = choice_in(text, len(entries) + 1)
+    if choice is None:
+        return None
+    return entries[choice - 1] if choice <= len(entries) else "none"

@@ -1,0 +1,87 @@
+"""Every Redis key Helpline uses, in one place (prefix configurable, default `hl:`).
+
+Keys of one conversation share the hash tag `{<conversation id>}` so they land in one Cluster slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INBOX_GROUP = "router"
+OUTBOX_GROUP = "sender"
+FIRST_CASE_NUMBER = 1001
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "hl:"
+
+    @property
+    def inbox(self) -> str:
+        return f"{self.prefix}inbox"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}dead"
+
+    @property
+    def case_counter(self) -> str:
+        return f"{self.prefix}case:counter"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set: worker name → last heartbeat (unix seconds)."""
+        return f"{self.prefix}workers"
+
+    @property
+    def teams_seen(self) -> str:
+        """Set of teams that ever had a queue, so `queue` lists empty ones too."""
+        return f"{self.prefix}teams"
+
+    def outbox(self, channel: str) -> str:
+        return f"{self.prefix}outbox:{channel}"
+
+    def conversation(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{{{conversation_id}}}"
+
+    def transcript(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{{{conversation_id}}}:log"
+
+    def address(self, channel: str, address: str) -> str:
+        return f"{self.prefix}addr:{channel}:{address}"
+
+    def case(self, number: int) -> str:
+        return f"{self.prefix}case:{number}"
+
+    def case_for_message(self, message_id: str) -> str:
+        """Which case number a message already reserved, so a retried message reuses it."""
+        return f"{self.prefix}case:by-msg:{message_id}"
+
+    def queue(self, team: str) -> str:
+        return f"{self.prefix}queue:{team}"
+
+    def agent(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}"
+
+    def seen(self, channel: str, platform_id: str) -> str:
+        return f"{self.prefix}seen:{channel}:{platform_id}"
+
+    def done(self, entry_id: str) -> str:
+        """Marks an inbox entry whose effects are written; a redelivery then changes nothing."""
+        return f"{self.prefix}done:{entry_id}"
+
+    def result(self, action_id: str) -> str:
+        """List where the outcome of an agent action is pushed for whoever is waiting on it."""
+        return f"{self.prefix}result:{action_id}"
+
+    def console(self, address: str) -> str:
+        """List of messages waiting for one terminal chat session."""
+        return f"{self.prefix}console:{address}"
+
+    def sent(self, channel: str, message_id: str) -> str:
+        """Marks an outbound message delivered, so a redelivered outbox entry is not sent twice."""
+        return f"{self.prefix}sent:{channel}:{message_id}"

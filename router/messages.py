@@ -1,0 +1,203 @@
+"""Core message types that travel between channels and the router.
+
+Frozen dataclasses, turned into plain JSON for the Redis streams. Channels import this module only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from enum import Enum
+from typing import Any, TypeVar
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(now: float | None = None) -> str:
+    """A ULID: 26 characters, sortable by creation time, unique without coordination."""
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+class PayloadError(ValueError):
+    """A stream entry that does not hold a valid message; the text says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    id: str
+    name: str = ""
+    address: str = ""  # e-mail address, @username, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    media_type: str = "application/octet-stream"
+    size: int = 0
+    ref: str = ""  # where the channel can fetch it again (file id, URL, storage key)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """Something a customer sent on a channel."""
+
+    id: str
+    channel: str
+    address: str  # the conversation on that channel: chat id, channel+thread, e-mail thread root
+    sender: Sender
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    platform_id: str = ""  # the platform's own id, for dedupe of repeated deliveries
+    received_at: float = 0.0
+    language_hint: str | None = None
+    option: str | None = None  # the value of a quick-reply button the customer pressed
+    reply_to: str | None = None  # the platform id of the message this one answers
+
+
+class ActionKind(str, Enum):
+    CLAIM = "claim"
+    REPLY = "reply"
+    NOTE = "note"
+    TRANSFER = "transfer"
+    RELEASE = "release"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAction:
+    """Something an agent did to a case."""
+
+    id: str
+    kind: ActionKind
+    case: int
+    agent: str = ""  # agent id; empty for actions an admin or the system takes
+    agent_name: str = ""
+    text: str = ""  # reply or note text
+    team: str | None = None  # transfer target
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class QuickReply:
+    value: str  # what comes back in InboundMessage.option
+    label: str  # what the customer sees
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """Something to show a customer; each channel renders text and options its own way."""
+
+    id: str  # idempotency key: a redelivered outbox entry with the same id is sent once
+    channel: str
+    address: str
+    text: str
+    options: tuple[QuickReply, ...] = ()
+    conversation: str = ""
+    case: int | None = None
+    author: str = "bot"  # bot, agent or system
+    agent_name: str = ""
+    language: str = ""
+    reply_to: str | None = None  # platform id of the customer message being answered
+
+
+_T = TypeVar("_T")
+_NESTED = {"sender": Sender, "attachments": Attachment, "options": QuickReply}
+
+
+def to_json(message: InboundMessage | AgentAction | OutboundMessage) -> str:
+    """Serialise a message for a stream entry."""
+    return json.dumps(asdict(message), ensure_ascii=False, separators=(",", ":"), default=_enum_value)
+
+
+def inbox_fields(message: InboundMessage | AgentAction) -> dict[str, str]:
+    """The fields of an `hl:inbox` stream entry carrying `message`."""
+    kind = "message" if isinstance(message, InboundMessage) else "action"
+    return {"kind": kind, "data": to_json(message)}
+
+
+def _enum_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def from_json(cls: type[_T], data: str | bytes) -> _T:
+    """Parse a stream entry back into `cls`; raise PayloadError naming the problem."""
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PayloadError(f"{cls.__name__}: not JSON: {error}") from None
+    return from_dict(cls, raw)
+
+
+def from_dict(cls: type[_T], raw: Any) -> _T:
+    """Build `cls` from a decoded JSON object; unknown keys are ignored so old workers read new data."""
+    if not isinstance(raw, dict):
+        raise PayloadError(f"{cls.__name__}: expected an object, got {type(raw).__name__}")
+    values: dict[str, Any] = {}
+    for spec in fields(cls):  # type: ignore[arg-type]
+        if spec.name not in raw:
+            continue
+        value = raw[spec.name]
+        nested = _NESTED.get(spec.name)
+        try:
+            if nested is Sender:
+                value = from_dict(Sender, value)
+            elif nested is not None:
+                if not isinstance(value, list):
+                    raise PayloadError(f"{cls.__name__}.{spec.name}: expected a list")
+                value = tuple(from_dict(nested, item) for item in value)
+            elif spec.name == "kind" and cls is AgentAction:
+                value = ActionKind(value)
+        except ValueError as error:
+            raise PayloadError(f"{cls.__name__}.{spec.name}: {error}") from None
+        values[spec.name] = value
+    try:
+        message = cls(**values)
+    except TypeError as error:
+        raise PayloadError(f"{cls.__name__}: {error}") from None
+    _check_types(message)
+    return message
+
+
+_SIMPLE_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool}
+
+
+def _check_types(message: Any) -> None:
+    # JSON from outside can carry a number where text belongs; catch it here, not deep in the router.
+    for spec in fields(message):
+        value = getattr(message, spec.name)
+        type_name = str(spec.type).replace(" ", "")
+        optional = type_name.endswith("|None")
+        base = type_name.removesuffix("|None")
+        if value is None and optional:
+            continue
+        expected = _SIMPLE_TYPES.get(base)
+        if expected is not None and (not isinstance(value, expected) or (base != "bool" and isinstance(value, bool))):
+            raise PayloadError(f"{type(message).__name__}.{spec.name}: expected {base}, got {type(value).__name__}")
+
+
+__all__ = [
+    "ActionKind",
+    "AgentAction",
+    "Attachment",
+    "InboundMessage",
+    "OutboundMessage",
+    "PayloadError",
+    "QuickReply",
+    "Sender",
+    "from_dict",
+    "from_json",
+    "inbox_fields",
+    "new_id",
+    "to_json",
+]

@@ -1,0 +1,238 @@
+"""Stored records (conversation, case) and the transaction that writes one message's effects.
+
+Reads happen under WATCH; writes are buffered and go out in one MULTI/EXEC together with the
+"done" marker of the inbox entry. So a worker that dies half-way leaves nothing behind, and a
+redelivered entry whose effects were written is recognised and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+
+from router.keys import FIRST_CASE_NUMBER, Keys
+from router.messages import OutboundMessage, to_json
+
+EVENTS_MAX_LENGTH = 1_000_000
+TRANSCRIPT_MAX_LENGTH = 10_000
+DONE_TTL_SECONDS = 14 * 24 * 3600
+RESULT_TTL_SECONDS = 600
+HIGH_PRIORITY = 1
+NORMAL_PRIORITY = 0
+_PRIORITY_WEIGHT_MS = 10**13  # larger than any wait time: priority always sorts first
+
+
+class CaseStatus:
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    OPEN = (QUEUED, ASSIGNED)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    channel: str
+    address: str
+    customer_id: str = ""
+    customer_name: str = ""
+    language: str = ""
+    case: int | None = None  # the case this conversation is in, until it closes
+    pending: dict[str, Any] = field(default_factory=dict)  # what the bot asked and waits for
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @classmethod
+    def from_hash(cls, conversation_id: str, data: dict[str, str]) -> Conversation:
+        return cls(
+            id=conversation_id, channel=data.get("channel", ""), address=data.get("address", ""),
+            customer_id=data.get("customer_id", ""), customer_name=data.get("customer_name", ""),
+            language=data.get("language", ""), case=int(data["case"]) if data.get("case") else None,
+            pending=json.loads(data["pending"]) if data.get("pending") else {},
+            created_at=float(data.get("created_at") or 0), updated_at=float(data.get("updated_at") or 0),
+        )
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "channel": self.channel, "address": self.address, "customer_id": self.customer_id,
+            "customer_name": self.customer_name, "language": self.language,
+            "case": "" if self.case is None else str(self.case),
+            "pending": json.dumps(self.pending, ensure_ascii=False) if self.pending else "",
+            "created_at": repr(self.created_at), "updated_at": repr(self.updated_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    number: int
+    conversation: str
+    status: str
+    team: str
+    channel: str = ""
+    customer_name: str = ""
+    language: str = ""
+    priority: int = NORMAL_PRIORITY
+    reason: str = ""  # why it was opened: requested, no_match, not_helpful, none_of_these, attachment
+    subject: str = ""
+    agent: str = ""
+    agent_name: str = ""
+    last_agent: str = ""
+    last_agent_name: str = ""
+    created_at: float = 0.0
+    queued_at: float = 0.0
+    claimed_at: float = 0.0
+    first_response_at: float = 0.0
+    resolved_at: float = 0.0
+    closed_at: float = 0.0
+    csat: int = 0
+    reopened: int = 0
+    acknowledged: int = 0  # 1 once the customer was told their waiting message reached the case
+
+    @classmethod
+    def from_hash(cls, data: dict[str, str]) -> Case:
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            if spec.name not in data:
+                continue
+            raw = data[spec.name]
+            if spec.type == "int":
+                values[spec.name] = int(raw or 0)
+            elif spec.type == "float":
+                values[spec.name] = float(raw or 0)
+            else:
+                values[spec.name] = raw
+        return cls(**values)
+
+    def to_hash(self) -> dict[str, str]:
+        return {spec.name: str(getattr(self, spec.name)) if spec.type != "float" else repr(getattr(self, spec.name))
+                for spec in fields(self)}
+
+    def queue_score(self) -> float:
+        """Lower is served first: priority, then how long the customer has waited."""
+        return self.queued_at * 1000 - self.priority * _PRIORITY_WEIGHT_MS
+
+    def with_changes(self, **changes: Any) -> Case:
+        return replace(self, **changes)
+
+
+# Reserves a case number for one inbox entry: a retried entry gets the same number, not a new one.
+_RESERVE_CASE_NUMBER = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return tonumber(existing) end
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], ARGV[1]) end
+local number = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], number, 'EX', ARGV[2])
+return number
+"""
+
+
+class Transaction:
+    """One inbox entry's reads (under WATCH) and writes (buffered, then one MULTI/EXEC)."""
+
+    def __init__(self, pipe: Pipeline, keys: Keys, entry_id: str, now: float) -> None:
+        self.pipe = pipe
+        self.keys = keys
+        self.entry_id = entry_id
+        self.now = now
+        self._writes: list[Callable[[Pipeline], Any]] = []
+        self._sent = 0
+
+    # -- reads -----------------------------------------------------------------------------
+    async def watch(self, *keys: str) -> None:
+        await self.pipe.watch(*keys)
+
+    async def already_done(self) -> bool:
+        await self.pipe.watch(self.keys.done(self.entry_id))
+        return bool(await self.pipe.exists(self.keys.done(self.entry_id)))
+
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        key = self.keys.conversation(conversation_id)
+        await self.pipe.watch(key)
+        data = await self.pipe.hgetall(key)
+        return Conversation.from_hash(conversation_id, data) if data else None
+
+    async def case(self, number: int) -> Case | None:
+        key = self.keys.case(number)
+        await self.pipe.watch(key)
+        data = await self.pipe.hgetall(key)
+        return Case.from_hash(data) if data else None
+
+    async def queue_position(self, team: str, score: float) -> int:
+        """1-based place a case with `score` would have (cases ahead of it, plus one)."""
+        ahead = await self.pipe.zcount(self.keys.queue(team), "-inf", f"({score}")
+        return int(ahead) + 1
+
+    async def reserve_case_number(self) -> int:
+        # Runs outside MULTI on purpose: numbers must be unique even when two workers race.
+        return int(await self.pipe.eval(_RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id),
+                                        self.keys.case_counter, FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS))
+
+    # -- buffered writes -------------------------------------------------------------------
+    def save_conversation(self, conversation: Conversation) -> None:
+        key = self.keys.conversation(conversation.id)
+        self._writes.append(lambda p: p.hset(key, mapping=conversation.to_hash()))
+
+    def save_case(self, case: Case) -> None:
+        key = self.keys.case(case.number)
+        self._writes.append(lambda p: p.hset(key, mapping=case.to_hash()))
+
+    def set(self, key: str, value: str, ex: int | None = None) -> None:
+        self._writes.append(lambda p: p.set(key, value, ex=ex))
+
+    def enqueue(self, case: Case) -> None:
+        queue, teams, number, score = self.keys.queue(case.team), self.keys.teams_seen, case.number, case.queue_score()
+        self._writes.append(lambda p: p.zadd(queue, {str(number): score}))
+        self._writes.append(lambda p: p.sadd(teams, case.team))
+
+    def dequeue(self, team: str, number: int) -> None:
+        queue = self.keys.queue(team)
+        self._writes.append(lambda p: p.zrem(queue, str(number)))
+
+    def agent_open_cases(self, agent_id: str, delta: int) -> None:
+        if agent_id:
+            key = self.keys.agent(agent_id)
+            self._writes.append(lambda p: p.hincrby(key, "open_cases", delta))
+
+    def log(self, conversation_id: str, role: str, text: str, **extra: Any) -> None:
+        """Append to the conversation transcript (customer, bot, agent, note, system)."""
+        entry = {"role": role, "text": text, "at": repr(self.now), "entry": self.entry_id}
+        entry.update({k: str(v) for k, v in extra.items() if v not in (None, "")})
+        key = self.keys.transcript(conversation_id)
+        self._writes.append(lambda p: p.xadd(key, entry, maxlen=TRANSCRIPT_MAX_LENGTH, approximate=True))
+
+    def event(self, kind: str, **fields_: Any) -> None:
+        """Append to the events stream that KPIs and audits are computed from."""
+        entry = {"type": kind, "at": repr(self.now), "entry": self.entry_id}
+        entry.update({k: str(v) for k, v in fields_.items() if v not in (None, "")})
+        key = self.keys.events
+        self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))
+
+    def send(self, message: OutboundMessage) -> None:
+        key = self.keys.outbox(message.channel)
+        data = to_json(message)
+        self._writes.append(lambda p: p.xadd(key, {"data": data}))
+
+    def next_outbound_id(self) -> str:
+        # Derived from the inbox entry: a retried decision produces the same ids as the first try.
+        self._sent += 1
+        return f"{self.entry_id}.{self._sent}"
+
+    def result(self, action_id: str, outcome: dict[str, Any]) -> None:
+        key = self.keys.result(action_id)
+        data = json.dumps(outcome, ensure_ascii=False)
+        self._writes.append(lambda p: p.rpush(key, data))
+        self._writes.append(lambda p: p.expire(key, RESULT_TTL_SECONDS))
+
+    async def commit(self) -> None:
+        """Write everything at once; raises WatchError when something read has changed meanwhile."""
+        self.pipe.multi()
+        for write in self._writes:
+            write(self.pipe)
+        # The marker holds how many messages went out, so a waiting terminal knows when it has them all.
+        self.pipe.set(self.keys.done(self.entry_id), str(self._sent), ex=DONE_TTL_SECONDS)
+        await self.pipe.execute()

@@ -1,0 +1,87 @@
+"""The bot's own texts, per language, from `config/messages/<lang>.yaml`."""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+# Keys the router uses; a file lacking one falls back to the default language's text.
+TEXT_KEYS = (
+    "greeting", "help", "case_opened", "case_opened_on_request", "case_status_queued",
+    "case_status_assigned", "case_status_none", "still_queued", "suggest_prompt", "none_of_these",
+    "did_this_help", "yes", "no", "glad_to_help", "no_match", "agent_joined", "transferred",
+    "released", "resolved", "rating_prompt", "rating_thanks", "reopened", "empty_message", "too_long",
+)
+WORD_LIST_KEYS = ("handoff_words", "yes_words", "no_words")
+
+
+class TextsError(Exception):
+    """A messages file is missing or broken; the text names the file."""
+
+
+class Texts:
+    """Renders bot texts in a language, falling back to the default language key by key."""
+
+    def __init__(self, texts: Mapping[str, Mapping[str, str]], words: Mapping[str, Mapping[str, tuple[str, ...]]],
+                 languages: Sequence[str]) -> None:
+        self._texts = texts
+        self._words = words
+        self.languages = tuple(languages)
+
+    def render(self, language: str, key: str, **values: object) -> str:
+        """The text for `key` in `language` with `$name` placeholders filled in."""
+        template = self._texts.get(language, {}).get(key) or self._texts.get(self.languages[0], {}).get(key)
+        if template is None:
+            for texts in self._texts.values():
+                if key in texts:
+                    template = texts[key]
+                    break
+            else:
+                raise KeyError(f"no text {key!r} in any language")
+        return string.Template(template).safe_substitute({k: str(v) for k, v in values.items()})
+
+    def words(self, key: str) -> dict[str, tuple[str, ...]]:
+        """A word list (e.g. handoff_words) per language."""
+        return {language: words.get(key, ()) for language, words in self._words.items()}
+
+
+def load_texts(path: Path, languages: Sequence[str]) -> Texts:
+    """Read `<lang>.yaml` for every configured language; the default language's file must exist."""
+    texts: dict[str, dict[str, str]] = {}
+    words: dict[str, dict[str, tuple[str, ...]]] = {}
+    for language in languages:
+        file = path / f"{language}.yaml"
+        if not file.exists():
+            if language == languages[0]:
+                raise TextsError(f"{file}: missing: the default language needs its bot texts")
+            log.warning("no bot texts for %s (%s): using %s", language, file, languages[0])
+            continue
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+            raise TextsError(f"{file}: cannot read: {error}") from None
+        if not isinstance(data, dict):
+            raise TextsError(f"{file}: expected a mapping of text keys")
+        texts[language] = {}
+        words[language] = {}
+        for key, value in data.items():
+            if key in WORD_LIST_KEYS:
+                if not isinstance(value, list) or not all(isinstance(word, str) for word in value):
+                    raise TextsError(f"{file}: {key}: expected a list of words")
+                words[language][key] = tuple(word.strip() for word in value if word.strip())
+            elif isinstance(value, str):
+                texts[language][key] = value.strip()
+            else:
+                raise TextsError(f"{file}: {key}: expected text")
+        missing = [key for key in TEXT_KEYS if key not in texts[language]]
+        if missing and language == languages[0]:
+            raise TextsError(f"{file}: missing keys: {', '.join(missing)}")
+        if missing:
+            log.warning("%s lacks %s: the %s text is used", file, ", ".join(missing), languages[0])
+    return Texts(texts, words, languages)
