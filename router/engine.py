@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 50  # WATCH conflicts under heavy contention; each retry re-reads and re-decides
 SEEN_TTL_SECONDS = 14 * 24 * 3600
 _DROPPED_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
+_COMMANDS = ("/start", "/help", "/case")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,14 @@ class Router:
         if shortened:
             self._say(tx, conversation, "too_long")
 
+        if not text and not message.attachments and not message.option:
+            self._say(tx, conversation, "empty_message")  # nothing to answer, nothing for an agent to read
+            return
         case = await tx.case(conversation.case) if conversation.case else None
+        command = text.split(maxsplit=1)[0].casefold() if text.startswith("/") else ""
+        if command in _COMMANDS:
+            await self._command(tx, conversation, case, command)
+            return
         if case is not None:
             if case.status in CaseStatus.OPEN:
                 await self._while_case_open(tx, conversation, case)
@@ -127,6 +135,21 @@ class Router:
             else:  # closed elsewhere: the conversation starts afresh
                 conversation = replace(conversation, case=None, pending={})
         await self._bot_turn(tx, conversation, message, text)
+
+    async def _command(self, tx: Transaction, conversation: Conversation, case: Case | None, command: str) -> None:
+        """/start, /help and /case work in every state, on every channel."""
+        tx.event("command", conversation=conversation.id, command=command)
+        if command == "/start":
+            self._say(tx, conversation, "greeting")
+        elif command == "/help":
+            self._say(tx, conversation, "help")
+        elif case is None or case.status not in CaseStatus.OPEN:
+            self._say(tx, conversation, "case_status_none")
+        elif case.status == CaseStatus.QUEUED:
+            position = await tx.queue_position(case.team, case.queue_score())
+            self._say(tx, conversation, "case_status_queued", case=case.number, position=position)
+        else:
+            self._say(tx, conversation, "case_status_assigned", case=case.number, agent_name=case.agent_name)
 
     async def _conversation_for(self, tx: Transaction, message: InboundMessage, text: str) -> Conversation:
         address_key = self.keys.address(message.channel, message.address)
@@ -235,8 +258,8 @@ class Router:
                                   subject=", ".join(a.name for a in message.attachments))
             return
         if not text:
-            tx.save_conversation(replace(conversation, pending={}))
-            self._say(tx, conversation, "empty_message")
+            # A button from an earlier question pressed again: nothing is waiting for it any more.
+            tx.event("stale_option", conversation=conversation.id, option=message.option)
             return
         if self.intents.wants_person(text):
             tx.event("handoff_requested", conversation=conversation.id)

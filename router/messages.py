@@ -114,8 +114,14 @@ _NESTED = {"sender": Sender, "attachments": Attachment, "options": QuickReply}
 
 
 def to_json(message: InboundMessage | AgentAction | OutboundMessage) -> str:
-    """Serialise a message for a stream entry."""
-    return json.dumps(asdict(message), ensure_ascii=False, separators=(",", ":"), default=_enum_value)
+    """Serialise a message for a stream entry (always valid UTF-8)."""
+    text = json.dumps(asdict(message), ensure_ascii=False, separators=(",", ":"), default=_enum_value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (undecodable bytes a platform let through) become JSON \u escapes.
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def inbox_fields(message: InboundMessage | AgentAction) -> dict[str, str]:

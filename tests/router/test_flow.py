@@ -151,3 +151,21 @@ async def test_actions_refused_with_reasons(agent: Agent, customer: Customer, he
     refused = await other.act(ActionKind.REPLY, number, text="hi")
     assert not refused["ok"]
     assert not (await agent.act(ActionKind.REPLY, number, text="   "))["ok"]
+
+
+async def test_commands_work_in_every_state(customer: Customer, agent: Agent) -> None:
+    assert "own words" in (await customer.say("/help"))[0].text
+    assert "don't have any open cases" in (await customer.say("/case"))[0].text
+    number = case_number_in((await customer.say("/human"))[-1].text)
+    status = await customer.say("/case")
+    assert f"#{number}" in status[0].text and "waiting" in status[0].text
+    await agent.act(ActionKind.CLAIM, number)
+    await customer.inbox()
+    assert "Maria" in (await customer.say("/case"))[0].text
+
+
+async def test_a_stale_button_changes_nothing(customer: Customer, helpline) -> None:
+    await customer.say("How long does delivery take?")
+    await customer.say("", option="yes")
+    assert await customer.say("", option="no") == []
+    assert "case_opened" not in [event["type"] for event in await events(helpline)]
