@@ -1,0 +1,162 @@
+"""Live reload keeps the last good knowledge base; evaluation numbers on a hand-made set; CLI commands."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval
+from faq_samples import LANGUAGES, SHOP_YAML, write
+
+from faq import Case, CasesError, KnowledgeBaseError, LiveKnowledgeBase, evaluate, load_knowledge_base, read_cases
+
+GOOD = "entries:\n  - id: hours\n    questions: [When are you open]\n    answer: Nine to five.\n"
+BROKEN = "entries:\n  - id: hours\n    questions: [When are you open]\n"
+EDITED = "entries:\n  - id: hours\n    questions: [When are you open]\n    answer: Eight to six.\n"
+
+
+def bump(path: Path) -> None:
+    """Make sure the edit is visible even on file systems with coarse modification times."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_reload_keeps_last_good_and_picks_up_good_edit(tmp_path: Path) -> None:
+    file = write(tmp_path, "kb.yaml", GOOD)
+    live = LiveKnowledgeBase(tmp_path, LANGUAGES)
+    first = live.current
+    assert live.current.answer("hours", "en") == "Nine to five."
+    file.write_text(BROKEN, encoding="utf-8")
+    assert live.reload_now() is False
+    assert live.current is first
+    assert [str(p) for p in live.problems] == [f"{file}:2: entry 'hours' has no 'answer'"]
+    file.write_text(EDITED, encoding="utf-8")
+    assert live.reload_now() is True
+    assert live.problems == []
+    assert live.current.answer("hours", "en") == "Eight to six."
+
+
+def test_first_load_must_succeed(tmp_path: Path) -> None:
+    write(tmp_path, "kb.yaml", BROKEN)
+    with pytest.raises(KnowledgeBaseError):
+        LiveKnowledgeBase(tmp_path, LANGUAGES)
+
+
+async def test_watch_reloads_in_background(tmp_path: Path) -> None:
+    file = write(tmp_path, "kb.yaml", GOOD)
+    live = LiveKnowledgeBase(tmp_path, LANGUAGES)
+    task = asyncio.create_task(live.watch(0.01))
+    try:
+        file.write_text(BROKEN, encoding="utf-8")
+        bump(file)
+        for _ in range(300):
+            if live.problems:
+                break
+            await asyncio.sleep(0.01)
+        assert live.problems and live.current.answer("hours", "en") == "Nine to five."
+        file.write_text(EDITED, encoding="utf-8")
+        bump(file)
+        bump(file)
+        for _ in range(300):
+            if live.current.answer("hours", "en") == "Eight to six.":
+                break
+            await asyncio.sleep(0.01)
+        assert live.current.answer("hours", "en") == "Eight to six."
+        assert live.problems == []
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def hand_made_cases() -> list[Case]:
+    return [
+        Case("How long do I have to return an item?", "refund-window"),  # answered, right
+        Case("Πώς μπορώ να επιστρέψω ένα προϊόν;", "refund-window", "el"),  # answered, right
+        Case("When will my parcel arrive?", "refund-window"),  # answered, wrong entry
+        Case("can i send back", "refund-window"),  # top1 right, only suggested
+        Case("capital of Mongolia", None),  # out of scope, handed off
+        Case("What are your opening hours?", None),  # out of scope but answered: a wrong answer
+    ]
+
+
+def test_evaluate_numbers_on_hand_made_set(shop_kb_dir: Path) -> None:
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES)
+    report = evaluate(kb, hand_made_cases(), answer_at=0.82, suggest_at=0.65).to_dict()
+    assert list(report) == ["cases", "in_scope", "out_of_scope", "top1_accuracy", "answered_correct",
+                            "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms"]
+    assert (report["cases"], report["in_scope"], report["out_of_scope"]) == (6, 4, 2)
+    assert report["top1_accuracy"] == pytest.approx(3 / 4)
+    assert report["answered_correct"] == pytest.approx(2 / 4)
+    assert report["answer_precision"] == pytest.approx(2 / 4)
+    assert report["oos_handoff_recall"] == pytest.approx(1 / 2)
+    assert 0 < report["p50_ms"] <= report["p99_ms"]
+
+
+def test_evaluate_without_out_of_scope_cases_reports_null(shop_kb_dir: Path) -> None:
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES)
+    report = evaluate(kb, hand_made_cases()[:2], answer_at=0.82, suggest_at=0.65)
+    assert report.oos_handoff_recall is None
+    with pytest.raises(ValueError, match="no-such-entry"):
+        evaluate(kb, [Case("x", "no-such-entry")], answer_at=0.82, suggest_at=0.65)
+
+
+def test_read_cases_reports_bad_lines(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"text": "hi", "expect": "a", "lang": "el"}\n\n{"text": "bye", "expect": null}\n', "utf-8")
+    assert read_cases(good) == [Case("hi", "a", "el", 1), Case("bye", None, None, 3)]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok", "expect": null}\nnot json\n{"text": 5, "expect": null}\n{"text": "x"}\n', "utf-8")
+    with pytest.raises(CasesError) as caught:
+        read_cases(bad)
+    assert [p.line for p in caught.value.problems] == [2, 3, 4]
+    assert str(caught.value).startswith(f"{bad}:2: ")
+
+
+@pytest.fixture
+def shop_kb_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "kb"
+    write(folder, "shop.yaml", SHOP_YAML)
+    return folder
+
+
+def test_cli_check(shop_kb_dir: Path, tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert cmd_faq_check(shop_kb_dir, LANGUAGES, out) == 0
+    assert out.getvalue() == f"{shop_kb_dir}: ok, 4 entries, 20 questions, languages: en, el, lv, hu\n"
+    write(tmp_path / "bad", "kb.yaml", BROKEN)
+    out = io.StringIO()
+    assert cmd_faq_check(tmp_path / "bad", LANGUAGES, out) == 1
+    assert "kb.yaml:2: entry 'hours' has no 'answer'" in out.getvalue()
+
+
+def test_cli_ask_json_and_text(shop_kb_dir: Path) -> None:
+    out = io.StringIO()
+    assert cmd_faq_ask("Πώς μπορώ να επιστρέψω ένα προϊόν;", shop_kb_dir, LANGUAGES, None, True, 0.82, 0.65, out) == 0
+    data = json.loads(out.getvalue())
+    assert set(data) == {"decision", "language", "matches", "answer"}
+    assert (data["decision"], data["language"]) == ("answer", "el")
+    assert data["matches"][0] == {"id": "refund-window", "score": data["matches"][0]["score"], "team": "billing"}
+    assert data["answer"].startswith("Μπορείτε")
+    out = io.StringIO()
+    assert cmd_faq_ask("capital of Mongolia", shop_kb_dir, LANGUAGES, "en", False, 0.82, 0.65, out) == 0
+    assert out.getvalue().startswith("decision: no_match\nlanguage: en\n")
+
+
+def test_cli_eval(shop_kb_dir: Path, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("\n".join(json.dumps({"text": c.text, "expect": c.expect}) for c in hand_made_cases()), "utf-8")
+    out = io.StringIO()
+    assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, True, 0.82, 0.65, out) == 0
+    assert json.loads(out.getvalue())["top1_accuracy"] == pytest.approx(0.75)
+    out = io.StringIO()
+    assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, False, 0.82, 0.65, out) == 0
+    assert "top1_accuracy" in out.getvalue() and "0.750" in out.getvalue()
+    cases.write_text("oops\n", "utf-8")
+    out = io.StringIO()
+    assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, True, 0.82, 0.65, out) == 1
+    assert f"{cases}:1:" in out.getvalue()
