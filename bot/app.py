@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from bot.settings import Settings
 from channels.console import CHANNEL as CONSOLE, ConsoleChannel
-from faq import KnowledgeBase, LiveKnowledgeBase
+from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
 from router.engine import Router, RouterConfig
 from router.keys import OUTBOX_GROUP, Keys
 from router.messages import OutboundMessage, from_json
@@ -43,10 +43,11 @@ class Helpline:
         self.settings = settings
         self.redis = redis if redis is not None else connect_redis(settings)
         self.keys = Keys(settings.redis.prefix)
-        self.knowledge_base = LiveKnowledgeBase(settings.faq.path, settings.languages)
-        if self.knowledge_base.current is None:
-            problems = "\n".join(str(problem) for problem in self.knowledge_base.problems)
-            raise KnowledgeBaseUnavailable(f"the FAQ in {settings.faq.path} does not load:\n{problems}")
+        try:
+            self.knowledge_base = LiveKnowledgeBase(settings.faq.path, settings.languages)
+        except KnowledgeBaseError as error:
+            problems = "\n".join(f"  {problem}" for problem in error.problems)
+            raise KnowledgeBaseUnavailable(f"the FAQ in {settings.faq.path} does not load:\n{problems}") from None
         self.texts = load_texts(settings.router.messages_path, settings.languages)
         self.router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
             languages=tuple(settings.languages), default_team=settings.router.default_team,
@@ -58,9 +59,7 @@ class Helpline:
         self.workers: list[StreamWorker] = []
 
     def _current_knowledge_base(self) -> KnowledgeBase:
-        knowledge_base = self.knowledge_base.current
-        assert knowledge_base is not None  # checked at start; a failed reload keeps the last good one
-        return knowledge_base
+        return self.knowledge_base.current  # a failed reload keeps the last good one here
 
     def router_workers(self, count: int, tag: str = "router", block_ms: int = 1000) -> list[StreamWorker]:
         workers = [inbox_worker(self.redis, self.keys, self.router.handle, worker_name(f"{tag}{index}"),

@@ -279,7 +279,7 @@ class Router:
         if result.decision is Decision.ANSWER and best is not None:
             self._answer(tx, conversation, best.entry_id, text)
         elif result.decision is Decision.SUGGEST:
-            suggestions = [match.entry_id for match in result.matches[:3]]
+            suggestions = [match.entry_id for match in knowledge_base.suggestions(result, self.config.suggest_at)]
             options = tuple(QuickReply(f"pick:{entry_id}", knowledge_base.title(entry_id, conversation.language))
                             for entry_id in suggestions)
             options += (QuickReply("none", self.texts.render(conversation.language, "none_of_these")),)

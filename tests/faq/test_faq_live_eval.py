@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval
-from faq_samples import LANGUAGES, SHOP_YAML, write
+from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 from faq import Case, CasesError, KnowledgeBaseError, LiveKnowledgeBase, evaluate, load_knowledge_base, read_cases
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faq_samples import LANGUAGES, SHOP_YAML, write
+from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from faq_samples import LANGUAGES, SHOP_YAML, write
+from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
