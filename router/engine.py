@@ -229,13 +229,13 @@ class Router:
             if verdict is None:
                 verdict = self.intents.yes_or_no(text)
             if verdict is True:
-                tx.event("answer_helpful", conversation=conversation.id, entry=pending.get("entry"))
+                tx.event("answer_helpful", conversation=conversation.id, faq_entry=pending.get("entry"))
                 tx.save_conversation(replace(conversation, pending={}))
                 self._say(tx, conversation, "glad_to_help")
                 return
             if verdict is False:
-                tx.event("answer_not_helpful", conversation=conversation.id, entry=pending.get("entry"),
-                         question=pending.get("question"))
+                tx.event("answer_not_helpful", conversation=conversation.id, faq_entry=pending.get("entry"),
+                         question=pending.get("question"), language=conversation.language)
                 await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"),
                                       reason="not_helpful", subject=pending.get("question", ""))
                 return
@@ -243,13 +243,13 @@ class Router:
             entries: list[str] = pending.get("entries", [])
             picked = _picked_entry(message.option, text, entries)
             if picked == "none":
-                tx.event("suggestions_rejected", conversation=conversation.id, entries=",".join(entries),
-                         question=pending.get("question"))
+                tx.event("suggestions_rejected", conversation=conversation.id, faq_entries=",".join(entries),
+                         question=pending.get("question"), language=conversation.language)
                 await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"),
                                       reason="none_of_these", subject=pending.get("question", ""))
                 return
             if picked is not None and picked in self.knowledge_base().entries:
-                tx.event("suggestion_picked", conversation=conversation.id, entry=picked)
+                tx.event("suggestion_picked", conversation=conversation.id, faq_entry=picked)
                 self._answer(tx, conversation, picked, pending.get("question", ""))
                 return
 
@@ -262,7 +262,8 @@ class Router:
             tx.event("stale_option", conversation=conversation.id, option=message.option)
             return
         if self.intents.wants_person(text):
-            tx.event("handoff_requested", conversation=conversation.id)
+            tx.event("handoff_requested", conversation=conversation.id, question=pending.get("question") or text[:500],
+                     language=conversation.language)
             await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"), reason="requested",
                                   subject=pending.get("question", "") or text)
             return
@@ -274,7 +275,7 @@ class Router:
                                       suggest_at=self.config.suggest_at)
         best = result.matches[0] if result.matches else None
         tx.event("faq_match", conversation=conversation.id, decision=result.decision.value,
-                 entry=best.entry_id if best else None, score=f"{best.score:.3f}" if best else None,
+                 faq_entry=best.entry_id if best else None, score=f"{best.score:.3f}" if best else None,
                  language=conversation.language, question=text[:500])
         if result.decision is Decision.ANSWER and best is not None:
             self._answer(tx, conversation, best.entry_id, text)
@@ -288,7 +289,7 @@ class Router:
                                                                 "team": team, "question": text[:500]}))
             self._say(tx, conversation, "suggest_prompt", options=options)
         else:
-            tx.event("no_match", conversation=conversation.id, question=text[:500])
+            tx.event("no_match", conversation=conversation.id, question=text[:500], language=conversation.language)
             self._say(tx, conversation, "no_match")
             await self._open_case(tx, replace(conversation, pending={}), team=None, reason="no_match", subject=text)
 
@@ -298,7 +299,7 @@ class Router:
         answer = knowledge_base.answer(entry_id, conversation.language)
         tx.save_conversation(replace(conversation, pending={"kind": "feedback", "entry": entry_id,
                                                             "team": entry.team, "question": question[:500]}))
-        tx.event("bot_answer", conversation=conversation.id, entry=entry_id)
+        tx.event("bot_answer", conversation=conversation.id, faq_entry=entry_id)
         self._send(tx, conversation, answer)
         self._say(tx, conversation, "did_this_help", options=(
             QuickReply("yes", self.texts.render(conversation.language, "yes")),
