@@ -185,18 +185,15 @@ def parse_settings(text: str, source: str, env: Mapping[str, str]) -> Settings:
     """Validate configuration text; `source` names it in errors."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text) if root is not None else {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
         raise SettingsError(f"{source}{line}: not valid YAML: {problem}") from None
-    if root is None:
-        data: Any = {}
-        lines: dict[tuple[str | int, ...], int] = {}
-    else:
-        lines = {}
+    lines: dict[tuple[str | int, ...], int] = {}
+    if root is not None:
         _collect_lines(root, (), lines)
-        data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise SettingsError(f"{source}: the top level must be a mapping of settings")
     data = _expand_tree(data, env, source, lines, ())

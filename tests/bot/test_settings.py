@@ -1,0 +1,96 @@
+"""Settings: environment expansion, errors naming file/line/key, secrets hidden."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from bot.settings import SettingsError, expand_env, load_settings, parse_settings, resolve_config_path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_is_valid_and_uses_defaults_from_the_environment() -> None:
+    settings = load_settings(REPO / "config" / "helpline.yaml", env={"HELPLINE_PREFIX": "x:"})
+    assert settings.redis.prefix == "x:"
+    assert settings.redis.url.get_secret_value() == "redis://127.0.0.1:6379/0"
+    assert settings.languages[0] == "en" and settings.default_language == "en"
+    assert set(settings.teams) >= {"support", "billing"}
+
+
+def test_environment_value_wins_over_default() -> None:
+    settings = parse_settings('redis: {url: "${REDIS_URL:-redis://a:1/0}"}\n', "c.yaml",
+                              {"REDIS_URL": "redis://:hunter2@db:6380/1"})
+    assert settings.redis.url.get_secret_value() == "redis://:hunter2@db:6380/1"
+
+
+def test_secrets_never_show_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    text = ('redis: {url: "redis://:hunter2@db:6379/0"}\n'
+            'channels:\n  slack: {enabled: true, bot_token: "${SLACK_BOT_TOKEN}", signing_secret: s3cr3t}\n'
+            '  email: {enabled: false, imap: {host: h, password: "mailpass"}}\n')
+    settings = parse_settings(text, "c.yaml", {"SLACK_BOT_TOKEN": "xoxb-very-secret"})
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("test").info("settings: %r / %s", settings, settings)
+    shown = repr(settings) + str(settings) + caplog.text
+    for secret in ("hunter2", "xoxb-very-secret", "s3cr3t", "mailpass"):
+        assert secret not in shown
+    assert settings.channels.slack.bot_token.get_secret_value() == "xoxb-very-secret"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("faq:\n  answer_at: 0.5\n  suggest_at: 0.9\n", "c.yaml:1: faq: Value error, suggest_at must not be greater"),
+    ("languages: [en, EN]\n", "c.yaml:1: languages"),
+    ("router: {default_team: sales}\n", "sales"),
+    ("http:\n  port: seventy\n", "c.yaml:2: http.port"),
+    ("- just\n- a list\n", "top level must be a mapping"),
+    ("faq: {path: [1, 2]}\n", "faq.path"),
+])
+def test_errors_name_file_line_and_key(text: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        parse_settings(text, "c.yaml", {})
+    assert expected in str(error.value)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="nowhere.yaml: configuration file not found"):
+        load_settings(tmp_path / "nowhere.yaml")
+
+
+def test_config_path_resolution() -> None:
+    assert resolve_config_path("a.yaml", {"HELPLINE_CONFIG": "b.yaml"}) == Path("a.yaml")
+    assert resolve_config_path(None, {"HELPLINE_CONFIG": "b.yaml"}) == Path("b.yaml")
+    assert resolve_config_path(None, {}) == Path("config/helpline.yaml")
+
+
+names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+plain = st.text(alphabet=st.characters(blacklist_characters="$"), max_size=20)
+
+
+@given(names, plain, plain, plain)
+def test_expansion_substitutes_exactly_the_reference(name: str, before: str, after: str, value: str) -> None:
+    assert expand_env(f"{before}${{{name}}}{after}", {name: value}) == before + value + after
+
+
+@given(names, plain, st.text(alphabet=st.characters(blacklist_characters="}$"), max_size=10))
+def test_default_used_when_unset_or_empty(name: str, text: str, default: str) -> None:
+    assert expand_env(f"${{{name}:-{default}}}{text}", {}) == default + text
+    assert expand_env(f"${{{name}:-{default}}}", {name: ""}) == default
+
+
+@given(st.text(max_size=200))
+def test_expansion_never_fails_unexpectedly(text: str) -> None:
+    try:
+        expand_env(text, {})
+    except SettingsError as error:
+        assert "is not set" in str(error)
+
+
+@given(st.text(max_size=300))
+def test_any_text_gives_settings_or_a_settings_error(text: str) -> None:
+    try:
+        parse_settings(text, "fuzz.yaml", {})
+    except SettingsError as error:
+        assert str(error).startswith("fuzz.yaml")
