@@ -71,6 +71,10 @@ def load_texts(path: Path, languages: Sequence[str]) -> Texts:
         texts[language] = {}
         words[language] = {}
         for key, value in data.items():
+            if isinstance(key, bool):
+                key = "yes" if key else "no"  # YAML 1.1 reads an unquoted `yes:` key as true
+            if isinstance(value, bool):
+                raise TextsError(f"{file}: {key}: write the text in quotes (YAML reads a bare yes/no as true/false)")
             if key in WORD_LIST_KEYS:
                 if not isinstance(value, list) or not all(isinstance(word, str) for word in value):
                     raise TextsError(f"{file}: {key}: expected a list of words")

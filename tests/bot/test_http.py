@@ -1,0 +1,29 @@
+"""/healthz says when Redis is gone; /metrics stays answerable."""
+
+from __future__ import annotations
+
+import aiohttp
+from redis.asyncio import Redis
+
+from bot.app import Helpline
+from bot.http import start_http_server
+
+
+async def test_health_is_503_when_redis_is_unreachable(settings) -> None:
+    # Nothing listens on port 1: the client fails fast, as with a Redis that went away.
+    broken = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True, socket_connect_timeout=0.5)
+    helpline = Helpline(settings, redis=broken)
+    runner = await start_http_server(helpline, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 503
+                body = await response.json()
+                assert body["redis"] is False and body["knowledge_base"]["loaded"] is True
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert response.status == 200
+                assert "helpline_up 0" in await response.text()
+    finally:
+        await runner.cleanup()
+        await helpline.close()
