@@ -14,12 +14,13 @@ if TYPE_CHECKING:
     from bot.app import Helpline
 
 log = logging.getLogger(__name__)
+HELPLINE: web.AppKey[Helpline] = web.AppKey("helpline")
 
 
 async def start_http_server(helpline: Helpline, host: str, port: int) -> web.AppRunner:
     """Listen on host:port (0 picks a free port; the bound port is logged)."""
     app = web.Application()
-    app["helpline"] = helpline
+    app[HELPLINE] = helpline
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
@@ -32,7 +33,7 @@ async def start_http_server(helpline: Helpline, host: str, port: int) -> web.App
 
 
 async def healthz(request: web.Request) -> web.Response:
-    helpline: Helpline = request.app["helpline"]
+    helpline = request.app[HELPLINE]
     redis_ok = True
     try:
         await helpline.redis.ping()
@@ -53,7 +54,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    helpline: Helpline = request.app["helpline"]
+    helpline = request.app[HELPLINE]
     keys = helpline.keys
     lines = [
         "# HELP helpline_up 1 when Redis answers.",
