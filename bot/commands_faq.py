@@ -1,4 +1,4 @@
-"""The `helpline faq check|ask|eval` commands: thin shells over the faq package that turn errors into exit codes."""
+"""The `helpline faq check|ask|eval|lint|gaps` commands: thin shells over the faq package that turn errors into exit codes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from faq import CasesError, Decision, KnowledgeBaseError, evaluate, load_knowledge_base, read_cases
+from faq import CasesError, Decision, KnowledgeBaseError, evaluate, lint, load_knowledge_base, read_cases
 
 OK, FAILED = 0, 1
 
@@ -94,6 +94,40 @@ def cmd_faq_eval(
     width = max(len(key) for key in report)
     for key, value in report.items():
         print(f"{key:<{width}}  {_format(value)}", file=out)
+    return OK
+
+
+def cmd_faq_lint(kb_dir: Path, languages: Sequence[str], out: TextIO, as_json: bool = False) -> int:
+    """Warn about entries that fight, near-duplicate questions, thin entries and missing translations.
+
+    Exit 0 when the knowledge base loads (warnings or not), 1 when it does not (every problem listed).
+    """
+    try:
+        kb = load_knowledge_base(Path(kb_dir), languages)
+    except KnowledgeBaseError as exc:
+        if as_json:
+            errors = [{"file": str(p.file), "line": p.line, "message": p.message} for p in exc.problems]
+            json.dump({"errors": errors, "warnings": []}, out, ensure_ascii=False)
+            out.write("\n")
+        else:
+            _print_problems(exc.problems, out)
+        return FAILED
+    warnings = lint(kb)
+    if as_json:
+        json.dump({"errors": [], "warnings": [
+            {"kind": w.kind, "entry_id": w.entry_id, "file": str(w.file), "line": w.line, "message": w.message}
+            for w in warnings
+        ]}, out, ensure_ascii=False)
+        out.write("\n")
+        return OK
+    for warning in warnings:
+        print(warning, file=out)
+    entries = len({w.entry_id for w in warnings})
+    if warnings:
+        print(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} in {entries} of "
+              f"{len(kb.entries)} entries", file=out)
+    else:
+        print(f"{kb_dir}: no warnings, {len(kb.entries)} entries", file=out)
     return OK
 
 

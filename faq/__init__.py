@@ -5,6 +5,7 @@ from .errors import CasesError, KnowledgeBaseError, Problem
 from .evaluate import Case, EvalReport, evaluate, read_cases
 from .kb import KnowledgeBase, load_knowledge_base
 from .langdetect import detect_language
+from .lint import LintWarning, lint
 from .live import LiveKnowledgeBase
 from .matcher import Matcher, MatcherFactory, TfidfMatcher
 from .model import Decision, Entry, Match, MatchResult
@@ -18,6 +19,7 @@ __all__ = [
     "EvalReport",
     "KnowledgeBase",
     "KnowledgeBaseError",
+    "LintWarning",
     "LiveKnowledgeBase",
     "Match",
     "MatchResult",
@@ -27,6 +29,7 @@ __all__ = [
     "TfidfMatcher",
     "detect_language",
     "evaluate",
+    "lint",
     "load_knowledge_base",
     "normalize",
     "read_cases",
