@@ -91,9 +91,16 @@ def cmd_faq_eval(
         json.dump(report, out)
         out.write("\n")
         return OK
+    confusions = report.pop("confusions")
     width = max(len(key) for key in report)
     for key, value in report.items():
         print(f"{key:<{width}}  {_format(value)}", file=out)
+    if confusions:
+        print("confusions (count, right entry <- entry ranked first instead):", file=out)
+        for confusion in confusions:
+            print(f"  {confusion['count']:>5}  {confusion['expected']} <- {confusion['given']}", file=out)
+    else:
+        print("confusions: none", file=out)
     return OK
 
 

@@ -2,7 +2,7 @@
 matching, live reload and evaluation. Imports nothing else of Helpline's."""
 
 from .errors import CasesError, KnowledgeBaseError, Problem
-from .evaluate import Case, EvalReport, evaluate, read_cases
+from .evaluate import Case, Confusion, EvalReport, evaluate, read_cases
 from .kb import KnowledgeBase, load_knowledge_base
 from .langdetect import detect_language
 from .lint import LintWarning, lint
@@ -14,6 +14,7 @@ from .normalize import normalize
 __all__ = [
     "Case",
     "CasesError",
+    "Confusion",
     "Decision",
     "Entry",
     "EvalReport",

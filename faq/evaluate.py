@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,18 @@ class Case:
     line: int | None = None
 
 
+MAX_CONFUSIONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Confusion:
+    """An entry ranked first `count` times for messages that `expected` should have answered."""
+
+    expected: str
+    given: str
+    count: int
+
+
 @dataclass(frozen=True, slots=True)
 class EvalReport:
     """Evaluation figures; shares are 0..1, times in milliseconds per match."""
@@ -38,10 +52,14 @@ class EvalReport:
     oos_handoff_recall: float | None
     p50_ms: float
     p99_ms: float
+    # The entries most often ranked first in place of the right one, most frequent first (top 10).
+    confusions: tuple[Confusion, ...] = ()
 
-    def to_dict(self) -> dict[str, int | float | None]:
+    def to_dict(self) -> dict[str, Any]:
         """The report with its contract key names, ready for JSON."""
-        return asdict(self)
+        report = asdict(self)
+        report["confusions"] = [asdict(confusion) for confusion in self.confusions]
+        return report
 
 
 def read_cases(path: Path) -> list[Case]:
@@ -91,6 +109,7 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
         raise ValueError(f"cases expect entries not in the knowledge base: {', '.join(unknown)}")
     timings = []
     top1 = answered_right = answered = in_scope = handed_off = 0
+    confused: Counter[tuple[str, str]] = Counter()
     for case in cases:
         started = time.perf_counter()
         result = kb.match(case.text, case.lang, answer_at=answer_at, suggest_at=suggest_at)
@@ -103,6 +122,8 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
             continue
         in_scope += 1
         top1 += best == case.expect
+        if best is not None and best != case.expect:
+            confused[(case.expect, best)] += 1
         answered_right += is_answer and best == case.expect
     out_of_scope = len(cases) - in_scope
     times = np.asarray(timings) if timings else np.zeros(1)
@@ -116,7 +137,14 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
         oos_handoff_recall=_share(handed_off, out_of_scope),
         p50_ms=float(np.percentile(times, 50)),
         p99_ms=float(np.percentile(times, 99)),
+        confusions=_top_confusions(confused),
     )
+
+
+def _top_confusions(confused: Counter[tuple[str, str]]) -> tuple[Confusion, ...]:
+    # Ties sorted by id so two runs over the same cases print the same table.
+    ranked = sorted(confused.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(Confusion(expected, given, count) for (expected, given), count in ranked[:MAX_CONFUSIONS])
 
 
 def _share(part: int, whole: int) -> float | None:

@@ -88,7 +88,7 @@ def test_evaluate_numbers_on_hand_made_set(shop_kb_dir: Path) -> None:
     kb = load_knowledge_base(shop_kb_dir, LANGUAGES)
     report = evaluate(kb, hand_made_cases(), answer_at=0.82, suggest_at=0.65).to_dict()
     assert list(report) == ["cases", "in_scope", "out_of_scope", "top1_accuracy", "answered_correct",
-                            "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms"]
+                            "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms", "confusions"]
     assert (report["cases"], report["in_scope"], report["out_of_scope"]) == (6, 4, 2)
     assert report["top1_accuracy"] == pytest.approx(3 / 4)
     assert report["answered_correct"] == pytest.approx(2 / 4)
@@ -160,3 +160,52 @@ def test_cli_eval(shop_kb_dir: Path, tmp_path: Path) -> None:
     out = io.StringIO()
     assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, True, 0.82, 0.65, out) == 1
     assert f"{cases}:1:" in out.getvalue()
+
+
+def confusing_cases() -> list[Case]:
+    """Messages that are word for word another entry's question, so whatever the matcher, it ranks that one first."""
+    return [
+        Case("When will my parcel arrive?", "refund-window"),
+        Case("How long does delivery take?", "refund-window"),
+        Case("What are your opening hours?", "password-reset"),
+        Case("I forgot my password", "password-reset"),  # right: not a confusion
+        Case("capital of Mongolia", None),  # out of scope: never a confusion
+    ]
+
+
+def test_evaluate_lists_confusions_most_frequent_first(shop_kb_dir: Path) -> None:
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES)
+    report = evaluate(kb, confusing_cases(), answer_at=0.82, suggest_at=0.65)
+    assert report.to_dict()["confusions"] == [
+        {"expected": "refund-window", "given": "delivery-time", "count": 2},
+        {"expected": "password-reset", "given": "opening-hours", "count": 1},
+    ]
+
+
+def test_confusions_keep_the_ten_most_frequent(shop_kb_dir: Path) -> None:
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES)
+    assert evaluate(kb, hand_made_cases()[:2], answer_at=0.82, suggest_at=0.65).to_dict()["confusions"] == []
+    entries = ["refund-window", "opening-hours", "password-reset", "delivery-time"]
+    texts = {"refund-window": "How long do I have to return an item?", "opening-hours": "What are your opening hours?",
+             "password-reset": "I forgot my password", "delivery-time": "How long does delivery take?"}
+    # 12 distinct (expected, given) pairs; the pair repeated three times must come first.
+    cases = [Case(texts[given], expected) for expected in entries for given in entries if given != expected]
+    cases += [Case(texts["delivery-time"], "opening-hours")] * 2
+    confusions = evaluate(kb, cases, answer_at=0.82, suggest_at=0.65).to_dict()["confusions"]
+    assert len(confusions) == 10
+    assert confusions[0] == {"expected": "opening-hours", "given": "delivery-time", "count": 3}
+    assert all(c["count"] == 1 for c in confusions[1:])
+
+
+def test_cli_eval_prints_confusions(shop_kb_dir: Path, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("\n".join(json.dumps({"text": c.text, "expect": c.expect}) for c in confusing_cases()), "utf-8")
+    out = io.StringIO()
+    assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, False, 0.82, 0.65, out) == 0
+    lines = out.getvalue().splitlines()
+    start = lines.index("confusions (count, right entry <- entry ranked first instead):")
+    assert lines[start + 1:] == ["      2  refund-window <- delivery-time", "      1  password-reset <- opening-hours"]
+    out = io.StringIO()
+    assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, True, 0.82, 0.65, out) == 0
+    assert json.loads(out.getvalue())["confusions"][0] == {"expected": "refund-window", "given": "delivery-time",
+                                                           "count": 2}
