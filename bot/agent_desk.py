@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import Helpline, workers_unless_served
+from bot.app import Helpline, LocalWorkers
 from router.messages import ActionKind, AgentAction, inbox_fields, new_id
 from router.store import Case, Conversation
 
 ACTION_TIMEOUT_SECONDS = 15.0
+SERVICE_GRACE_SECONDS = 5  # how long a seemingly running service gets before we act ourselves
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,13 @@ async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str =
             await pipe.execute()
     action = AgentAction(id=new_id(), kind=kind, case=case, agent=agent, agent_name=agent_name, text=text,
                          team=team, at=time.time())
-    async with workers_unless_served(helpline):
+    async with LocalWorkers(helpline) as local:
         await helpline.redis.xadd(helpline.keys.inbox, inbox_fields(action))
-        reply = await helpline.redis.blpop([helpline.keys.result(action.id)], timeout=timeout)
+        reply = await helpline.redis.blpop([helpline.keys.result(action.id)],
+                                           timeout=timeout if local.running else SERVICE_GRACE_SECONDS)
+        if reply is None and not local.running:
+            local.start()  # the service that seemed alive is not answering: do the work here
+            reply = await helpline.redis.blpop([helpline.keys.result(action.id)], timeout=timeout)
     if reply is None:
         return ActionOutcome(False, f"no answer from the router within {timeout:.0f}s; is Redis shared with "
                                     "a running `helpline run`? The action stays queued and will be applied.")

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
@@ -82,23 +82,44 @@ class Helpline:
         await self.redis.aclose()
 
 
-@contextlib.asynccontextmanager
-async def workers_unless_served(helpline: Helpline) -> AsyncIterator[bool]:
-    """Run a router worker and the console sender here when no `helpline run` is serving.
+class LocalWorkers:
+    """A router worker and the console sender run inside a CLI process when no service does.
 
-    Yields True when it started them. They stop when the block ends, finishing what they read.
+    `start_unless_served()` looks for live workers (heartbeats); a CLI that then waits in vain
+    (a service that was killed leaves its heartbeat for a few seconds) calls `start()` anyway.
     """
-    if await live_workers(helpline.redis, helpline.keys) > 0:
-        yield False
-        return
-    stop = asyncio.Event()
-    workers = helpline.router_workers(1, tag="local", block_ms=200) + [helpline.console_sender(block_ms=200)]
-    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
-    try:
-        yield True
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __init__(self, helpline: Helpline) -> None:
+        self.helpline = helpline
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    async def start_unless_served(self) -> None:
+        if await live_workers(self.helpline.redis, self.helpline.keys) == 0:
+            self.start()
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        workers = self.helpline.router_workers(1, tag="local", block_ms=200)
+        workers.append(self.helpline.console_sender(block_ms=200))
+        self._tasks = [asyncio.create_task(worker.run(self._stop)) for worker in workers]
+
+    async def stop(self) -> None:
+        """Stop reading; what was read is finished and acknowledged first."""
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> LocalWorkers:
+        await self.start_unless_served()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:

@@ -11,11 +11,12 @@ import asyncio
 import sys
 from typing import TextIO
 
-from bot.app import Helpline, workers_unless_served
+from bot.app import Helpline, LocalWorkers
 from channels.console import ConsoleChat, render
 from router.messages import new_id
 
 REPLY_TIMEOUT_SECONDS = 20.0
+SERVICE_GRACE_SECONDS = 5.0  # how long a seemingly running service gets before the chat works itself
 _POLL_SECONDS = 0.05
 
 
@@ -46,7 +47,7 @@ async def chat(helpline: Helpline, language: str | None, session: str | None, na
         show(helpline.texts.render(language or helpline.settings.default_language, "greeting"))
     if interactive:
         show(f"(session {address}; Ctrl-D to leave)")
-    async with workers_unless_served(helpline):
+    async with LocalWorkers(helpline) as local:
         receiver = asyncio.create_task(receive_forever())
         try:
             while True:
@@ -59,6 +60,9 @@ async def chat(helpline: Helpline, language: str | None, session: str | None, na
                 if not line.strip():
                     continue
                 entry_id = await console.say(line.rstrip("\n"))
+                if not local.running and await helpline.redis.get(helpline.keys.done(entry_id)) is None:
+                    if not await _wait_for_done(helpline, entry_id, SERVICE_GRACE_SECONDS):
+                        local.start()  # the service that seemed alive is not answering: do the work here
                 if not await _wait_for_replies(helpline, entry_id, received, arrived):
                     show("(no answer yet: is Redis reachable and a worker running? your message is kept)")
         finally:
@@ -71,13 +75,9 @@ async def _wait_for_replies(helpline: Helpline, entry_id: str, received: set[str
     """Wait until the router handled the entry and each reply it produced was shown."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + REPLY_TIMEOUT_SECONDS
-    sent = None
-    while sent is None:
-        sent = await helpline.redis.get(helpline.keys.done(entry_id))
-        if sent is None:
-            if loop.time() > deadline:
-                return False
-            await asyncio.sleep(_POLL_SECONDS)
+    if not await _wait_for_done(helpline, entry_id, REPLY_TIMEOUT_SECONDS):
+        return False
+    sent = await helpline.redis.get(helpline.keys.done(entry_id)) or "0"
     expected = {f"{entry_id}.{number}" for number in range(1, int(sent) + 1)}
     while not expected <= received:
         arrived.clear()
@@ -88,4 +88,15 @@ async def _wait_for_replies(helpline: Helpline, entry_id: str, received: set[str
             await asyncio.wait_for(arrived.wait(), timeout=remaining)
         except asyncio.TimeoutError:
             return False
+    return True
+
+
+async def _wait_for_done(helpline: Helpline, entry_id: str, timeout: float) -> bool:
+    """True once the router has written the entry's effects."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await helpline.redis.get(helpline.keys.done(entry_id)) is None:
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(_POLL_SECONDS)
     return True

@@ -25,8 +25,8 @@ from router.messages import PayloadError
 log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # tries before an entry that keeps failing goes to the dead letters
-HEARTBEAT_SECONDS = 5.0
-WORKER_ALIVE_SECONDS = 15.0
+HEARTBEAT_SECONDS = 2.0
+WORKER_ALIVE_SECONDS = 6.0
 
 Handler = Callable[[str, Mapping[str, str]], Awaitable[None]]
 
