@@ -206,3 +206,16 @@ async def test_check_config_accepts_the_shipped_file() -> None:
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     assert out.decode().startswith("ok:")
+
+
+async def test_chat_and_agent_commands_work_when_a_dead_service_left_its_heartbeat(tmp_path: Path, prefix: str,
+                                                                                   redis) -> None:
+    import time
+
+    config = write_config(tmp_path, prefix)
+    await redis.zadd(f"{prefix}workers", {"killed-host:1:router0": time.time() + 60})
+    code, out, err = await helpline(config, "chat", stdin=b"human please\n")
+    assert code == 0, err
+    number = re.search(r"#(\d+)", out).group(1)
+    code, out, err = await helpline(config, "case", "claim", number, "--agent", "Maria")
+    assert code == 0 and "yours" in out, err
