@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from faq import CasesError, Decision, KnowledgeBaseError, evaluate, lint, load_knowledge_base, read_cases
+from faq import (
+    CasesError,
+    Decision,
+    GapQuestion,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    evaluate,
+    find_gaps,
+    lint,
+    load_knowledge_base,
+    read_cases,
+)
+from faq.gaps import GAP_KINDS
 
 OK, FAILED = 0, 1
 
@@ -136,6 +150,109 @@ def cmd_faq_lint(kb_dir: Path, languages: Sequence[str], out: TextIO, as_json: b
     else:
         print(f"{kb_dir}: no warnings, {len(kb.entries)} entries", file=out)
     return OK
+
+
+_SINCE = re.compile(r"(\d+)([mhdw])")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PAGE = 1000
+
+
+def parse_since(text: str) -> float:
+    """Seconds in a span written as a whole number and a unit: 30m, 12h, 7d, 2w; ValueError otherwise."""
+    match = _SINCE.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"bad --since {text!r}: write a whole number above 0 and a unit m, h, d or w "
+                         f"(minutes, hours, days, weeks), e.g. 30m, 12h, 7d, 2w")
+    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+async def read_gap_questions(
+    redis: Any, events_key: str, since_seconds: float, now: float | None = None
+) -> list[GapQuestion]:
+    """The questions of handoffs, unhelpful answers and rejected suggestions in the events stream since
+    `since_seconds` ago, oldest first. Stream ids are millisecond timestamps, so the range starts at one."""
+    now = time.time() if now is None else now
+    start = f"{max(0, int((now - since_seconds) * 1000))}-0"
+    questions: list[GapQuestion] = []
+    while True:
+        page = await redis.xrange(events_key, min=start, max="+", count=_PAGE)
+        for entry_id, fields in page:
+            question = _gap_question(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()})
+            if question is not None:
+                questions.append(question)
+        if len(page) < _PAGE:
+            return questions
+        start = f"({_text(page[-1][0])}"  # exclusive: the next page starts after the last id read
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _gap_question(entry_id: str, fields: dict[str, str]) -> GapQuestion | None:
+    kind = fields.get("type")
+    text = (fields.get("question") or "").strip()
+    if kind not in GAP_KINDS or not text:
+        return None
+    try:
+        at = float(fields["at"])
+    except (KeyError, ValueError):
+        at = int(entry_id.split("-", 1)[0]) / 1000.0  # the stream id is when it was written
+    return GapQuestion(text=text, language=fields.get("language") or None, kind=kind, at=at)
+
+
+def cmd_faq_gaps(
+    questions: Sequence[GapQuestion], kb: KnowledgeBase | None, as_json: bool, out: TextIO, since: str | None = None
+) -> int:
+    """Print what customers asked that the FAQ did not settle, as clusters of one need, biggest first."""
+    clusters = find_gaps(questions, kb)
+    if as_json:
+        json.dump({"since": since, "questions": len(questions), "clusters": [c.to_dict() for c in clusters]},
+                  out, ensure_ascii=False)
+        out.write("\n")
+        return OK
+    span = f" in the last {since}" if since else ""
+    if not questions:
+        print(f"no unanswered questions{span}", file=out)
+        return OK
+    print(f"{len(questions)} unanswered question{'s' if len(questions) != 1 else ''}{span}, "
+          f"{len(clusters)} need{'s' if len(clusters) != 1 else ''}, biggest first:", file=out)
+    for number, cluster in enumerate(clusters, start=1):
+        languages = ", ".join(f"{lang} {n}" for lang, n in cluster.languages.items())
+        kinds = ", ".join(f"{kind} {n}" for kind, n in cluster.kinds.items())
+        print(f"\n{number}. {cluster.size} question{'s' if cluster.size != 1 else ''}  ({languages}; {kinds})",
+              file=out)
+        for example in cluster.examples:
+            print(f"     - {example}", file=out)
+        if cluster.closest_entry is not None:
+            print(f"   closest entry: {cluster.closest_entry} ({cluster.closest_score:.3f})", file=out)
+        elif kb is not None:
+            print("   closest entry: none", file=out)
+    return OK
+
+
+async def run_faq_gaps(
+    redis: Any, events_key: str, since: str, kb_dir: Path, languages: Sequence[str], as_json: bool,
+    out: TextIO, err: TextIO,
+) -> int:
+    """`helpline faq gaps`: parse --since, read the events, load the knowledge base and print the gaps.
+
+    A knowledge base that does not load is reported on `err` and the gaps are still shown, without
+    closest entries: what customers asked does not depend on the FAQ files being valid.
+    """
+    try:
+        seconds = parse_since(since)
+    except ValueError as exc:
+        print(f"error: {exc}", file=err)
+        return FAILED
+    questions = await read_gap_questions(redis, events_key, seconds)
+    try:
+        kb: KnowledgeBase | None = load_knowledge_base(Path(kb_dir), languages)
+    except KnowledgeBaseError as exc:
+        print("the knowledge base does not load, so no closest entries are shown;", file=err)
+        _print_problems(exc.problems, err)
+        kb = None
+    return cmd_faq_gaps(questions, kb, as_json, out, since=since)
 
 
 def _format(value: object) -> str:

@@ -3,6 +3,7 @@ matching, live reload and evaluation. Imports nothing else of Helpline's."""
 
 from .errors import CasesError, KnowledgeBaseError, Problem
 from .evaluate import Case, Confusion, EvalReport, evaluate, read_cases
+from .gaps import GapCluster, GapQuestion, find_gaps
 from .kb import KnowledgeBase, load_knowledge_base
 from .langdetect import detect_language
 from .lint import LintWarning, lint
@@ -18,6 +19,8 @@ __all__ = [
     "Decision",
     "Entry",
     "EvalReport",
+    "GapCluster",
+    "GapQuestion",
     "KnowledgeBase",
     "KnowledgeBaseError",
     "LintWarning",
@@ -30,6 +33,7 @@ __all__ = [
     "TfidfMatcher",
     "detect_language",
     "evaluate",
+    "find_gaps",
     "lint",
     "load_knowledge_base",
     "normalize",
