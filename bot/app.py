@@ -43,20 +43,35 @@ class Helpline:
         self.settings = settings
         self.redis = redis if redis is not None else connect_redis(settings)
         self.keys = Keys(settings.redis.prefix)
-        try:
-            self.knowledge_base = LiveKnowledgeBase(settings.faq.path, settings.languages)
-        except KnowledgeBaseError as error:
-            problems = "\n".join(f"  {problem}" for problem in error.problems)
-            raise KnowledgeBaseUnavailable(f"the FAQ in {settings.faq.path} does not load:\n{problems}") from None
         self.texts = load_texts(settings.router.messages_path, settings.languages)
-        self.router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
-            languages=tuple(settings.languages), default_team=settings.router.default_team,
-            teams={key: team.name or key for key, team in settings.teams.items()},
-            answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
-            reopen_days=settings.router.reopen_days, relay_template=settings.router.relay_template,
-            max_message_chars=settings.router.max_message_chars))
+        # Loaded on first use: showing a case or the queue must work even while the FAQ is broken.
+        self._knowledge_base: LiveKnowledgeBase | None = None
+        self._router: Router | None = None
         self.console = ConsoleChannel(self.redis, self.keys.console, lambda message_id: self.keys.sent(CONSOLE, message_id))
         self.workers: list[StreamWorker] = []
+
+    @property
+    def knowledge_base(self) -> LiveKnowledgeBase:
+        """The FAQ in service; raises KnowledgeBaseUnavailable when it has never loaded cleanly."""
+        if self._knowledge_base is None:
+            try:
+                self._knowledge_base = LiveKnowledgeBase(self.settings.faq.path, self.settings.languages)
+            except KnowledgeBaseError as error:
+                problems = "\n".join(f"  {problem}" for problem in error.problems)
+                raise KnowledgeBaseUnavailable(f"the FAQ in {self.settings.faq.path} does not load:\n{problems}") from None
+        return self._knowledge_base
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            settings = self.settings
+            self._router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
+                languages=tuple(settings.languages), default_team=settings.router.default_team,
+                teams={key: team.name or key for key, team in settings.teams.items()},
+                answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
+                reopen_days=settings.router.reopen_days, relay_template=settings.router.relay_template,
+                max_message_chars=settings.router.max_message_chars))
+        return self._router
 
     def _current_knowledge_base(self) -> KnowledgeBase:
         return self.knowledge_base.current  # a failed reload keeps the last good one here
@@ -127,6 +142,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     from bot.http import start_http_server  # aiohttp is only loaded by the service
 
     helpline = Helpline(settings)
+    helpline.knowledge_base  # noqa: B018 - load now: a service without its FAQ must not start
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -140,7 +156,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         if settings.http.enabled:
             http_runner = await start_http_server(helpline, settings.http.host, settings.http.port)
         log.info("Helpline serving: %d router workers, knowledge base %s (%d entries)", settings.router.workers,
-                 settings.faq.path, len(helpline._current_knowledge_base().entries))
+                 settings.faq.path, len(helpline.knowledge_base.current.entries))
         if ready is not None:
             ready.set()
         async with asyncio.TaskGroup() as group:

@@ -147,12 +147,15 @@ def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Se
     async def runner() -> int:
         try:
             helpline = Helpline(settings)
-        except (KnowledgeBaseUnavailable, TextsError) as error:
+        except TextsError as error:
             print(f"helpline: {error}", file=sys.stderr)
             return EXIT_FAILED
         try:
             await helpline.redis.ping()
             return await body(helpline)
+        except KnowledgeBaseUnavailable as error:
+            print(f"helpline: {error}", file=sys.stderr)
+            return EXIT_FAILED
         except (RedisConnectionError, OSError) as error:
             print(f"helpline: Redis at {settings.redis.url.get_secret_value().split('@')[-1]} is not reachable: "
                   f"{error}", file=sys.stderr)

@@ -19,11 +19,11 @@ from tests.conftest import FIXTURE_KB, REDIS_URL, REPO
 READ_TIMEOUT = 30
 
 
-def write_config(tmp_path: Path, prefix: str) -> Path:
+def write_config(tmp_path: Path, prefix: str, kb: Path = FIXTURE_KB) -> Path:
     config = {
         "redis": {"url": REDIS_URL, "prefix": prefix},
         "languages": ["en", "el", "lv", "hu"],
-        "faq": {"path": str(FIXTURE_KB), "reload_seconds": 0.2},
+        "faq": {"path": str(kb), "reload_seconds": 0.2},
         "teams": {"support": {"name": "Customer Support"}, "billing": {"name": "Billing"}},
         "router": {"default_team": "support", "messages_path": str(REPO / "config" / "messages"), "workers": 2},
         "http": {"host": "127.0.0.1", "port": 0},
@@ -145,7 +145,10 @@ async def test_case_commands_report_errors(tmp_path: Path, prefix: str, redis) -
 
 
 async def test_run_serves_health_metrics_and_chat_then_stops_cleanly(tmp_path: Path, prefix: str, redis) -> None:
-    config = write_config(tmp_path, prefix)
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "shop.yaml").write_text((FIXTURE_KB / "shop.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    config = write_config(tmp_path, prefix, kb)
     service = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", "--config", str(config), cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -171,6 +174,21 @@ async def test_run_serves_health_metrics_and_chat_then_stops_cleanly(tmp_path: P
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
                 assert response.status == 200
                 metrics = await response.text()
+            # A broken edit is reported and the last good knowledge base stays in service ...
+            (kb / "broken.yaml").write_text("entries:\n  - id: Bad Id\n    questions: []\n", encoding="utf-8")
+            health = await _wait_for_health(session, port, lambda h: h["knowledge_base"]["last_reload_problems"])
+            assert health["knowledge_base"]["entries"] == 3 and health["status"] == "ok"
+            assert any("broken.yaml:2" in problem for problem in health["knowledge_base"]["last_reload_problems"])
+            code, out, err = await helpline(config, "chat", stdin=b"How long does delivery take?\n")
+            assert "2 to 4 working days" in out, (out, err)
+            # ... and a good edit goes into service within seconds.
+            (kb / "broken.yaml").write_text(
+                "entries:\n  - id: opening-hours\n    questions:\n      en:\n        - When are you open?\n"
+                "        - opening hours\n    answer:\n      en: We are open 9 to 17 on weekdays.\n", encoding="utf-8")
+            health = await _wait_for_health(session, port, lambda h: h["knowledge_base"]["entries"] == 4)
+            assert health["knowledge_base"]["last_reload_problems"] == []
+            code, out, err = await helpline(config, "chat", stdin=b"When are you open?\n")
+            assert "9 to 17" in out, (out, err)
         assert 'helpline_queue_waiting{team="support"} 1' in metrics
         assert "helpline_faq_entries 3" in metrics
         assert re.search(r'helpline_entries_processed_total\{worker="[^"]+router\d"\} [1-9]', metrics)
@@ -180,6 +198,16 @@ async def test_run_serves_health_metrics_and_chat_then_stops_cleanly(tmp_path: P
         code = await asyncio.wait_for(service.wait(), timeout=READ_TIMEOUT)
     assert code == 0
     assert await redis.zcard(f"{prefix}workers") == 0  # workers said goodbye
+
+
+async def _wait_for_health(session: aiohttp.ClientSession, port: int, condition) -> dict:
+    for _ in range(100):
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+            health = await response.json()
+        if condition(health):
+            return health
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"health never reached the expected state: {health}")
 
 
 @pytest.mark.parametrize("content, expected", [
