@@ -1,4 +1,5 @@
-"""The `helpline faq check|ask|eval|lint|gaps` commands: thin shells over the faq package that turn errors into exit codes."""
+"""The `helpline faq check|ask|eval|lint|gaps` commands: thin shells over the faq package that turn errors
+into exit codes."""
 
 from __future__ import annotations
 

@@ -118,7 +118,8 @@ async def test_read_gap_questions_pages_through_long_streams(redis: Redis, prefi
     start = 1_700_000_000.0
     pipe = redis.pipeline()
     for n in range(2500):
-        pipe.xadd(key, {"type": "no_match", "at": repr(start + n), "question": f"q{n}"}, id=f"{int(start * 1000) + n}-0")
+        fields = {"type": "no_match", "at": repr(start + n), "question": f"q{n}"}
+        pipe.xadd(key, fields, id=f"{int(start * 1000) + n}-0")
     await pipe.execute()
     read = await read_gap_questions(redis, key, 3600, now=start + 60)
     assert [q.text for q in read] == [f"q{n}" for n in range(2500)]
