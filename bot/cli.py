@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--kb", type=Path, metavar="DIR")
     ask.add_argument("--lang")
     ask.add_argument("--json", action="store_true")
+    faq_lint = command("lint", "warn about entries that fight, near-duplicates, thin or missing translations",
+                       faq_commands)
+    faq_lint.add_argument("dir", nargs="?", type=Path)
+    faq_lint.add_argument("--json", action="store_true")
+    gaps = command("gaps", "what customers asked that the FAQ could not answer, grouped by need", faq_commands)
+    gaps.add_argument("--since", default="7d", help="how far back: 30m, 12h, 7d, 2w (default 7d)")
+    gaps.add_argument("--kb", type=Path, metavar="DIR")
+    gaps.add_argument("--json", action="store_true")
     evaluate = command("eval", "measure matching on JSON Lines cases", faq_commands)
     evaluate.add_argument("cases", type=Path)
     evaluate.add_argument("--kb", type=Path, metavar="DIR")
@@ -162,6 +170,23 @@ def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Se
             return EXIT_FAILED
         finally:
             await helpline.close()
+
+    return asyncio.run(runner())
+
+
+def _with_redis(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Settings) -> int:
+    """Run `body(redis)` with a client of the configured Redis."""
+    from bot.app import connect_redis
+
+    async def runner() -> int:
+        redis = connect_redis(settings)
+        try:
+            return await body(redis)
+        except (RedisConnectionError, OSError) as error:
+            print(f"helpline: Redis is not reachable: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            await redis.aclose()
 
     return asyncio.run(runner())
 
@@ -251,10 +276,18 @@ def _format_case(details: dict[str, Any]) -> str:
 
 
 def _faq(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval
+    from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval, cmd_faq_lint, run_faq_gaps
 
     if args.faq_command == "check":
         return cmd_faq_check(args.dir or settings.faq.path, settings.languages, sys.stdout)
+    if args.faq_command == "lint":
+        return cmd_faq_lint(args.dir or settings.faq.path, settings.languages, sys.stdout, as_json=args.json)
+    if args.faq_command == "gaps":
+        async def gaps(redis: Any) -> int:
+            return await run_faq_gaps(redis, f"{settings.redis.prefix}events", args.since, args.kb or settings.faq.path,
+                                      settings.languages, args.json, sys.stdout, sys.stderr)
+
+        return _with_redis(gaps, settings)
     if args.faq_command == "ask":
         return cmd_faq_ask(args.text, args.kb or settings.faq.path, settings.languages, args.lang, args.json,
                            settings.faq.answer_at, settings.faq.suggest_at, sys.stdout)

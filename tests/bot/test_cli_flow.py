@@ -247,3 +247,31 @@ async def test_chat_and_agent_commands_work_when_a_dead_service_left_its_heartbe
     number = re.search(r"#(\d+)", out).group(1)
     code, out, err = await helpline(config, "case", "claim", number, "--agent", "Maria")
     assert code == 0 and "yours" in out, err
+
+
+async def test_faq_gaps_shows_what_ended_in_a_handoff(tmp_path: Path, prefix: str, redis) -> None:
+    config = write_config(tmp_path, prefix)
+    script = b"my parrot swallowed the voucher code\n/case\n"
+    code, out, err = await helpline(config, "chat", stdin=script)
+    assert code == 0, err
+    code, out, err = await helpline(config, "faq", "gaps", "--since", "1h", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    examples = [example for cluster in report["clusters"] for example in cluster["examples"]]
+    assert "my parrot swallowed the voucher code" in examples
+    code, out, err = await helpline(config, "faq", "gaps", "--since", "forever")
+    assert code == 1 and "forever" in err
+
+
+async def test_faq_lint_and_check_through_the_command(tmp_path: Path, prefix: str) -> None:
+    config = write_config(tmp_path, prefix)
+    code, out, err = await helpline(config, "faq", "lint", "--json")
+    assert code == 0, err
+    assert "warnings" in json.loads(out)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.yaml").write_text("entries:\n  - id: x\n    questions: {en: [hi]}\n", encoding="utf-8")
+    code, out, err = await helpline(config, "faq", "lint", str(broken))
+    assert code == 1 and "a.yaml:2" in out + err
+    code, out, err = await helpline(config, "faq", "check", str(broken))
+    assert code == 1 and "a.yaml:2" in out + err
