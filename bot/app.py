@@ -8,22 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
+import time
 from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
+from bot.channel_setup import build_channels
 from bot.settings import Settings
+from channels.base import Channel, ChannelContext, send_with_retries
 from channels.console import CHANNEL as CONSOLE, ConsoleChannel
 from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
 from router.engine import Router, RouterConfig
 from router.keys import OUTBOX_GROUP, Keys
-from router.messages import OutboundMessage, from_json
+from router.messages import DeliveryReport, InboundMessage, OutboundMessage, from_json, inbox_fields, new_id
 from router.texts import load_texts
 from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
 
 log = logging.getLogger(__name__)
+
+
+SENT_MARK_TTL_SECONDS = 14 * 24 * 3600
+
+
+def _conversation_of(fields: Mapping[str, str]) -> str:
+    # Outbox entries of one conversation are sent in order; different conversations side by side.
+    try:
+        return str(json.loads(fields.get("data", "")).get("address", ""))
+    except (ValueError, AttributeError):
+        return ""  # a broken entry: the handler reports it
 
 
 class KnowledgeBaseUnavailable(RuntimeError):
@@ -84,14 +99,48 @@ class Helpline:
         return workers
 
     def console_sender(self, block_ms: int = 1000) -> StreamWorker:
-        async def deliver(entry_id: str, fields: Mapping[str, str]) -> None:
-            await self.console.deliver(from_json(OutboundMessage, fields.get("data", "")))
+        return self.channel_sender(self.console, block_ms=block_ms)
 
-        worker = StreamWorker(self.redis, self.keys.outbox(CONSOLE), OUTBOX_GROUP, worker_name("console"), deliver,
-                              dead_letters=self.keys.dead_letters, block_ms=block_ms,
-                              claim_idle_seconds=self.settings.router.claim_timeout_seconds)
+    def channel_sender(self, channel: Channel, block_ms: int = 1000) -> StreamWorker:
+        """A worker on `hl:outbox:<channel>`: sends with retries, reports failures and agent deliveries."""
+
+        async def deliver(entry_id: str, fields: Mapping[str, str]) -> None:
+            message = from_json(OutboundMessage, fields.get("data", ""))
+            sent_key = self.keys.sent(channel.name, message.id)
+            if await self.redis.exists(sent_key):
+                return  # sent before a crash kept us from acknowledging: never twice
+            outcome = await send_with_retries(lambda: channel.deliver(message),
+                                              what=f"{channel.name} message {message.id}")
+            if outcome.delivered:
+                await self.redis.set(sent_key, outcome.platform_id or "1", ex=SENT_MARK_TTL_SECONDS)
+            if outcome.delivered and message.author != "agent":
+                return  # only agents' messages get a delivery mark; the bot's own need no report
+            report = DeliveryReport(
+                id=new_id(), message_id=message.id, channel=channel.name, conversation=message.conversation,
+                case=message.case, delivered=outcome.delivered, reason=outcome.reason,
+                platform_id=outcome.platform_id, close_conversation=outcome.close_conversation,
+                author=message.author, at=time.time())
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if not outcome.delivered:
+                    # Marked as finished too: a redelivered entry must not fail (and alert) a second time.
+                    pipe.set(sent_key, "failed", ex=SENT_MARK_TTL_SECONDS)
+                    pipe.xadd(self.keys.dead_letters, {**fields, "stream": self.keys.outbox(channel.name),
+                                                       "entry_id": entry_id, "reason": outcome.reason[:2000]})
+                pipe.xadd(self.keys.inbox, inbox_fields(report))
+                await pipe.execute()
+
+        worker = StreamWorker(self.redis, self.keys.outbox(channel.name), OUTBOX_GROUP,
+                              worker_name(f"send-{channel.name}"), deliver, dead_letters=self.keys.dead_letters,
+                              block_ms=block_ms, claim_idle_seconds=self.settings.router.claim_timeout_seconds,
+                              concurrency_key=_conversation_of)
         self.workers.append(worker)
         return worker
+
+    def channel_context(self) -> ChannelContext:
+        async def submit(message: InboundMessage) -> None:
+            await self.redis.xadd(self.keys.inbox, inbox_fields(message))
+
+        return ChannelContext(submit=submit, redis=self.redis, key=lambda name: f"{self.keys.prefix}{name}")
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -149,13 +198,21 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     http_runner = None
+    channels: list[Channel] = build_channels(settings, helpline.channel_context())
+    if settings.channels.console.enabled:
+        channels.append(helpline.console)
+    started: list[Channel] = []
     try:
         workers = helpline.router_workers(settings.router.workers)
-        if settings.channels.console.enabled:
-            workers.append(helpline.console_sender())
+        workers += [helpline.channel_sender(channel) for channel in channels]
         if settings.http.enabled:
-            http_runner = await start_http_server(helpline, settings.http.host, settings.http.port)
-        log.info("Helpline serving: %d router workers, knowledge base %s (%d entries)", settings.router.workers,
+            routes = [route for channel in channels for route in channel.routes()]
+            http_runner = await start_http_server(helpline, settings.http.host, settings.http.port, routes)
+        for channel in channels:
+            await channel.start()
+            started.append(channel)
+        log.info("Helpline serving: %d router workers, channels %s, knowledge base %s (%d entries)",
+                 settings.router.workers, ", ".join(channel.name for channel in channels) or "none",
                  settings.faq.path, len(helpline.knowledge_base.current.entries))
         if ready is not None:
             ready.set()
@@ -164,9 +221,15 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
                 group.create_task(worker.run(stop))
             watcher = group.create_task(helpline.knowledge_base.watch(settings.faq.reload_seconds))
             await stop.wait()
-            log.info("stopping: finishing what is in flight")
+            log.info("stopping: no new input; finishing what is in flight")
+            for channel in reversed(started):
+                await channel.stop()
+            started.clear()
             watcher.cancel()
     finally:
+        for channel in reversed(started):
+            with contextlib.suppress(Exception):
+                await channel.stop()
         if http_runner is not None:
             await http_runner.cleanup()
         await helpline.close()

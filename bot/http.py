@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from channels.base import Route
 from router.keys import INBOX_GROUP
 
 if TYPE_CHECKING:
@@ -17,12 +19,15 @@ log = logging.getLogger(__name__)
 HELPLINE: web.AppKey[Helpline] = web.AppKey("helpline")
 
 
-async def start_http_server(helpline: Helpline, host: str, port: int) -> web.AppRunner:
-    """Listen on host:port (0 picks a free port; the bound port is logged)."""
-    app = web.Application()
+async def start_http_server(helpline: Helpline, host: str, port: int,
+                            routes: Sequence[Route] = ()) -> web.AppRunner:
+    """Listen on host:port (0 picks a free port; the bound port is logged); `routes` are channels' webhooks."""
+    app = web.Application(client_max_size=8 * 1024 * 1024)
     app[HELPLINE] = helpline
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from channels.base import Route
 from router.messages import InboundMessage, OutboundMessage, QuickReply, Sender, from_dict, inbox_fields, new_id, to_json
 
 CHANNEL = "console"
@@ -33,16 +34,27 @@ return 0
 class ConsoleChannel:
     """Delivers outbound console messages to the waiting terminal session."""
 
+    name = CHANNEL
+
     def __init__(self, redis: Redis, session_key: Callable[[str], str], sent_key: Callable[[str], str]) -> None:
         self.redis = redis
         self.session_key = session_key
         self.sent_key = sent_key
 
-    async def deliver(self, message: OutboundMessage) -> bool:
-        """File the message for its session; False when it had been delivered before."""
-        delivered = await self.redis.eval(_DELIVER_ONCE, 2, self.sent_key(message.id), self.session_key(message.address),
-                                          to_json(message), SESSION_TTL_SECONDS)
-        return bool(delivered)
+    async def start(self) -> None:
+        """Nothing to connect: terminals post to the inbox themselves."""
+
+    async def stop(self) -> None:
+        """Nothing to disconnect."""
+
+    def routes(self) -> list[Route]:
+        return []
+
+    async def deliver(self, message: OutboundMessage) -> str | None:
+        """File the message for its session, exactly once even when the outbox entry comes again."""
+        await self.redis.eval(_DELIVER_ONCE, 2, self.sent_key(message.id), self.session_key(message.address),
+                              to_json(message), SESSION_TTL_SECONDS)
+        return None
 
 
 @dataclass

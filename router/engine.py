@@ -23,6 +23,7 @@ from router.keys import Keys
 from router.messages import (
     ActionKind,
     AgentAction,
+    DeliveryReport,
     InboundMessage,
     OutboundMessage,
     PayloadError,
@@ -78,6 +79,9 @@ class Router:
         elif kind == "action":
             action = from_json(AgentAction, data)
             await self._transact(entry_id, lambda tx: self._on_action(tx, action))
+        elif kind == "delivery":
+            report = from_json(DeliveryReport, data)
+            await self._transact(entry_id, lambda tx: self._on_delivery(tx, report))
         else:
             raise PayloadError(f"inbox entry {entry_id}: unknown kind {kind!r}")
 
@@ -323,6 +327,21 @@ class Router:
         key = "case_opened_on_request" if reason == "requested" else "case_opened"
         self._say(tx, conversation, key, case=number, position=position)
         return case
+
+    # == delivery reports ====================================================================
+    async def _on_delivery(self, tx: Transaction, report: DeliveryReport) -> None:
+        if report.delivered:
+            tx.event("message_delivered", conversation=report.conversation, case=report.case, channel=report.channel,
+                     message=report.message_id, platform_id=report.platform_id, author=report.author)
+            return
+        tx.event("delivery_failed", conversation=report.conversation, case=report.case, channel=report.channel,
+                 message=report.message_id, why=report.reason, author=report.author,
+                 unreachable=1 if report.close_conversation else None)
+        if report.conversation:
+            note = f"not delivered to the customer: {report.reason}"
+            if report.close_conversation:
+                note += " (the customer can no longer be reached on this channel)"
+            tx.log(report.conversation, "system", note, message=report.message_id)
 
     # == agent actions =======================================================================
     async def _on_action(self, tx: Transaction, action: AgentAction) -> None:

@@ -109,11 +109,28 @@ class OutboundMessage:
     reply_to: str | None = None  # platform id of the customer message being answered
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What became of an outbound message: sent, or failed for good (and why)."""
+
+    id: str
+    message_id: str
+    channel: str
+    conversation: str = ""
+    case: int | None = None
+    delivered: bool = True
+    reason: str = ""
+    platform_id: str = ""
+    close_conversation: bool = False  # the platform says this customer can no longer be reached
+    author: str = ""
+    at: float = 0.0
+
+
 _T = TypeVar("_T")
 _NESTED = {"sender": Sender, "attachments": Attachment, "options": QuickReply}
 
 
-def to_json(message: InboundMessage | AgentAction | OutboundMessage) -> str:
+def to_json(message: InboundMessage | AgentAction | OutboundMessage | DeliveryReport) -> str:
     """Serialise a message for a stream entry (always valid UTF-8)."""
     text = json.dumps(asdict(message), ensure_ascii=False, separators=(",", ":"), default=_enum_value)
     try:
@@ -124,10 +141,10 @@ def to_json(message: InboundMessage | AgentAction | OutboundMessage) -> str:
     return text
 
 
-def inbox_fields(message: InboundMessage | AgentAction) -> dict[str, str]:
+def inbox_fields(message: InboundMessage | AgentAction | DeliveryReport) -> dict[str, str]:
     """The fields of an `hl:inbox` stream entry carrying `message`."""
-    kind = "message" if isinstance(message, InboundMessage) else "action"
-    return {"kind": kind, "data": to_json(message)}
+    kinds = {InboundMessage: "message", AgentAction: "action", DeliveryReport: "delivery"}
+    return {"kind": kinds[type(message)], "data": to_json(message)}
 
 
 def _enum_value(value: Any) -> Any:
@@ -196,6 +213,7 @@ __all__ = [
     "ActionKind",
     "AgentAction",
     "Attachment",
+    "DeliveryReport",
     "InboundMessage",
     "OutboundMessage",
     "PayloadError",

@@ -56,7 +56,8 @@ class StreamWorker:
 
     def __init__(self, redis: Redis, stream: str, group: str, name: str, handler: Handler, *,
                  dead_letters: str, batch: int = 10, block_ms: int = 1000, claim_idle_seconds: float = 60.0,
-                 heartbeat_key: str | None = None) -> None:
+                 heartbeat_key: str | None = None,
+                 concurrency_key: Callable[[Mapping[str, str]], str] | None = None) -> None:
         self.redis = redis
         self.stream = stream
         self.group = group
@@ -67,6 +68,8 @@ class StreamWorker:
         self.block_ms = block_ms
         self.claim_idle_ms = int(claim_idle_seconds * 1000)
         self.heartbeat_key = heartbeat_key
+        # Entries with different keys (e.g. different chats) are handled side by side, the same key in order.
+        self.concurrency_key = concurrency_key
         self.processed = 0
         self._failures: dict[str, int] = {}
         self._last_beat = 0.0
@@ -81,8 +84,7 @@ class StreamWorker:
                 try:
                     await self._beat()
                     entries = await self._reclaim() or await self._read_new()
-                    for entry_id, fields in entries:
-                        await self._process(entry_id, fields)
+                    await self._process_batch(entries)
                     backoff = 0.5
                 except (RedisConnectionError, RedisTimeoutError, OSError) as error:
                     log.warning("%s: Redis unreachable (%s); retrying in %.1fs", self.name, error, backoff)
@@ -103,8 +105,22 @@ class StreamWorker:
             entries = await self._read_new(block=False)
             if not entries:
                 return self.processed - before
+            await self._process_batch(entries)
+
+    async def _process_batch(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        if self.concurrency_key is None or len(entries) < 2:
             for entry_id, fields in entries:
                 await self._process(entry_id, fields)
+            return
+        groups: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        for entry_id, fields in entries:
+            groups.setdefault(self.concurrency_key(fields), []).append((entry_id, fields))
+
+        async def in_order(group: list[tuple[str, dict[str, str]]]) -> None:
+            for entry_id, fields in group:
+                await self._process(entry_id, fields)
+
+        await asyncio.gather(*(in_order(group) for group in groups.values()))
 
     async def _read_new(self, block: bool = True) -> list[tuple[str, dict[str, str]]]:
         reply = await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch,

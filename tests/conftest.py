@@ -62,3 +62,7 @@ def make_settings(prefix: str, kb: Path = FIXTURE_KB, **router: object) -> Setti
 @pytest.fixture
 def settings(prefix: str) -> Settings:
     return make_settings(prefix)
+
+
+# The router drivers' fixtures (helpline, worker, customer, agent), for every test folder.
+from tests.drivers import agent, customer, helpline, worker  # noqa: E402,F401

@@ -19,7 +19,7 @@ from router.messages import (
     new_id,
     to_json,
 )
-from tests.router.conftest import Customer
+from tests.drivers import Customer
 
 
 async def test_empty_message_gets_a_request_for_words(customer: Customer) -> None:

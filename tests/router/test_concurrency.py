@@ -15,7 +15,7 @@ from router.messages import ActionKind, AgentAction, inbox_fields, new_id
 from router.store import Transaction
 from router.worker import StreamWorker, inbox_worker
 from tests.conftest import REDIS_URL
-from tests.router.conftest import Customer, case_hash
+from tests.drivers import Customer, case_hash
 from tests.router.test_flow import case_number_in
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from router.messages import ActionKind
-from tests.router.conftest import Agent, Customer, case_hash, events
+from tests.drivers import Agent, Customer, case_hash, events
 
 
 def case_number_in(text: str) -> int:

@@ -1,4 +1,4 @@
-"""A customer and an agent driving the router through the real streams of a real Redis."""
+"""A customer and an agent driving the router through the real streams of a real Redis (fixtures too)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,124 @@
+"""What every channel shares: the lifecycle, typed delivery errors, and sending with retries.
+
+A channel turns platform payloads into `InboundMessage`s and hands them to `ChannelContext.submit`
+(which returns only once the message is in `hl:inbox`: acknowledge the platform after that, never
+before). It sends `OutboundMessage`s in `deliver`, raising the typed errors below; the service wraps
+`deliver` in `send_with_retries`, so a channel never writes its own retry loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from router.messages import InboundMessage, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """Sending failed; subclasses say whether trying again can help."""
+
+
+class RetryAfter(DeliveryError):
+    """The platform asked us to wait (HTTP 429 and the like) before sending again."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"rate limited: retry after {seconds:g}s")
+        self.seconds = max(0.0, float(seconds))
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """A 5xx, a timeout, a dropped connection: worth another try."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The platform refused for good (bad address, blocked by the user, 4xx): do not retry."""
+
+    def __init__(self, reason: str, *, close_conversation: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        # e.g. Telegram's "bot was blocked by the user": the channel to this customer is gone.
+        self.close_conversation = close_conversation
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 6
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 300.0  # a longer wait than this is treated as a failure, not slept through
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    delivered: bool
+    attempts: int
+    reason: str = ""
+    close_conversation: bool = False
+    platform_id: str = ""  # the platform's id of what was sent, when it gives one
+
+
+async def send_with_retries(send: Callable[[], Awaitable[Any]], policy: RetryPolicy = RetryPolicy(),
+                            sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                            what: str = "message") -> SendOutcome:
+    """Call `send` until it succeeds, honouring RetryAfter and backing off on temporary errors."""
+    delay = policy.first_delay
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            result = await send()
+        except PermanentDeliveryError as error:
+            log.warning("%s not delivered (permanent): %s", what, error.reason)
+            return SendOutcome(False, attempt, error.reason, error.close_conversation)
+        except RetryAfter as error:
+            if error.seconds > policy.max_retry_after:
+                return SendOutcome(False, attempt, f"rate limited for {error.seconds:g}s")
+            wait = error.seconds
+            reason = str(error)
+        except (TemporaryDeliveryError, asyncio.TimeoutError, OSError) as error:
+            wait = delay * (0.5 + random.random())  # jitter: many senders must not retry in step
+            delay = min(delay * 2, policy.max_delay)
+            reason = f"{type(error).__name__}: {error}"
+        else:
+            return SendOutcome(True, attempt, platform_id=str(result) if isinstance(result, (str, int)) else "")
+        if attempt < policy.attempts:
+            log.info("%s: try %d failed (%s); next try in %.1fs", what, attempt, reason, wait)
+            await sleep(wait)
+    return SendOutcome(False, policy.attempts, f"gave up after {policy.attempts} tries: {reason}")
+
+
+Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+
+
+@dataclass
+class ChannelContext:
+    """What the service gives a channel."""
+
+    submit: Callable[[InboundMessage], Awaitable[None]]  # returns once the message is in the inbox
+    redis: Any  # redis.asyncio.Redis, for a channel's own cursors and dedupe marks
+    key: Callable[[str], str]  # the configured prefix applied to a channel's own key names
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Channel(Protocol):
+    """A customer channel. `start` begins receiving; `stop` stops receiving and finishes in-flight work."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def deliver(self, message: OutboundMessage) -> str | None:
+        """Send one message; returns the platform's id for it (or None); raises DeliveryError subclasses."""
+        ...
+
+    def routes(self) -> list[Route]:
+        """HTTP routes (webhooks) to serve on the service's HTTP port; [] when none."""
+        ...
