@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import Helpline, LocalWorkers
+from channels.base import ActionResult
 from router.messages import ActionKind, AgentAction, inbox_fields, new_id
 from router.store import Case, Conversation
 
@@ -135,3 +136,34 @@ def format_duration(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+class CoreDesk:
+    """The DeskBackend the service gives an agents' desk channel."""
+
+    def __init__(self, helpline: Helpline) -> None:
+        self.helpline = helpline
+
+    async def act(self, action: AgentAction, timeout: float = ACTION_TIMEOUT_SECONDS) -> ActionResult:
+        async with self.helpline.redis.pipeline(transaction=True) as pipe:
+            if action.agent:
+                pipe.hset(self.helpline.keys.agent(action.agent), "name", action.agent_name or action.agent)
+                pipe.hsetnx(self.helpline.keys.agent(action.agent), "status", "available")
+            pipe.xadd(self.helpline.keys.inbox, inbox_fields(action))
+            await pipe.execute()
+        reply = await self.helpline.redis.blpop([self.helpline.keys.result(action.id)], timeout=timeout)
+        if reply is None:
+            return ActionResult(False, f"no answer within {timeout:.0f}s; the action is queued and will be applied")
+        outcome = json.loads(reply[1])
+        return ActionResult(bool(outcome.get("ok")), str(outcome.get("message", "")))
+
+    async def queue(self, team: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        return await queue_listing(self.helpline, team)
+
+    async def case(self, number: int) -> dict[str, Any] | None:
+        return await case_details(self.helpline, number)
+
+    async def set_agent_status(self, agent: str, name: str, status: str) -> None:
+        if status not in ("available", "away"):
+            raise ValueError(f"unknown agent status {status!r}")
+        await self.helpline.redis.hset(self.helpline.keys.agent(agent), mapping={"name": name, "status": status})

@@ -18,12 +18,12 @@ from redis.asyncio import Redis
 
 from bot.channel_setup import build_channels
 from bot.settings import Settings
-from channels.base import Channel, ChannelContext, send_with_retries
+from channels.base import Channel, ChannelContext, Desk, send_with_retries
 from channels.console import CHANNEL as CONSOLE, ConsoleChannel
 from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
 from router.engine import Router, RouterConfig
-from router.keys import OUTBOX_GROUP, Keys
-from router.messages import DeliveryReport, InboundMessage, OutboundMessage, from_json, inbox_fields, new_id
+from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
+from router.messages import DeliveryReport, DeskEvent, InboundMessage, OutboundMessage, from_json, inbox_fields, new_id
 from router.texts import load_texts
 from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
 
@@ -39,6 +39,13 @@ def _conversation_of(fields: Mapping[str, str]) -> str:
         return str(json.loads(fields.get("data", "")).get("address", ""))
     except (ValueError, AttributeError):
         return ""  # a broken entry: the handler reports it
+
+
+def _case_of(fields: Mapping[str, str]) -> str:
+    try:
+        return str(json.loads(fields.get("data", "")).get("case", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 class KnowledgeBaseUnavailable(RuntimeError):
@@ -85,7 +92,7 @@ class Helpline:
                 teams={key: team.name or key for key, team in settings.teams.items()},
                 answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
                 reopen_days=settings.router.reopen_days, relay_template=settings.router.relay_template,
-                max_message_chars=settings.router.max_message_chars))
+                max_message_chars=settings.router.max_message_chars, desk=settings.channels.slack.enabled))
         return self._router
 
     def _current_knowledge_base(self) -> KnowledgeBase:
@@ -119,7 +126,7 @@ class Helpline:
                 id=new_id(), message_id=message.id, channel=channel.name, conversation=message.conversation,
                 case=message.case, delivered=outcome.delivered, reason=outcome.reason,
                 platform_id=outcome.platform_id, close_conversation=outcome.close_conversation,
-                author=message.author, at=time.time())
+                author=message.author, source_ref=message.source_ref, at=time.time())
             async with self.redis.pipeline(transaction=True) as pipe:
                 if not outcome.delivered:
                     # Marked as finished too: a redelivered entry must not fail (and alert) a second time.
@@ -136,11 +143,31 @@ class Helpline:
         self.workers.append(worker)
         return worker
 
+    def desk_worker(self, desk: Desk, block_ms: int = 1000) -> StreamWorker:
+        """A worker on `hl:outbox:desk` showing each DeskEvent to the desk, in order per case."""
+
+        async def show(entry_id: str, fields: Mapping[str, str]) -> None:
+            event = from_json(DeskEvent, fields.get("data", ""))
+            outcome = await send_with_retries(lambda: desk.show(event), what=f"desk event {event.id}")
+            if not outcome.delivered:
+                await self.redis.xadd(self.keys.dead_letters, {**fields, "stream": self.keys.desk,
+                                                               "entry_id": entry_id, "reason": outcome.reason[:2000]})
+
+        worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, worker_name(f"desk-{desk.name}"), show,
+                              dead_letters=self.keys.dead_letters, block_ms=block_ms,
+                              claim_idle_seconds=self.settings.router.claim_timeout_seconds,
+                              concurrency_key=_case_of)
+        self.workers.append(worker)
+        return worker
+
     def channel_context(self) -> ChannelContext:
+        from bot.agent_desk import CoreDesk
+
         async def submit(message: InboundMessage) -> None:
             await self.redis.xadd(self.keys.inbox, inbox_fields(message))
 
-        return ChannelContext(submit=submit, redis=self.redis, key=lambda name: f"{self.keys.prefix}{name}")
+        return ChannelContext(submit=submit, redis=self.redis, key=lambda name: f"{self.keys.prefix}{name}",
+                              desk=CoreDesk(self))
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -205,6 +232,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     try:
         workers = helpline.router_workers(settings.router.workers)
         workers += [helpline.channel_sender(channel) for channel in channels]
+        workers += [helpline.desk_worker(channel) for channel in channels if hasattr(channel, "show")]  # type: ignore[arg-type]
         if settings.http.enabled:
             routes = [route for channel in channels for route in channel.routes()]
             http_runner = await start_http_server(helpline, settings.http.host, settings.http.port, routes)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from router.messages import InboundMessage, OutboundMessage
+from router.messages import AgentAction, DeskEvent, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,32 @@ async def send_with_retries(send: Callable[[], Awaitable[Any]], policy: RetryPol
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    message: str
+
+
+class DeskBackend(Protocol):
+    """What an agents' desk (Slack) may ask of the core, without reaching into its keys."""
+
+    async def act(self, action: AgentAction, timeout: float = 10.0) -> ActionResult:
+        """Submit an agent action through the inbox and wait for the router's verdict."""
+        ...
+
+    async def queue(self, team: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Waiting cases per team, first served first (the JSON of `helpline queue --json`)."""
+        ...
+
+    async def case(self, number: int) -> dict[str, Any] | None:
+        """A case with its transcript (the JSON of `helpline case show --json`), or None."""
+        ...
+
+    async def set_agent_status(self, agent: str, name: str, status: str) -> None:
+        """Mark an agent `available` or `away` (away agents get no reopened cases)."""
+        ...
+
+
 @dataclass
 class ChannelContext:
     """What the service gives a channel."""
@@ -103,6 +129,7 @@ class ChannelContext:
     submit: Callable[[InboundMessage], Awaitable[None]]  # returns once the message is in the inbox
     redis: Any  # redis.asyncio.Redis, for a channel's own cursors and dedupe marks
     key: Callable[[str], str]  # the configured prefix applied to a channel's own key names
+    desk: DeskBackend | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,4 +148,12 @@ class Channel(Protocol):
 
     def routes(self) -> list[Route]:
         """HTTP routes (webhooks) to serve on the service's HTTP port; [] when none."""
+        ...
+
+
+class Desk(Channel, Protocol):
+    """A channel that is also the agents' desk: it is shown every DeskEvent, in order per case."""
+
+    async def show(self, event: DeskEvent) -> None:
+        """Post or update what agents see; raise DeliveryError subclasses like `deliver`."""
         ...

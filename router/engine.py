@@ -24,6 +24,8 @@ from router.messages import (
     ActionKind,
     AgentAction,
     DeliveryReport,
+    DeskEvent,
+    DeskEventKind,
     InboundMessage,
     OutboundMessage,
     PayloadError,
@@ -51,6 +53,7 @@ class RouterConfig:
     reopen_days: float = 7.0
     relay_template: str = "$agent_name: $message"
     max_message_chars: int = 4000
+    desk: bool = False  # an agents' desk (Slack) reads hl:outbox:desk
 
 
 class ActionRefused(Exception):
@@ -130,7 +133,7 @@ class Router:
             return
         if case is not None:
             if case.status in CaseStatus.OPEN:
-                await self._while_case_open(tx, conversation, case)
+                await self._while_case_open(tx, conversation, case, message, text)
                 return
             if case.status == CaseStatus.RESOLVED:
                 if await self._after_resolution(tx, conversation, case, message, text):
@@ -176,13 +179,16 @@ class Router:
         tx.save_conversation(conversation)
         return conversation
 
-    async def _while_case_open(self, tx: Transaction, conversation: Conversation, case: Case) -> None:
+    async def _while_case_open(self, tx: Transaction, conversation: Conversation, case: Case,
+                               message: InboundMessage, text: str) -> None:
         # A person is on it (or will be): the bot stays quiet, the message is on the case transcript.
         if case.status == CaseStatus.QUEUED and not case.acknowledged:
             position = await tx.queue_position(case.team, case.queue_score())
             self._say(tx, conversation, "still_queued", case=case.number, position=position)
             tx.save_case(case.with_changes(acknowledged=1))
         tx.event("case_message", conversation=conversation.id, case=case.number, status=case.status, agent=case.agent)
+        self._desk(tx, DeskEventKind.CUSTOMER_MESSAGE, case, text=text, attachments=message.attachments,
+                   platform_id=message.platform_id, reply_to=message.reply_to)
 
     async def _after_resolution(self, tx: Transaction, conversation: Conversation, case: Case,
                                 message: InboundMessage, text: str) -> bool:
@@ -194,11 +200,14 @@ class Router:
             tx.save_conversation(replace(conversation, case=None, pending={}))
             tx.event("case_rated", case=case.number, conversation=conversation.id, csat=rating, agent=case.last_agent)
             tx.event("case_closed", case=case.number, conversation=conversation.id, why="rated")
+            self._desk(tx, DeskEventKind.CASE_RATED, closed, csat=rating)
             self._say(tx, conversation, "rating_thanks")
             return True
         if tx.now - case.resolved_at > self.config.reopen_days * 86400:
-            tx.save_case(case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now))
+            closed = case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now)
+            tx.save_case(closed)
             tx.event("case_closed", case=case.number, conversation=conversation.id, why="expired")
+            self._desk(tx, DeskEventKind.CASE_CLOSED, closed)
             return False
         await self._reopen(tx, conversation, case, by="customer")
         return True
@@ -224,6 +233,7 @@ class Router:
         tx.event("case_reopened", case=case.number, conversation=conversation.id, by=by, agent=reopened.agent,
                  team=reopened.team)
         self._say(tx, conversation, "reopened", case=case.number)
+        self._desk(tx, DeskEventKind.CASE_REOPENED, reopened, history=await tx.history(conversation.id))
         return reopened
 
     async def _bot_turn(self, tx: Transaction, conversation: Conversation, message: InboundMessage, text: str) -> None:
@@ -326,10 +336,15 @@ class Router:
                  channel=conversation.channel, language=conversation.language)
         key = "case_opened_on_request" if reason == "requested" else "case_opened"
         self._say(tx, conversation, key, case=number, position=position)
+        self._desk(tx, DeskEventKind.CASE_WAITING, case, history=await tx.history(conversation.id))
         return case
 
     # == delivery reports ====================================================================
     async def _on_delivery(self, tx: Transaction, report: DeliveryReport) -> None:
+        case = await tx.case(report.case) if report.case else None
+        if case is not None and report.author == "agent":
+            self._desk(tx, DeskEventKind.DELIVERY, case, ref=report.source_ref, delivered=report.delivered,
+                       reason=report.reason)
         if report.delivered:
             tx.event("message_delivered", conversation=report.conversation, case=report.case, channel=report.channel,
                      message=report.message_id, platform_id=report.platform_id, author=report.author)
@@ -379,6 +394,7 @@ class Router:
                  waited=f"{tx.now - case.queued_at:.3f}")
         tx.log(conversation.id, "system", f"claimed by {action.agent_name or action.agent}")
         self._say(tx, conversation, "agent_joined", agent_name=action.agent_name or action.agent, case=case.number)
+        self._desk(tx, DeskEventKind.CASE_CLAIMED, assigned)
         return assigned
 
     async def _reply(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
@@ -400,7 +416,8 @@ class Router:
         tx.event("agent_reply", case=case.number, agent=action.agent, chars=len(text))
         relayed = string.Template(self.config.relay_template).safe_substitute(
             agent_name=action.agent_name or action.agent, message=text)
-        self._send(tx, conversation, relayed, author="agent", agent_name=action.agent_name)
+        self._send(tx, conversation, relayed, author="agent", agent_name=action.agent_name, source_ref=action.ref)
+        self._desk(tx, DeskEventKind.AGENT_MESSAGE, case, text=text, ref=action.ref)
         return f"reply sent to case #{case.number}"
 
     async def _note(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
@@ -409,6 +426,8 @@ class Router:
             raise ActionRefused("an empty note is not saved")
         tx.log(conversation.id, "note", text, agent=action.agent_name or action.agent)
         tx.event("agent_note", case=case.number, agent=action.agent)
+        self._desk(tx, DeskEventKind.NOTE, case, text=text, ref=action.ref,
+                   agent=action.agent, agent_name=action.agent_name)
         return f"note added to case #{case.number}"
 
     async def _transfer(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
@@ -432,6 +451,8 @@ class Router:
         tx.event("case_transferred", case=case.number, agent=action.agent, from_team=case.team, team=team)
         tx.log(conversation.id, "system", f"transferred from {case.team} to {team}")
         self._say(tx, conversation, "transferred", case=case.number, team=self.config.teams[team], position=position)
+        self._desk(tx, DeskEventKind.CASE_TRANSFERRED, moved, from_team=case.team, agent=action.agent,
+                   agent_name=action.agent_name, history=await tx.history(conversation.id))
         return f"case #{case.number} moved to {team}'s queue"
 
     async def _release(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
@@ -447,6 +468,7 @@ class Router:
         tx.event("case_released", case=case.number, agent=case.agent, team=case.team)
         tx.log(conversation.id, "system", f"released by {case.agent_name or case.agent}")
         self._say(tx, conversation, "released", case=case.number, position=position)
+        self._desk(tx, DeskEventKind.CASE_RELEASED, released, agent=case.agent, agent_name=case.agent_name)
         return f"case #{case.number} is back in {case.team}'s queue"
 
     async def _resolve(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
@@ -465,6 +487,7 @@ class Router:
                  after=f"{tx.now - case.created_at:.3f}", reopened=case.reopened)
         tx.log(conversation.id, "system", f"resolved by {agent_name or agent or 'an admin'}")
         self._say(tx, conversation, "resolved", case=case.number, agent_name=agent_name or agent or "")
+        self._desk(tx, DeskEventKind.CASE_RESOLVED, resolved, agent=agent, agent_name=agent_name)
         self._say(tx, conversation, "rating_prompt",
                   options=tuple(QuickReply(f"rate:{score}", str(score)) for score in range(1, 6)))
         return f"case #{case.number} resolved; the customer was asked to rate it"
@@ -489,20 +512,34 @@ class Router:
     }
 
     # == sending =============================================================================
+    def _desk(self, tx: Transaction, kind: DeskEventKind, case: Case, **fields: object) -> None:
+        """Tell the agents' desk, when there is one."""
+        if self.config.desk:
+            tx.send_desk(_desk_event(tx, kind, case, **fields))
+
     def _say(self, tx: Transaction, conversation: Conversation, key: str, options: Sequence[QuickReply] = (),
              **values: object) -> None:
         text = self.texts.render(conversation.language, key, **values)
         self._send(tx, conversation, text, options=options)
 
     def _send(self, tx: Transaction, conversation: Conversation, text: str, options: Sequence[QuickReply] = (),
-              author: str = "bot", agent_name: str = "") -> None:
+              author: str = "bot", agent_name: str = "", source_ref: str = "") -> None:
         message = OutboundMessage(
             id=tx.next_outbound_id(), channel=conversation.channel, address=conversation.address, text=text,
             options=tuple(options), conversation=conversation.id, case=conversation.case, author=author,
-            agent_name=agent_name, language=conversation.language)
+            agent_name=agent_name, language=conversation.language, source_ref=source_ref)
         tx.send(message)
         if author == "bot":
             tx.log(conversation.id, "bot", text, options="|".join(option.label for option in options))
+
+
+def _desk_event(tx: Transaction, kind: DeskEventKind, case: Case, **fields: object) -> DeskEvent:
+    values: dict[str, object] = dict(
+        id=tx.next_desk_id(), kind=kind, case=case.number, team=case.team, agent=case.agent,
+        agent_name=case.agent_name, customer_name=case.customer_name, channel=case.channel, language=case.language,
+        queued_at=case.queued_at, at=tx.now)
+    values.update(fields)
+    return DeskEvent(**values)  # type: ignore[arg-type]
 
 
 def clean_text(text: str, limit: int) -> tuple[str, bool]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 INBOX_GROUP = "router"
 OUTBOX_GROUP = "sender"
+DESK_GROUP = "desk"
 FIRST_CASE_NUMBER = 1001
 
 
@@ -41,6 +42,11 @@ class Keys:
     def teams_seen(self) -> str:
         """Set of teams that ever had a queue, so `queue` lists empty ones too."""
         return f"{self.prefix}teams"
+
+    @property
+    def desk(self) -> str:
+        """Stream of DeskEvents for the agents' desk (Slack), group `desk`."""
+        return f"{self.prefix}outbox:desk"
 
     def outbox(self, channel: str) -> str:
         return f"{self.prefix}outbox:{channel}"

@@ -84,6 +84,7 @@ class AgentAction:
     text: str = ""  # reply or note text
     team: str | None = None  # transfer target
     at: float = 0.0
+    ref: str = ""  # the desk's id of the agent's own message (e.g. Slack ts), for delivery marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class OutboundMessage:
     agent_name: str = ""
     language: str = ""
     reply_to: str | None = None  # platform id of the customer message being answered
+    source_ref: str = ""  # for an agent's message: the desk's id of it, echoed in the delivery report
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +125,64 @@ class DeliveryReport:
     platform_id: str = ""
     close_conversation: bool = False  # the platform says this customer can no longer be reached
     author: str = ""
+    source_ref: str = ""
+    at: float = 0.0
+
+
+class DeskEventKind(str, Enum):
+    CASE_WAITING = "case_waiting"  # a new case in a team's queue (also after reopen to the queue)
+    CASE_CLAIMED = "case_claimed"
+    CASE_RELEASED = "case_released"
+    CASE_TRANSFERRED = "case_transferred"
+    CASE_RESOLVED = "case_resolved"
+    CASE_REOPENED = "case_reopened"
+    CASE_RATED = "case_rated"
+    CASE_CLOSED = "case_closed"
+    CUSTOMER_MESSAGE = "customer_message"  # the customer wrote while the case is open
+    AGENT_MESSAGE = "agent_message"  # relayed to the customer (ref: the agent's own desk message, if any)
+    NOTE = "note"
+    DELIVERY = "delivery"  # what became of an agent's message (ref names it)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    role: str  # customer, bot, agent, note, system
+    text: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeskEvent:
+    """What the agents' desk (Slack) needs to show: case notices, thread messages, delivery marks."""
+
+    id: str  # idempotency key
+    kind: DeskEventKind
+    case: int
+    team: str = ""
+    from_team: str = ""
+    agent: str = ""
+    agent_name: str = ""
+    customer_name: str = ""
+    channel: str = ""  # the customer's channel
+    language: str = ""
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    history: tuple[HistoryLine, ...] = ()
+    queued_at: float = 0.0
+    ref: str = ""  # platform id of the agent's desk message this is about (reply, note, delivery)
+    reply_to: str | None = None  # for an edited customer message: the platform id of the original
+    platform_id: str = ""  # the customer's platform id of the message
+    delivered: bool = True
+    reason: str = ""
+    csat: int = 0
     at: float = 0.0
 
 
 _T = TypeVar("_T")
-_NESTED = {"sender": Sender, "attachments": Attachment, "options": QuickReply}
+_NESTED = {"sender": Sender, "attachments": Attachment, "options": QuickReply, "history": HistoryLine}
 
 
-def to_json(message: InboundMessage | AgentAction | OutboundMessage | DeliveryReport) -> str:
+def to_json(message: InboundMessage | AgentAction | OutboundMessage | DeliveryReport | DeskEvent) -> str:
     """Serialise a message for a stream entry (always valid UTF-8)."""
     text = json.dumps(asdict(message), ensure_ascii=False, separators=(",", ":"), default=_enum_value)
     try:
@@ -181,6 +233,8 @@ def from_dict(cls: type[_T], raw: Any) -> _T:
                 value = tuple(from_dict(nested, item) for item in value)
             elif spec.name == "kind" and cls is AgentAction:
                 value = ActionKind(value)
+            elif spec.name == "kind" and cls is DeskEvent:
+                value = DeskEventKind(value)
         except ValueError as error:
             raise PayloadError(f"{cls.__name__}.{spec.name}: {error}") from None
         values[spec.name] = value
@@ -214,6 +268,9 @@ __all__ = [
     "AgentAction",
     "Attachment",
     "DeliveryReport",
+    "DeskEvent",
+    "DeskEventKind",
+    "HistoryLine",
     "InboundMessage",
     "OutboundMessage",
     "PayloadError",

@@ -15,9 +15,10 @@ from typing import Any
 from redis.asyncio.client import Pipeline
 
 from router.keys import FIRST_CASE_NUMBER, Keys
-from router.messages import OutboundMessage, to_json
+from router.messages import DeskEvent, HistoryLine, OutboundMessage, to_json
 
 EVENTS_MAX_LENGTH = 1_000_000
+DESK_MAX_LENGTH = 100_000
 TRANSCRIPT_MAX_LENGTH = 10_000
 DONE_TTL_SECONDS = 14 * 24 * 3600
 RESULT_TTL_SECONDS = 600
@@ -141,6 +142,8 @@ class Transaction:
         self.now = now
         self._writes: list[Callable[[Pipeline], Any]] = []
         self._sent = 0
+        self._desk_sent = 0
+        self._logged: dict[str, list[HistoryLine]] = {}
 
     # -- reads -----------------------------------------------------------------------------
     async def watch(self, *keys: str) -> None:
@@ -204,6 +207,7 @@ class Transaction:
         entry.update({k: str(v) for k, v in extra.items() if v not in (None, "")})
         key = self.keys.transcript(conversation_id)
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=TRANSCRIPT_MAX_LENGTH, approximate=True))
+        self._logged.setdefault(conversation_id, []).append(HistoryLine(role, text, self.now))
 
     def event(self, kind: str, **fields_: Any) -> None:
         """Append to the events stream that KPIs and audits are computed from."""
@@ -216,6 +220,22 @@ class Transaction:
         key = self.keys.outbox(message.channel)
         data = to_json(message)
         self._writes.append(lambda p: p.xadd(key, {"data": data}))
+
+    def send_desk(self, event: DeskEvent) -> None:
+        key = self.keys.desk
+        data = to_json(event)
+        self._writes.append(lambda p: p.xadd(key, {"data": data}, maxlen=DESK_MAX_LENGTH, approximate=True))
+
+    async def history(self, conversation_id: str, limit: int = 20) -> tuple[HistoryLine, ...]:
+        """The last `limit` transcript lines, those written by this transaction included."""
+        entries = await self.pipe.xrevrange(self.keys.transcript(conversation_id), count=limit)
+        stored = [HistoryLine(fields.get("role", ""), fields.get("text", ""), float(fields.get("at") or 0))
+                  for _, fields in reversed(entries)]
+        return tuple((stored + self._logged.get(conversation_id, []))[-limit:])
+
+    def next_desk_id(self) -> str:
+        self._desk_sent += 1
+        return f"{self.entry_id}.d{self._desk_sent}"
 
     def next_outbound_id(self) -> str:
         # Derived from the inbox entry: a retried decision produces the same ids as the first try.
