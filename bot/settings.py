@@ -50,8 +50,10 @@ class FaqSettings(_Section):
 
 
 class TeamSettings(_Section):
-    slack_channel: str | None = None
+    slack_channel: str | None = None  # the team's queue channel on the Slack desk
     name: str | None = None  # shown to customers; the team key when absent
+    slack_users: list[str] = Field(default_factory=list)  # Slack user ids who may act on the team's cases
+    slack_usergroups: list[str] = Field(default_factory=list)  # Slack user group ids, likewise
 
 
 class RouterSettings(_Section):
