@@ -203,6 +203,11 @@ class Router:
             self._desk(tx, DeskEventKind.CASE_RATED, closed, csat=rating)
             self._say(tx, conversation, "rating_thanks")
             return True
+        if not message.option and self.intents.yes_or_no(text) is True:
+            # "thanks!" after a resolution is a goodbye, not a new problem: no reopening.
+            tx.event("case_thanked", case=case.number, conversation=conversation.id)
+            self._say(tx, conversation, "glad_to_help")
+            return True
         if tx.now - case.resolved_at > self.config.reopen_days * 86400:
             closed = case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now)
             tx.save_case(closed)

@@ -97,6 +97,8 @@ async def test_message_after_resolution_reopens_to_last_agent(customer: Customer
     await agent.act(ActionKind.CLAIM, number)
     await agent.act(ActionKind.RESOLVE, number)
     await customer.inbox()
+    thanked = await customer.say("thanks")
+    assert len(thanked) == 1 and (await case_hash(helpline, number))["status"] == "resolved"
     replies = await customer.say("actually it is still broken")
     assert f"#{number}" in replies[0].text
     case = await case_hash(helpline, number)
