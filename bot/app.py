@@ -24,6 +24,7 @@ from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
 from router.engine import Router, RouterConfig
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.messages import DeliveryReport, DeskEvent, InboundMessage, OutboundMessage, from_json, inbox_fields, new_id
+from router.sweeper import sweep_forever
 from router.texts import load_texts
 from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
 
@@ -248,6 +249,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             for worker in workers:
                 group.create_task(worker.run(stop))
             watcher = group.create_task(helpline.knowledge_base.watch(settings.faq.reload_seconds))
+            group.create_task(sweep_forever(helpline.redis, helpline.keys, settings.router.reopen_days, stop))
             await stop.wait()
             log.info("stopping: no new input; finishing what is in flight")
             for channel in reversed(started):

@@ -197,6 +197,7 @@ class Router:
         if rating is not None:
             closed = case.with_changes(status=CaseStatus.CLOSED, csat=rating, closed_at=tx.now)
             tx.save_case(closed)
+            tx.awaiting_rating(closed, False)
             tx.save_conversation(replace(conversation, case=None, pending={}))
             tx.event("case_rated", case=case.number, conversation=conversation.id, csat=rating, agent=case.last_agent)
             tx.event("case_closed", case=case.number, conversation=conversation.id, why="rated")
@@ -211,6 +212,7 @@ class Router:
         if tx.now - case.resolved_at > self.config.reopen_days * 86400:
             closed = case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now)
             tx.save_case(closed)
+            tx.awaiting_rating(closed, False)
             tx.event("case_closed", case=case.number, conversation=conversation.id, why="expired")
             self._desk(tx, DeskEventKind.CASE_CLOSED, closed)
             return False
@@ -234,6 +236,7 @@ class Router:
                                          priority=HIGH_PRIORITY, **common)
             tx.enqueue(reopened)
         tx.save_case(reopened)
+        tx.awaiting_rating(reopened, False)
         tx.save_conversation(replace(conversation, case=case.number, pending={}))
         tx.event("case_reopened", case=case.number, conversation=conversation.id, by=by, agent=reopened.agent,
                  team=reopened.team)
@@ -488,6 +491,7 @@ class Router:
                                      last_agent=agent or case.last_agent,
                                      last_agent_name=agent_name or case.last_agent_name)
         tx.save_case(resolved)
+        tx.awaiting_rating(resolved, True)
         tx.event("case_resolved", case=case.number, agent=agent, team=case.team,
                  after=f"{tx.now - case.created_at:.3f}", reopened=case.reopened)
         tx.log(conversation.id, "system", f"resolved by {agent_name or agent or 'an admin'}")
@@ -506,6 +510,18 @@ class Router:
         reopened = await self._reopen(tx, conversation, case, by=action.agent or "admin")
         return f"case #{case.number} reopened ({reopened.status})"
 
+    async def _close(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
+        if case.status != CaseStatus.RESOLVED:
+            raise ActionRefused(f"case #{case.number} is {case.status}, not resolved")
+        closed = case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now)
+        tx.save_case(closed)
+        tx.awaiting_rating(closed, False)
+        if conversation.case == case.number:
+            tx.save_conversation(replace(conversation, case=None, pending={}))
+        tx.event("case_closed", case=case.number, conversation=conversation.id, why="not rated")
+        self._desk(tx, DeskEventKind.CASE_CLOSED, closed)
+        return f"case #{case.number} closed"
+
     _action_handlers = {
         ActionKind.CLAIM: _claim,
         ActionKind.REPLY: _reply,
@@ -514,6 +530,7 @@ class Router:
         ActionKind.RELEASE: _release,
         ActionKind.RESOLVE: _resolve,
         ActionKind.REOPEN: _reopen_action,
+        ActionKind.CLOSE: _close,
     }
 
     # == sending =============================================================================

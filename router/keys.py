@@ -48,6 +48,11 @@ class Keys:
         """Stream of DeskEvents for the agents' desk (Slack), group `desk`."""
         return f"{self.prefix}outbox:desk"
 
+    @property
+    def resolved(self) -> str:
+        """Sorted set: resolved cases waiting for a rating → resolution time, for the closing sweep."""
+        return f"{self.prefix}resolved"
+
     def outbox(self, channel: str) -> str:
         return f"{self.prefix}outbox:{channel}"
 

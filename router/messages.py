@@ -70,6 +70,7 @@ class ActionKind(str, Enum):
     RELEASE = "release"
     RESOLVE = "resolve"
     REOPEN = "reopen"
+    CLOSE = "close"  # the system closes a resolved case nobody rated within reopen_days
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,6 +196,14 @@ class Transaction:
         queue = self.keys.queue(team)
         self._writes.append(lambda p: p.zrem(queue, str(number)))
 
+    def awaiting_rating(self, case: Case, waiting: bool) -> None:
+        """Keep the set of resolved cases the closing sweep looks at up to date."""
+        key, member = self.keys.resolved, str(case.number)
+        if waiting:
+            self._writes.append(lambda p: p.zadd(key, {member: case.resolved_at}))
+        else:
+            self._writes.append(lambda p: p.zrem(key, member))
+
     def agent_open_cases(self, agent_id: str, delta: int) -> None:
         if agent_id:
             key = self.keys.agent(agent_id)

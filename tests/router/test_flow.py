@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from router.messages import ActionKind
 from tests.drivers import Agent, Customer, case_hash, events
@@ -171,3 +172,22 @@ async def test_a_stale_button_changes_nothing(customer: Customer, helpline) -> N
     await customer.say("", option="yes")
     assert await customer.say("", option="no") == []
     assert "case_opened" not in [event["type"] for event in await events(helpline)]
+
+
+async def test_unrated_resolved_cases_are_closed_by_the_sweep(customer: Customer, agent: Agent, helpline,
+                                                              worker) -> None:
+    from router.sweeper import close_unrated
+
+    number = case_number_in((await customer.say("human"))[-1].text)
+    await agent.act(ActionKind.RESOLVE, number)
+    await customer.inbox()
+    keys, days = helpline.keys, helpline.settings.router.reopen_days
+    assert await close_unrated(helpline.redis, keys, days) == 0  # not due yet
+    assert await close_unrated(helpline.redis, keys, days, now=time.time() + days * 86400 + 60) == 1
+    await worker.drain()
+    case = await case_hash(helpline, number)
+    assert case["status"] == "closed" and case["csat"] == "0"
+    assert await helpline.redis.zcard(keys.resolved) == 0
+    assert "case_closed" in [event["type"] for event in await events(helpline)]
+    # The customer starts afresh with the bot.
+    assert (await customer.say("How long does delivery take?"))[0].text.startswith("Delivery")
