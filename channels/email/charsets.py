@@ -1,0 +1,129 @@
+"""Turning the bytes of real mail into text: declared charsets, wrong ones and missing ones.
+
+Mail declares a charset that is wrong (UTF-8 labelled ISO-8859-1), unknown (`x-user-defined`) or
+none at all (8-bit headers). Valid UTF-8 is trusted first — it almost never happens by accident —
+then the legacy codecs of the languages we serve are scored by how plausible their text looks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+
+# Single-byte codecs tried when the declared charset fails or is absent, most common first.
+LEGACY_CANDIDATES = (
+    "windows-1252", "windows-1250", "windows-1253", "windows-1257", "iso-8859-7", "iso-8859-2",
+    "iso-8859-13", "iso-8859-4", "iso-8859-15", "koi8-r", "windows-1251",
+)
+
+# Labels mail software writes that Python does not know, and what they mean in practice.
+_ALIASES = {
+    "x-unknown": None, "unknown-8bit": None, "x-user-defined": None, "unknown": None, "default": None,
+    "us-ascii": "ascii", "ansi_x3.4-1968": "ascii", "iso-8859-8-i": "iso-8859-8",
+    "ks_c_5601-1987": "cp949", "x-sjis": "shift_jis", "gb2312": "gb18030", "gbk": "gb18030",
+    "windows-874": "cp874", "x-mac-roman": "mac_roman", "utf8": "utf-8", "iso8859-7": "iso-8859-7",
+    "latin1": "iso-8859-1", "cp-850": "cp850",
+}
+
+# Non-ASCII letters frequent in the languages customers write to us in; other letters score less.
+_COMMON_LETTERS = set(
+    "áàâäãåæçéèêëíìîïñóòôöøúùûüýÿßœ"  # western
+    "ąćęłńśźżčďěňřšťůžőűâăîșțşţľĺŕ"  # central european
+    "āēīūļņķģ"  # baltic
+    "ėįųū"  # lithuanian
+)
+
+
+def normalise_charset(label: str | None) -> str | None:
+    """A codec name Python knows for `label`, or None when the label says nothing usable."""
+    if not label:
+        return None
+    label = label.strip().strip('"\'').lower()
+    if label in _ALIASES:
+        return _ALIASES[label]
+    try:
+        return codecs.lookup(label).name
+    except (LookupError, ValueError):
+        return None
+
+
+def plausibility(text: str) -> float:
+    """How much `text` looks like human writing: letters of one script per word, no control codes."""
+    score = 0.0
+    for word in text.split():
+        scripts = set()
+        for char in word:
+            code = ord(char)
+            if code < 128:
+                if char.isalpha():
+                    scripts.add("latin")
+                continue
+            category = unicodedata.category(char)
+            if category.startswith("L"):
+                lower = char.lower()
+                if "\u0370" <= lower <= "\u03ff" or "\u1f00" <= lower <= "\u1fff":
+                    scripts.add("greek")
+                    score += 1.0
+                elif "\u0400" <= lower <= "\u04ff":
+                    scripts.add("cyrillic")
+                    score += 1.0
+                else:
+                    scripts.add("latin")
+                    score += 1.0 if lower in _COMMON_LETTERS else 0.2
+            elif category.startswith("C"):
+                score -= 3.0
+            elif category in ("So", "Sk", "Sc", "Sm", "No"):
+                score -= 0.8
+            else:
+                score -= 0.3
+        if len(scripts) > 1:
+            score -= 2.0 * len(word)
+    return score
+
+
+def guess_decode(data: bytes) -> tuple[str, str]:
+    """Decode bytes of unknown charset: (text, codec used). Never raises."""
+    try:
+        text = data.decode("ascii")
+        return text, "ascii"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best: tuple[float, str, str] | None = None
+    for codec in LEGACY_CANDIDATES:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        score = plausibility(text)
+        if best is None or score > best[0]:
+            best = (score, text, codec)
+    if best is None:
+        return data.decode("utf-8", "replace"), "utf-8"
+    return best[1], best[2]
+
+
+def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
+    """Decode a body or header: the declared charset when it fits the bytes, else the best guess."""
+    codec = normalise_charset(declared)
+    if codec is None:
+        return guess_decode(data)
+    if codec in ("ascii",) or codec.startswith("iso8859") or codec.startswith("cp125") or codec == "latin-1":
+        # A single-byte label on valid multi-byte UTF-8 is a mislabel (webmail forms, old gateways).
+        if not data.isascii():
+            try:
+                return data.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                pass
+        if codec == "ascii" and not data.isascii():
+            return guess_decode(data)
+    try:
+        text = data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return guess_decode(data)
+    if codec == "utf-8" and text.startswith("\ufeff"):
+        text = text[1:]
+    return text, codec
