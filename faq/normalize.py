@@ -56,6 +56,9 @@ _LATIN_RULES = [
     (re.compile(r"8"), "th"),
     (re.compile(r"3"), "ks"),
     (re.compile(r"ch"), "x"),
+    # ευ / αυ typed as "eu", "ey", "au", "ay" as well as "ev", "ef", "av", "af".
+    (re.compile(r"e[uy]"), "ev"),
+    (re.compile(r"a[uy]"), "av"),
     (re.compile(r"ou"), "u"),
     (re.compile(r"(?:ei|oi|yi)"), "i"),
     (re.compile(r"ai"), "e"),
