@@ -8,9 +8,7 @@ in any number of workers at once and a redelivered entry changes nothing.
 from __future__ import annotations
 
 import logging
-import string
 import time
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -18,10 +16,10 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from faq import Decision, KnowledgeBase, detect_language
+from router.agent_actions import HANDLERS, ActionRefused
 from router.intents import Intents, choice_in, rating_in
 from router.keys import Keys
 from router.messages import (
-    ActionKind,
     AgentAction,
     DeliveryReport,
     DeskEvent,
@@ -32,14 +30,21 @@ from router.messages import (
     QuickReply,
     from_json,
 )
-from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, Transaction
+from router.sanitize import clean_text
+from router.store import (
+    HIGH_PRIORITY,
+    NORMAL_PRIORITY,
+    Case,
+    CaseStatus,
+    Conversation,
+    Transaction,
+)
 from router.texts import Texts
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 50  # WATCH conflicts under heavy contention; each retry re-reads and re-decides
 SEEN_TTL_SECONDS = 14 * 24 * 3600
-_DROPPED_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
 _COMMANDS = ("/start", "/help", "/case")
 
 
@@ -54,10 +59,6 @@ class RouterConfig:
     relay_template: str = "$agent_name: $message"
     max_message_chars: int = 4000
     desk: bool = False  # an agents' desk (Slack) reads hl:outbox:desk
-
-
-class ActionRefused(Exception):
-    """An agent action that the case's state does not allow; the text says why."""
 
 
 class Router:
@@ -121,10 +122,10 @@ class Router:
         tx.event("message_in", conversation=conversation.id, channel=message.channel, case=conversation.case,
                  language=conversation.language, chars=len(message.text))
         if shortened:
-            self._say(tx, conversation, "too_long")
+            self.say(tx, conversation, "too_long")
 
         if not text and not message.attachments and not message.option:
-            self._say(tx, conversation, "empty_message")  # nothing to answer, nothing for an agent to read
+            self.say(tx, conversation, "empty_message")  # nothing to answer, nothing for an agent to read
             return
         case = await tx.case(conversation.case) if conversation.case else None
         command = text.split(maxsplit=1)[0].casefold() if text.startswith("/") else ""
@@ -147,16 +148,16 @@ class Router:
         """/start, /help and /case work in every state, on every channel."""
         tx.event("command", conversation=conversation.id, command=command)
         if command == "/start":
-            self._say(tx, conversation, "greeting")
+            self.say(tx, conversation, "greeting")
         elif command == "/help":
-            self._say(tx, conversation, "help")
+            self.say(tx, conversation, "help")
         elif case is None or case.status not in CaseStatus.OPEN:
-            self._say(tx, conversation, "case_status_none")
+            self.say(tx, conversation, "case_status_none")
         elif case.status == CaseStatus.QUEUED:
             position = await tx.queue_position(case.team, case.queue_score())
-            self._say(tx, conversation, "case_status_queued", case=case.number, position=position)
+            self.say(tx, conversation, "case_status_queued", case=case.number, position=position)
         else:
-            self._say(tx, conversation, "case_status_assigned", case=case.number, agent_name=case.agent_name)
+            self.say(tx, conversation, "case_status_assigned", case=case.number, agent_name=case.agent_name)
 
     async def _conversation_for(self, tx: Transaction, message: InboundMessage, text: str) -> Conversation:
         address_key = self.keys.address(message.channel, message.address)
@@ -184,10 +185,10 @@ class Router:
         # A person is on it (or will be): the bot stays quiet, the message is on the case transcript.
         if case.status == CaseStatus.QUEUED and not case.acknowledged:
             position = await tx.queue_position(case.team, case.queue_score())
-            self._say(tx, conversation, "still_queued", case=case.number, position=position)
+            self.say(tx, conversation, "still_queued", case=case.number, position=position)
             tx.save_case(case.with_changes(acknowledged=1))
         tx.event("case_message", conversation=conversation.id, case=case.number, status=case.status, agent=case.agent)
-        self._desk(tx, DeskEventKind.CUSTOMER_MESSAGE, case, text=text, attachments=message.attachments,
+        self.tell_desk(tx, DeskEventKind.CUSTOMER_MESSAGE, case, text=text, attachments=message.attachments,
                    platform_id=message.platform_id, reply_to=message.reply_to)
 
     async def _after_resolution(self, tx: Transaction, conversation: Conversation, case: Case,
@@ -201,25 +202,25 @@ class Router:
             tx.save_conversation(replace(conversation, case=None, pending={}))
             tx.event("case_rated", case=case.number, conversation=conversation.id, csat=rating, agent=case.last_agent)
             tx.event("case_closed", case=case.number, conversation=conversation.id, why="rated")
-            self._desk(tx, DeskEventKind.CASE_RATED, closed, csat=rating)
-            self._say(tx, conversation, "rating_thanks")
+            self.tell_desk(tx, DeskEventKind.CASE_RATED, closed, csat=rating)
+            self.say(tx, conversation, "rating_thanks")
             return True
         if not message.option and self.intents.yes_or_no(text) is True:
             # "thanks!" after a resolution is a goodbye, not a new problem: no reopening.
             tx.event("case_thanked", case=case.number, conversation=conversation.id)
-            self._say(tx, conversation, "glad_to_help")
+            self.say(tx, conversation, "glad_to_help")
             return True
         if tx.now - case.resolved_at > self.config.reopen_days * 86400:
             closed = case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now)
             tx.save_case(closed)
             tx.awaiting_rating(closed, False)
             tx.event("case_closed", case=case.number, conversation=conversation.id, why="expired")
-            self._desk(tx, DeskEventKind.CASE_CLOSED, closed)
+            self.tell_desk(tx, DeskEventKind.CASE_CLOSED, closed)
             return False
-        await self._reopen(tx, conversation, case, by="customer")
+        await self.reopen(tx, conversation, case, by="customer")
         return True
 
-    async def _reopen(self, tx: Transaction, conversation: Conversation, case: Case, by: str) -> Case:
+    async def reopen(self, tx: Transaction, conversation: Conversation, case: Case, by: str) -> Case:
         """Back to its last agent when they are available, else into the team's queue."""
         last_agent_status = ""
         if case.last_agent:
@@ -240,8 +241,8 @@ class Router:
         tx.save_conversation(replace(conversation, case=case.number, pending={}))
         tx.event("case_reopened", case=case.number, conversation=conversation.id, by=by, agent=reopened.agent,
                  team=reopened.team)
-        self._say(tx, conversation, "reopened", case=case.number)
-        self._desk(tx, DeskEventKind.CASE_REOPENED, reopened, history=await tx.history(conversation.id))
+        self.say(tx, conversation, "reopened", case=case.number)
+        self.tell_desk(tx, DeskEventKind.CASE_REOPENED, reopened, history=await tx.history(conversation.id))
         return reopened
 
     async def _bot_turn(self, tx: Transaction, conversation: Conversation, message: InboundMessage, text: str) -> None:
@@ -253,7 +254,7 @@ class Router:
             if verdict is True:
                 tx.event("answer_helpful", conversation=conversation.id, faq_entry=pending.get("entry"))
                 tx.save_conversation(replace(conversation, pending={}))
-                self._say(tx, conversation, "glad_to_help")
+                self.say(tx, conversation, "glad_to_help")
                 return
             if verdict is False:
                 tx.event("answer_not_helpful", conversation=conversation.id, faq_entry=pending.get("entry"),
@@ -309,10 +310,10 @@ class Router:
             team = best.team if best else None
             tx.save_conversation(replace(conversation, pending={"kind": "choice", "entries": suggestions,
                                                                 "team": team, "question": text[:500]}))
-            self._say(tx, conversation, "suggest_prompt", options=options)
+            self.say(tx, conversation, "suggest_prompt", options=options)
         else:
             tx.event("no_match", conversation=conversation.id, question=text[:500], language=conversation.language)
-            self._say(tx, conversation, "no_match")
+            self.say(tx, conversation, "no_match")
             await self._open_case(tx, replace(conversation, pending={}), team=None, reason="no_match", subject=text)
 
     def _answer(self, tx: Transaction, conversation: Conversation, entry_id: str, question: str) -> None:
@@ -322,8 +323,8 @@ class Router:
         tx.save_conversation(replace(conversation, pending={"kind": "feedback", "entry": entry_id,
                                                             "team": entry.team, "question": question[:500]}))
         tx.event("bot_answer", conversation=conversation.id, faq_entry=entry_id)
-        self._send(tx, conversation, answer)
-        self._say(tx, conversation, "did_this_help", options=(
+        self.send(tx, conversation, answer)
+        self.say(tx, conversation, "did_this_help", options=(
             QuickReply("yes", self.texts.render(conversation.language, "yes")),
             QuickReply("no", self.texts.render(conversation.language, "no")),
         ))
@@ -343,15 +344,15 @@ class Router:
         tx.event("case_opened", case=number, conversation=conversation.id, team=team, reason=reason,
                  channel=conversation.channel, language=conversation.language)
         key = "case_opened_on_request" if reason == "requested" else "case_opened"
-        self._say(tx, conversation, key, case=number, position=position)
-        self._desk(tx, DeskEventKind.CASE_WAITING, case, history=await tx.history(conversation.id))
+        self.say(tx, conversation, key, case=number, position=position)
+        self.tell_desk(tx, DeskEventKind.CASE_WAITING, case, history=await tx.history(conversation.id))
         return case
 
     # == delivery reports ====================================================================
     async def _on_delivery(self, tx: Transaction, report: DeliveryReport) -> None:
         case = await tx.case(report.case) if report.case else None
         if case is not None and report.author == "agent":
-            self._desk(tx, DeskEventKind.DELIVERY, case, ref=report.source_ref, delivered=report.delivered,
+            self.tell_desk(tx, DeskEventKind.DELIVERY, case, ref=report.source_ref, delivered=report.delivered,
                        reason=report.reason)
         if report.delivered:
             tx.event("message_delivered", conversation=report.conversation, case=report.case, channel=report.channel,
@@ -375,8 +376,7 @@ class Router:
             conversation = await tx.conversation(case.conversation)
             if conversation is None:
                 raise ActionRefused(f"case #{case.number} has lost its conversation {case.conversation}")
-            handler = self._action_handlers[action.kind]
-            message = await handler(self, tx, action, case, conversation)
+            message = await HANDLERS[action.kind](self, tx, action, case, conversation)
         except ActionRefused as refusal:
             tx.result(action.id, {"ok": False, "case": action.case, "message": str(refusal)})
             tx.event("action_refused", case=action.case, action=action.kind.value, agent=action.agent,
@@ -384,167 +384,19 @@ class Router:
             return
         tx.result(action.id, {"ok": True, "case": action.case, "message": message})
 
-    async def _claim(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
-        if case.status == CaseStatus.ASSIGNED and case.agent == action.agent:
-            return f"case #{case.number} is already yours"
-        if case.status != CaseStatus.QUEUED:
-            raise ActionRefused(_why_not(case, "claim"))
-        self._assign(tx, case, action, conversation)
-        return f"case #{case.number} is now yours"
-
-    def _assign(self, tx: Transaction, case: Case, action: AgentAction, conversation: Conversation) -> Case:
-        assigned = case.with_changes(status=CaseStatus.ASSIGNED, agent=action.agent, agent_name=action.agent_name,
-                                     claimed_at=case.claimed_at or tx.now)
-        tx.dequeue(case.team, case.number)
-        tx.save_case(assigned)
-        tx.agent_open_cases(action.agent, +1)
-        tx.event("case_claimed", case=case.number, agent=action.agent, team=case.team,
-                 waited=f"{tx.now - case.queued_at:.3f}")
-        tx.log(conversation.id, "system", f"claimed by {action.agent_name or action.agent}")
-        self._say(tx, conversation, "agent_joined", agent_name=action.agent_name or action.agent, case=case.number)
-        self._desk(tx, DeskEventKind.CASE_CLAIMED, assigned)
-        return assigned
-
-    async def _reply(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
-        text, _ = clean_text(action.text, 40_000)
-        if not text:
-            raise ActionRefused("an empty reply is not sent")
-        if case.status == CaseStatus.QUEUED:
-            case = self._assign(tx, case, action, conversation)  # answering a waiting case takes it
-        elif case.status != CaseStatus.ASSIGNED:
-            raise ActionRefused(_why_not(case, "reply to"))
-        elif case.agent != action.agent:
-            raise ActionRefused(f"case #{case.number} is assigned to {case.agent_name or case.agent}, not to you")
-        if not case.first_response_at:
-            case = case.with_changes(first_response_at=tx.now)
-            tx.save_case(case)
-            tx.event("first_response", case=case.number, agent=action.agent,
-                     after=f"{tx.now - case.created_at:.3f}")
-        tx.log(conversation.id, "agent", text, agent=action.agent_name or action.agent)
-        tx.event("agent_reply", case=case.number, agent=action.agent, chars=len(text))
-        relayed = string.Template(self.config.relay_template).safe_substitute(
-            agent_name=action.agent_name or action.agent, message=text)
-        self._send(tx, conversation, relayed, author="agent", agent_name=action.agent_name, source_ref=action.ref)
-        self._desk(tx, DeskEventKind.AGENT_MESSAGE, case, text=text, ref=action.ref)
-        return f"reply sent to case #{case.number}"
-
-    async def _note(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
-        text, _ = clean_text(action.text, 40_000)
-        if not text:
-            raise ActionRefused("an empty note is not saved")
-        tx.log(conversation.id, "note", text, agent=action.agent_name or action.agent)
-        tx.event("agent_note", case=case.number, agent=action.agent)
-        self._desk(tx, DeskEventKind.NOTE, case, text=text, ref=action.ref,
-                   agent=action.agent, agent_name=action.agent_name)
-        return f"note added to case #{case.number}"
-
-    async def _transfer(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
-        team = action.team or ""
-        if team not in self.config.teams:
-            raise ActionRefused(f"there is no team {team!r}; teams: {', '.join(sorted(self.config.teams))}")
-        if case.status not in CaseStatus.OPEN:
-            raise ActionRefused(_why_not(case, "transfer"))
-        if case.team == team and case.status == CaseStatus.QUEUED:
-            raise ActionRefused(f"case #{case.number} is already waiting in {team}'s queue")
-        if case.status == CaseStatus.QUEUED:
-            tx.dequeue(case.team, case.number)
-        else:
-            tx.agent_open_cases(case.agent, -1)
-        moved = case.with_changes(status=CaseStatus.QUEUED, team=team, agent="", agent_name="",
-                                  last_agent=case.agent or case.last_agent,
-                                  last_agent_name=case.agent_name or case.last_agent_name)
-        position = await tx.queue_position(team, moved.queue_score())
-        tx.enqueue(moved)
-        tx.save_case(moved)
-        tx.event("case_transferred", case=case.number, agent=action.agent, from_team=case.team, team=team)
-        tx.log(conversation.id, "system", f"transferred from {case.team} to {team}")
-        self._say(tx, conversation, "transferred", case=case.number, team=self.config.teams[team], position=position)
-        self._desk(tx, DeskEventKind.CASE_TRANSFERRED, moved, from_team=case.team, agent=action.agent,
-                   agent_name=action.agent_name, history=await tx.history(conversation.id))
-        return f"case #{case.number} moved to {team}'s queue"
-
-    async def _release(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
-        if case.status != CaseStatus.ASSIGNED:
-            raise ActionRefused(_why_not(case, "release"))
-        # The customer keeps their place: the original queue time stays the score.
-        released = case.with_changes(status=CaseStatus.QUEUED, agent="", agent_name="", last_agent=case.agent,
-                                     last_agent_name=case.agent_name)
-        position = await tx.queue_position(case.team, released.queue_score())
-        tx.agent_open_cases(case.agent, -1)
-        tx.enqueue(released)
-        tx.save_case(released)
-        tx.event("case_released", case=case.number, agent=case.agent, team=case.team)
-        tx.log(conversation.id, "system", f"released by {case.agent_name or case.agent}")
-        self._say(tx, conversation, "released", case=case.number, position=position)
-        self._desk(tx, DeskEventKind.CASE_RELEASED, released, agent=case.agent, agent_name=case.agent_name)
-        return f"case #{case.number} is back in {case.team}'s queue"
-
-    async def _resolve(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
-        if case.status not in CaseStatus.OPEN:
-            raise ActionRefused(_why_not(case, "resolve"))
-        if case.status == CaseStatus.QUEUED:
-            tx.dequeue(case.team, case.number)
-        else:
-            tx.agent_open_cases(case.agent, -1)
-        agent, agent_name = case.agent or action.agent, case.agent_name or action.agent_name
-        resolved = case.with_changes(status=CaseStatus.RESOLVED, resolved_at=tx.now, agent="", agent_name="",
-                                     last_agent=agent or case.last_agent,
-                                     last_agent_name=agent_name or case.last_agent_name)
-        tx.save_case(resolved)
-        tx.awaiting_rating(resolved, True)
-        tx.event("case_resolved", case=case.number, agent=agent, team=case.team,
-                 after=f"{tx.now - case.created_at:.3f}", reopened=case.reopened)
-        tx.log(conversation.id, "system", f"resolved by {agent_name or agent or 'an admin'}")
-        self._say(tx, conversation, "resolved", case=case.number, agent_name=agent_name or agent or "")
-        self._desk(tx, DeskEventKind.CASE_RESOLVED, resolved, agent=agent, agent_name=agent_name)
-        self._say(tx, conversation, "rating_prompt",
-                  options=tuple(QuickReply(f"rate:{score}", str(score)) for score in range(1, 6)))
-        return f"case #{case.number} resolved; the customer was asked to rate it"
-
-    async def _reopen_action(self, tx: Transaction, action: AgentAction, case: Case,
-                             conversation: Conversation) -> str:
-        if case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
-            raise ActionRefused(f"case #{case.number} is {case.status}, not resolved")
-        if conversation.case not in (None, case.number):
-            raise ActionRefused(f"the customer already has another open case #{conversation.case}")
-        reopened = await self._reopen(tx, conversation, case, by=action.agent or "admin")
-        return f"case #{case.number} reopened ({reopened.status})"
-
-    async def _close(self, tx: Transaction, action: AgentAction, case: Case, conversation: Conversation) -> str:
-        if case.status != CaseStatus.RESOLVED:
-            raise ActionRefused(f"case #{case.number} is {case.status}, not resolved")
-        closed = case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now)
-        tx.save_case(closed)
-        tx.awaiting_rating(closed, False)
-        if conversation.case == case.number:
-            tx.save_conversation(replace(conversation, case=None, pending={}))
-        tx.event("case_closed", case=case.number, conversation=conversation.id, why="not rated")
-        self._desk(tx, DeskEventKind.CASE_CLOSED, closed)
-        return f"case #{case.number} closed"
-
-    _action_handlers = {
-        ActionKind.CLAIM: _claim,
-        ActionKind.REPLY: _reply,
-        ActionKind.NOTE: _note,
-        ActionKind.TRANSFER: _transfer,
-        ActionKind.RELEASE: _release,
-        ActionKind.RESOLVE: _resolve,
-        ActionKind.REOPEN: _reopen_action,
-        ActionKind.CLOSE: _close,
-    }
 
     # == sending =============================================================================
-    def _desk(self, tx: Transaction, kind: DeskEventKind, case: Case, **fields: object) -> None:
+    def tell_desk(self, tx: Transaction, kind: DeskEventKind, case: Case, **fields: object) -> None:
         """Tell the agents' desk, when there is one."""
         if self.config.desk:
             tx.send_desk(_desk_event(tx, kind, case, **fields))
 
-    def _say(self, tx: Transaction, conversation: Conversation, key: str, options: Sequence[QuickReply] = (),
+    def say(self, tx: Transaction, conversation: Conversation, key: str, options: Sequence[QuickReply] = (),
              **values: object) -> None:
         text = self.texts.render(conversation.language, key, **values)
-        self._send(tx, conversation, text, options=options)
+        self.send(tx, conversation, text, options=options)
 
-    def _send(self, tx: Transaction, conversation: Conversation, text: str, options: Sequence[QuickReply] = (),
+    def send(self, tx: Transaction, conversation: Conversation, text: str, options: Sequence[QuickReply] = (),
               author: str = "bot", agent_name: str = "", source_ref: str = "") -> None:
         message = OutboundMessage(
             id=tx.next_outbound_id(), channel=conversation.channel, address=conversation.address, text=text,
@@ -562,22 +414,6 @@ def _desk_event(tx: Transaction, kind: DeskEventKind, case: Case, **fields: obje
         queued_at=case.queued_at, at=tx.now)
     values.update(fields)
     return DeskEvent(**values)  # type: ignore[arg-type]
-
-
-def clean_text(text: str, limit: int) -> tuple[str, bool]:
-    """Drop control characters and surrounding blanks; cut at `limit`. Returns (text, was_cut)."""
-    # Format characters (Cf: joiners in emoji, direction marks) are kept; controls and junk go.
-    cleaned = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _DROPPED_CATEGORIES)
-    cleaned = cleaned.strip()
-    if len(cleaned) > limit:
-        return cleaned[:limit].rstrip() + "…", True
-    return cleaned, False
-
-
-def _why_not(case: Case, verb: str) -> str:
-    if case.status == CaseStatus.ASSIGNED:
-        return f"cannot {verb} case #{case.number}: it is assigned to {case.agent_name or case.agent}"
-    return f"cannot {verb} case #{case.number}: it is {case.status}"
 
 
 def _yes_no_option(option: str | None) -> bool | None:

@@ -7,7 +7,7 @@ import os
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from router.engine import clean_text
+from router.sanitize import clean_text
 from router.messages import (
     AgentAction,
     InboundMessage,
