@@ -1,0 +1,32 @@
+"""Slack: the agents' desk and a customer channel.
+
+`create(section, context, teams)` builds the channel; the Slack libraries are imported only then, so
+reading settings never loads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from channels.base import ChannelContext
+
+if TYPE_CHECKING:
+    from channels.slack.adapter import SlackChannel
+    from channels.slack.settings import SlackSettings
+
+
+def create(section: SlackSettings | Mapping[str, Any], context: ChannelContext,
+           teams: Mapping[str, Mapping[str, Any]]) -> SlackChannel:
+    """The Slack channel (Channel and Desk) for a `channels.slack` settings section.
+
+    `teams` is {team: {"name", "slack_channel", "slack_users", "slack_usergroups"}}.
+    """
+    from channels.slack.adapter import SlackChannel
+    from channels.slack.settings import SlackSettings
+
+    settings = section if isinstance(section, SlackSettings) else SlackSettings.model_validate(dict(section))
+    return SlackChannel(settings, context, teams)
+
+
+__all__ = ["create"]

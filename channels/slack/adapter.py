@@ -1,0 +1,314 @@
+"""Slack's network side: the bolt app (Socket Mode or HTTP at /slack/events) and the Web API client.
+
+Every payload Slack sends is taken: handled when we understand it, logged and skipped when not. A
+payload is acknowledged only after what it asks for is in the inbox (bolt runs with
+`process_before_response`, so the ack is our listener's return); an action's verdict is awaited
+afterwards, in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.base import (
+    ChannelContext,
+    PermanentDeliveryError,
+    RetryAfter,
+    Route,
+    TemporaryDeliveryError,
+)
+from channels.slack import convert
+from channels.slack.desk import SlackDesk
+from channels.slack.replies import load_saved_replies
+from channels.slack.settings import SlackSettings
+from router.messages import DeskEvent, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+EVENT_DEDUPE_SECONDS = 24 * 3600
+CONVERSATION_TTL_SECONDS = 30 * 86400
+API_TIMEOUT_SECONDS = 15
+_ANY = re.compile(r".*", re.DOTALL)
+
+
+class SlackApi:
+    """Web API calls that fail with the typed delivery errors the service retries on."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Call a slack-sdk client method (`chat_postMessage`); errors name Slack's method (`chat.postMessage`)."""
+        name = method
+        method = method.replace("_", ".")
+        try:
+            response = await getattr(self.client, name)(**params)
+        except SlackApiError as error:
+            status = error.response.status_code
+            data = error.response.data if isinstance(error.response.data, dict) else {}
+            code = str(data.get("error") or f"HTTP {status}")
+            if status == 429 or code == "ratelimited":
+                retry_after = error.response.headers.get("Retry-After", "1")
+                try:
+                    seconds = float(retry_after)
+                except (TypeError, ValueError):
+                    seconds = 1.0
+                raise RetryAfter(seconds, f"{method}: rate limited") from None
+            if status >= 500 or code in ("internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+                raise TemporaryDeliveryError(f"{method}: {code}") from None
+            raise PermanentDeliveryError(f"{method}: {code}") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            raise TemporaryDeliveryError(f"{method}: {type(error).__name__}: {error}") from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+class SlackChannel:
+    """Slack as a customer channel and as the agents' desk (implements Channel and Desk)."""
+
+    name = convert.CHANNEL
+
+    def __init__(self, settings: SlackSettings, context: ChannelContext, teams: Mapping[str, Mapping[str, Any]]) -> None:
+        self.settings = settings
+        self.context = context
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+        self._app: AsyncApp | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._closing = False
+        self.api = SlackApi(_LazyClient(self))  # type: ignore[arg-type]
+        self.desk = SlackDesk(self.api, context, teams, note_prefix=settings.note_prefix,
+                              admin_channel=settings.admin_channel,
+                              saved_replies=load_saved_replies(settings.replies_path))
+        self.bot_user_id = ""
+        self.bot_id = ""
+
+    # == lifecycle ===========================================================================
+    def client(self) -> AsyncWebClient:
+        """The one Web API client (and HTTP session) of this channel, made on first use."""
+        if self._client is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
+            token = self.settings.bot_token.get_secret_value() if self.settings.bot_token else None
+            kwargs: dict[str, Any] = {}
+            if self.settings.api_base_url:
+                kwargs["base_url"] = self.settings.api_base_url.rstrip("/") + "/"
+            # Our own retries (send_with_retries) decide; the SDK's would hide rate limits from them.
+            self._client = AsyncWebClient(token=token, session=self._session, retry_handlers=[], **kwargs)
+        return self._client
+
+    def app(self) -> AsyncApp:
+        if self._app is None:
+            signing_secret = self.settings.signing_secret.get_secret_value() if self.settings.signing_secret else ""
+            app = AsyncApp(client=self.client(), signing_secret=signing_secret or "unused-in-socket-mode",
+                           process_before_response=True,
+                           request_verification_enabled=self.settings.mode == "http")
+            app.event(_ANY)(self._on_event)
+            app.command(_ANY)(self._on_command)
+            app.action(_ANY)(self._on_action)
+            app.shortcut(_ANY)(self._on_other)
+            app.view(_ANY)(self._on_other)
+            app.view_closed(_ANY)(self._on_other)
+            app.options(_ANY)(self._on_options)
+            self._app = app
+        return self._app
+
+    async def start(self) -> None:
+        self._closing = False
+        await self._identify()
+        app = self.app()
+        if self.settings.mode == "socket":
+            assert self.settings.app_token is not None
+            self._socket = AsyncSocketModeHandler(app, self.settings.app_token.get_secret_value(),
+                                                  web_client=self.client())
+            await self._socket.connect_async()
+        log.info("Slack channel started (%s mode) as %s", self.settings.mode, self.bot_user_id or "?")
+
+    async def _identify(self) -> None:
+        try:
+            answer = await self.api.call("auth_test")
+        except (TemporaryDeliveryError, RetryAfter) as error:
+            log.warning("auth.test failed (%s); the echo guard relies on bot_id until it works", error)
+            return
+        self.bot_user_id = str(answer.get("user_id") or "")
+        self.bot_id = str(answer.get("bot_id") or "")
+        self.desk.bot_user_id = self.bot_user_id
+
+    async def stop(self) -> None:
+        """Stop receiving, wait for verdicts still in flight, close the connections."""
+        self._closing = True
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        await self.desk.drain()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self._client = None
+            self._app = None
+
+    def routes(self) -> list[Route]:
+        if self.settings.mode != "http":
+            return []
+        return [("POST", "/slack/events", self.handle_http)]
+
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        if self._closing:
+            return web.Response(status=503, text="shutting down")  # Slack tries again later
+        response = await self.app().async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    # == customers: sending ==================================================================
+    async def deliver(self, message: OutboundMessage) -> str | None:
+        """Post a message to a customer's DM or thread; options become buttons."""
+        channel, separator, thread = message.address.partition(":")
+        if not separator or not channel:
+            raise PermanentDeliveryError(f"not a Slack address: {message.address!r}")
+        posted: dict[str, Any] = {}
+        for payload in convert.message_payloads(message.text, message.options):
+            params: dict[str, Any] = {"channel": channel, "unfurl_links": False, "unfurl_media": False, **payload}
+            if thread:
+                params["thread_ts"] = thread
+            posted = await self.api.call("chat_postMessage", **params)
+        return f"{posted.get('channel') or channel}:{posted.get('ts', '')}"
+
+    async def show(self, event: DeskEvent) -> None:
+        await self.desk.show(event)
+
+    # == receiving ===========================================================================
+    async def _first_time(self, body: Mapping[str, Any]) -> bool:
+        """Slack resends an event it thinks we missed: the same event_id changes nothing."""
+        event_id = convert.event_id(body)
+        if not event_id:
+            return True
+        return bool(await self.context.redis.set(self.context.key(f"slack:event:{event_id}"), "1", nx=True,
+                                                 ex=EVENT_DEDUPE_SECONDS))
+
+    async def _forget(self, body: Mapping[str, Any]) -> None:
+        event_id = convert.event_id(body)
+        if event_id:
+            await self.context.redis.delete(self.context.key(f"slack:event:{event_id}"))
+
+    async def _on_event(self, ack: Any, body: dict[str, Any]) -> None:
+        if not await self._first_time(body):
+            log.info("Slack event %s again (a retry): already taken", convert.event_id(body))
+            await ack()
+            return
+        try:
+            await self.handle_event(body)
+        except BaseException:
+            await self._forget(body)  # not acknowledged: Slack sends it again, and then it must count
+            raise
+        await ack()
+
+    async def handle_event(self, body: Mapping[str, Any]) -> None:
+        """One Events API body: a customer's message to the inbox, an agent's thread message to the desk."""
+        message = convert.message_of(body, self.bot_user_id, self.bot_id)
+        if isinstance(message, convert.Skip):
+            log.debug("Slack event %s skipped: %s", convert.event_type(body), message.reason)
+            return
+        case = await self.desk.case_of_thread(message.channel, message.thread_ts)
+        if case is not None:
+            await self.desk.on_thread_message(message, case)
+            return
+        if await self.desk.is_queue_channel(message.channel):
+            return  # agents talking among themselves, outside case threads
+        if not message.mention and self.bot_user_id and f"<@{self.bot_user_id}" in message.text \
+                and message.channel in self.settings.customer_channels:
+            return  # the app_mention event of the same message carries it
+        known = False
+        if message.thread_ts and message.channel in self.settings.customer_channels:
+            known = bool(await self.context.redis.exists(self._conversation_key(message.channel, message.thread_ts)))
+        address = convert.customer_address(message, self.settings.customer_channels, known)
+        if address is None:
+            log.debug("Slack message in %s is not a customer conversation", message.channel)
+            return
+        await self._submit_customer(message, address)
+
+    def _conversation_key(self, channel: str, thread_ts: str) -> str:
+        return self.context.key(f"slack:conv:{channel}:{thread_ts}")
+
+    async def _submit_customer(self, message: convert.SlackMessage, address: str) -> None:
+        text = message.text
+        if message.mention:
+            text = convert.strip_mention(text, self.bot_user_id)
+        names = {user: await self.desk.user_name(user) for user in convert.mentioned_users(text)}
+        text = convert.render_markup(text, names)
+        limit = int(self.settings.max_attachment_mb * 1024 * 1024)
+        too_big = [item for item in message.files if item.size > limit]
+        for item in too_big:
+            text += f"\n[file {item.name} not taken: larger than {self.settings.max_attachment_mb:g} MB]"
+        if too_big:
+            message = convert.SlackMessage(**{**_fields(message),
+                                              "files": tuple(f for f in message.files if f.size <= limit)})
+        inbound = convert.inbound_message(message, address, await self.desk.user_name(message.user), text)
+        channel, _, thread = address.partition(":")
+        if thread:
+            await self.context.redis.set(self._conversation_key(channel, thread), "1", ex=CONVERSATION_TTL_SECONDS)
+        await self.context.submit(inbound)
+
+    async def _on_action(self, ack: Any, body: dict[str, Any]) -> None:
+        interaction = convert.interaction_of(body)
+        if isinstance(interaction, convert.Skip):
+            log.info("Slack interaction skipped: %s", interaction.reason)
+            await ack()
+            return
+        if interaction.action_id == convert.OPTION:
+            if await self.desk.is_queue_channel(interaction.channel):
+                await ack()
+                return
+            sender = await self.desk.user_name(interaction.user)
+            await self.context.submit(convert.option_message(interaction, sender))
+            await ack()
+            return
+        choice = convert.desk_choice(interaction)
+        if isinstance(choice, convert.Skip):
+            log.info("Slack action skipped: %s", choice.reason)
+            await ack()
+            return
+        await self.desk.on_desk_button(interaction, choice)
+        await ack()
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        command = convert.parse_command(body.get("text"))
+        user, channel = str(body.get("user_id") or ""), str(body.get("channel_id") or "")
+        if not user:
+            await ack()
+            return
+        try:
+            text = await self.desk.on_command(command, user, channel)
+        except Exception:  # noqa: BLE001 - the agent hears it failed; the log says why
+            log.exception("/helpline %s by %s failed", command.verb, user)
+            text = f"⚠️ `/helpline {command.verb}` failed; the log says why."
+        await ack(text=text, response_type="ephemeral")
+
+    async def _on_options(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack(options=[])
+
+    async def _on_other(self, ack: Any, body: dict[str, Any]) -> None:
+        log.info("Slack %s payload: not used", body.get("type") if isinstance(body, dict) else "?")
+        await ack()
+
+
+def _fields(message: convert.SlackMessage) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in convert.SlackMessage.__slots__}  # type: ignore[attr-defined]
+
+
+class _LazyClient:
+    """Looks like the Web API client; the real one (and its HTTP session) is made on first call."""
+
+    def __init__(self, channel: SlackChannel) -> None:
+        self._channel = channel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._channel.client(), name)
