@@ -10,4 +10,13 @@ def build_channels(settings: Settings, context: ChannelContext) -> list[Channel]
     """The enabled platform channels (the console channel is wired by the app itself)."""
     channels: list[Channel] = []
     # Each channel package exposes `create(settings_section, context) -> Channel`; add yours here.
+    # -- slack (begin) --
+    if settings.channels.slack.enabled:
+        from channels import slack
+
+        teams = {key: {"name": team.name or key, "slack_channel": team.slack_channel,
+                       "slack_users": list(team.slack_users), "slack_usergroups": list(team.slack_usergroups)}
+                 for key, team in settings.teams.items()}
+        channels.append(slack.create(settings.channels.slack, context, teams))
+    # -- slack (end) --
     return channels

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from channels.slack.settings import SlackSettings
+
 DEFAULT_CONFIG = Path("config/helpline.yaml")
 CONFIG_ENV_VAR = "HELPLINE_CONFIG"
 
@@ -100,7 +102,7 @@ class ChannelsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     console: ConsoleChannelSettings = ConsoleChannelSettings()
     telegram: ChannelSettings = ChannelSettings()
-    slack: ChannelSettings = ChannelSettings()
+    slack: SlackSettings = SlackSettings()
     email: ChannelSettings = ChannelSettings()
 
 

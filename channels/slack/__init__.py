@@ -26,6 +26,9 @@ def create(section: SlackSettings | Mapping[str, Any], context: ChannelContext,
     from channels.slack.settings import SlackSettings
 
     settings = section if isinstance(section, SlackSettings) else SlackSettings.model_validate(dict(section))
+    missing = settings.missing_for_mode()
+    if settings.enabled and missing:
+        raise ValueError(f"Slack in {settings.mode} mode needs {', '.join(missing)} (set it in the environment)")
     return SlackChannel(settings, context, teams)
 
 

@@ -27,17 +27,16 @@ class SlackSettings(BaseModel):
     replies_path: Path = Path("config/replies")  # saved replies for `/helpline reply NAME`
 
     @model_validator(mode="after")
-    def _tokens_when_enabled(self) -> SlackSettings:
-        if not self.enabled:
-            return self
-        missing = [name for name in ("bot_token", *self._mode_secrets()) if not _given(getattr(self, name))]
-        if missing:
-            raise ValueError(f"channels.slack is enabled in {self.mode} mode but {', '.join(missing)} "
-                             "is not set (put it in the environment, e.g. ${SLACK_BOT_TOKEN})")
+    def _token_when_enabled(self) -> SlackSettings:
+        if self.enabled and not _given(self.bot_token):
+            raise ValueError("channels.slack is enabled but bot_token is not set "
+                             "(put it in the environment: bot_token: \"${SLACK_BOT_TOKEN}\")")
         return self
 
-    def _mode_secrets(self) -> tuple[str, ...]:
-        return ("app_token",) if self.mode == "socket" else ("signing_secret",)
+    def missing_for_mode(self) -> list[str]:
+        """The secrets the chosen mode needs that are not set (checked when the channel is created)."""
+        needed = ("app_token",) if self.mode == "socket" else ("signing_secret",)
+        return [f"channels.slack.{name}" for name in needed if not _given(getattr(self, name))]
 
 
 def _given(secret: SecretStr | None) -> bool:
