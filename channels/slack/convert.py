@@ -513,7 +513,7 @@ def message_payloads(text: str, options: Sequence[QuickReply] = ()) -> list[dict
     payloads = []
     messages = split_escaped(text, MESSAGE_LIMIT)
     for index, message in enumerate(messages):
-        sections = split_text(message, SECTION_LIMIT)
+        sections = _split(message, SECTION_LIMIT, escaped=True)  # never cut an entity in two
         blocks: list[dict[str, Any]] = [_section(piece) for piece in sections if piece.strip()]
         if index == len(messages) - 1 and options:
             buttons = [_button(option.label, OPTION, option.value) for option in options[:MAX_BUTTONS]]
