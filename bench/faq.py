@@ -1,7 +1,9 @@
 """FAQ matcher benchmark: runs the evaluation on every labelled set and prints one table.
 
-Usage: python bench/faq.py [DATA_DIR]   (default: ../shared/data/faq next to the repository)
-Each set is a folder with kb/*.yaml and dev.jsonl.
+Usage: python bench/faq.py [DATA_DIR] [--calibrate]   (default: ../shared/data/faq next to the repository)
+Each set is a folder with kb/*.yaml and dev.jsonl. Also prints top-1 of the issue's anchor approaches
+measured in the same run, and build time and memory of a 10,000-question knowledge base.
+--calibrate refits faq.calibration's constants by cross-validation on the sets' questions (not dev).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def thresholds() -> tuple[float, float]:
 
 
 def main(argv: list[str]) -> int:
-    data = Path(argv[1]) if len(argv) > 1 else DEFAULT_DATA
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    data = Path(args[0]) if args else DEFAULT_DATA
     answer_at, suggest_at = thresholds()
     sets = sorted(p for p in data.iterdir() if (p / "kb").is_dir() and (p / "dev.jsonl").is_file())
     if not sets:
@@ -52,8 +55,61 @@ def main(argv: list[str]) -> int:
         report = evaluate(kb, read_cases(folder / "dev.jsonl"), answer_at=answer_at, suggest_at=suggest_at).to_dict()
         cells = [_cell(report[c]) for c in COLUMNS] + [f"{build:.3f}", str(len(kb.entries)), str(kb.question_count)]
         print("  ".join([f"{folder.name:<10}", *(f"{c:>16}" for c in cells)]))
+    _anchors(sets)
     _bench_large_build()
+    if "--calibrate" in argv:
+        _calibrate(sets)
     return 0
+
+
+def _anchors(sets: list[Path]) -> None:
+    """Top-1 accuracy of the approaches the issue measured, on the same sets in the same run."""
+    import numpy as np
+    from rapidfuzz import fuzz, process
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+    import scipy.sparse as sp
+
+    from faq.loader import load_entries
+
+    def nearest_question(scores: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        return owners[np.argmax(scores, axis=1)]
+
+    print("anchors (top1_accuracy; no thresholds, so no answer figures):")
+    print("  ".join(f"{h:>16}" if i else f"{h:<10}" for i, h in
+                    enumerate(["set", "WRatio", "token_sort", "char_tfidf_nn", "svm_char+word"])))
+    for folder in sets:
+        entries = load_entries(folder / "kb", LANGUAGES)
+        ids = list(entries)
+        pairs = [(i, q) for i, e in enumerate(entries.values()) for qs in e.questions.values() for q in qs]
+        owners = np.asarray([i for i, _ in pairs])
+        questions = [q.lower() for _, q in pairs]
+        cases = [c for c in read_cases(folder / "dev.jsonl") if c.expect is not None]
+        texts = [c.text.lower() for c in cases]
+        expect = np.asarray([ids.index(c.expect) for c in cases])
+        cells = []
+        for scorer in (fuzz.WRatio, fuzz.token_sort_ratio):
+            matrix = process.cdist(texts, questions, scorer=scorer, workers=-1)
+            cells.append(np.mean(nearest_question(matrix, owners) == expect))
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True).fit(questions)
+        cosine = (chars.transform(texts) @ chars.transform(questions).T).toarray()
+        cells.append(np.mean(nearest_question(cosine, owners) == expect))
+        words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True).fit(questions)
+        chars15 = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True).fit(questions)
+        both = lambda t: sp.hstack([chars15.transform(t), words.transform(t)]).tocsr()  # noqa: E731
+        svm = LinearSVC().fit(both(questions), owners)
+        cells.append(np.mean(svm.predict(both(texts)) == expect))
+        print("  ".join([f"{folder.name:<10}", *(f"{c:>16.3f}" for c in cells)]))
+
+
+def _calibrate(sets: list[Path]) -> None:
+    """Refit the confidence calibration on the sets' knowledge base questions and print it."""
+    from faq.calibration import cross_validated_evidence, fit_calibration
+    from faq.loader import load_entries
+    from faq.matcher import ClassifierMatcher
+
+    samples = [cross_validated_evidence(load_entries(f / "kb", LANGUAGES), ClassifierMatcher) for f in sets]
+    print(f"calibration: {fit_calibration(samples)}")
 
 
 def _bench_large_build() -> None:
@@ -68,15 +124,28 @@ def _bench_large_build() -> None:
                                                      for _ in range(10)]}, "answer": {"en": f"answer {i}"}}
                    for i in range(1000)]
         Path(tmp, "big.yaml").write_text(yaml.safe_dump({"entries": entries}), encoding="utf-8")
+        import gc
+        import tracemalloc
+
         started = time.perf_counter()
         kb = load_knowledge_base(Path(tmp), LANGUAGES)
         build = time.perf_counter() - started
+        del kb
+        gc.collect()
+        tracemalloc.start()  # a second build, since tracing slows building several times
+        kb = load_knowledge_base(Path(tmp), LANGUAGES)
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         queries = [" ".join(rng.choices(words, k=6)) for _ in range(200)]
-        started = time.perf_counter()
+        timings = []
         for query in queries:
+            started = time.perf_counter()
             kb.match(query, answer_at=0.82, suggest_at=0.65)
-        per_match = (time.perf_counter() - started) * 1000 / len(queries)
-    print(f"synthetic KB, 1000 entries x 10 questions: build {build:.2f} s, match {per_match:.2f} ms mean")
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+    print(f"synthetic KB, 1000 entries x 10 questions: build {build:.2f} s, "
+          f"memory held {held / 1e6:.0f} MB, peak while building {peak / 1e6:.0f} MB, "
+          f"match p50 {timings[len(timings) // 2]:.2f} ms p99 {timings[int(len(timings) * 0.99)]:.2f} ms")
 
 
 def _cell(value: object) -> str:

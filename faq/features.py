@@ -42,11 +42,37 @@ class FeatureSpace:
             token_pattern=r"\S+", dtype=np.float32,
         )
         self.matrix = self._join(self._chars.fit_transform(texts), self._words.fit_transform(texts))
+        self._fast = {id(v): (v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float64)) for v in (self._chars, self._words)}
 
     @property
     def size(self) -> int:
         """Number of feature columns."""
         return self.matrix.shape[1]
+
+    def transform_one(self, text: str) -> sp.csr_matrix:
+        """`transform([text])` without scikit-learn's per-call checks, which cost most of a match's time."""
+        columns: list[int] = []
+        weights: list[float] = []
+        offset = 0
+        blocks = 0
+        for vectorizer in (self._chars, self._words):
+            analyze, vocabulary, idf = self._fast[id(vectorizer)]
+            counts: dict[int, int] = {}
+            for gram in analyze(text):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if counts:
+                cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[cols]
+                columns.extend((cols + offset).tolist())
+                weights.extend((values / np.sqrt(values @ values)).tolist())
+                blocks += 1
+            offset += len(idf)
+        data = np.asarray(weights, dtype=np.float32) / np.float32(np.sqrt(blocks or 1))
+        order = np.argsort(columns)
+        return sp.csr_matrix((data[order], np.asarray(columns, dtype=np.int64)[order], [0, len(columns)]),
+                             shape=(1, self.size))
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Rows of unit-length feature vectors for already prepared texts."""

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from .calibration import Calibration, DEFAULT_CALIBRATION
 from .features import FeatureSpace, needs_latin, prepare
 from .model import Entry
-from .normalize import normalize
+from .normalize import latin_key, normalize
 from .training import train_one_vs_rest
 
 
@@ -50,10 +50,11 @@ class ClassifierMatcher:
         self._calibration = calibration
         raw = [(index, question) for index, entry in enumerate(entries.values())
                for questions in entry.questions.values() for question in questions]
-        self._latin = needs_latin([normalize(question) for _, question in raw])
+        normalized = [normalize(question) for _, question in raw]
+        self._latin = needs_latin(normalized)
         owners, texts = [], []
-        for index, question in raw:
-            text = prepare(question, self._latin)
+        for (index, _), question in zip(raw, normalized):
+            text = latin_key(question) if self._latin else question
             if text:
                 owners.append(index)
                 texts.append(text)
@@ -75,7 +76,7 @@ class ClassifierMatcher:
         prepared = prepare(text, self._latin)
         if not prepared:
             return None
-        vector = self._space.transform([prepared])
+        vector = self._space.transform_one(prepared)
         if vector.nnz == 0:
             return None
         classifier = np.asarray((vector @ self._weights).todense()).ravel() + self._bias
@@ -94,7 +95,7 @@ class ClassifierMatcher:
         order = _top(evidence.classifier, limit)
         scores = self._calibration.scores(evidence.classifier, evidence.nearest, order)
         ranked = sorted(zip(order, scores), key=lambda pair: -pair[1])
-        return [(self._entry_ids[i], float(score)) for i, score in ranked if score > 0]
+        return [(self._entry_ids[i], min(1.0, float(score))) for i, score in ranked if score > 0]
 
 
 def _top(values: np.ndarray, limit: int) -> np.ndarray:

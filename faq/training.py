@@ -38,18 +38,20 @@ def train_one_vs_rest(questions: sp.csr_matrix, owners: np.ndarray, entry_count:
     centroids = l2_rows(membership @ questions)
     rng = np.random.default_rng(0)  # fixed: the same files always give the same knowledge base
     background = rng.choice(owners.size, min(BACKGROUND, owners.size), replace=False)
+    similar = None
+    if entry_count - 1 > NEIGHBOURS:
+        similar = np.asarray((centroids @ centroids.T).todense())
+        np.fill_diagonal(similar, -np.inf)
+        similar = np.argpartition(-similar, NEIGHBOURS, axis=1)[:, :NEIGHBOURS]
     for entry in range(entry_count):
         own = by_entry[entry]
         if own.size == 0:
             rows.append(sp.csr_matrix((1, features), dtype=np.float32))
             continue
-        if entry_count - 1 <= NEIGHBOURS:
+        if similar is None:
             sample = np.arange(owners.size)
         else:
-            similarity = np.asarray((centroids @ centroids[entry].T).todense()).ravel()
-            similarity[entry] = -np.inf
-            near = np.argpartition(-similarity, NEIGHBOURS)[:NEIGHBOURS]
-            sample = np.unique(np.concatenate([own, background, *(by_entry[n] for n in near)]))
+            sample = np.unique(np.concatenate([own, background, *(by_entry[n] for n in similar[entry])]))
         labels = owners[sample] == entry
         if labels.all():
             rows.append(sp.csr_matrix((1, features), dtype=np.float32))

@@ -188,9 +188,9 @@ def test_threshold_decisions_follow_the_best_score(shop: KnowledgeBase, text: st
     score = shop.match(text, answer_at=0.82, suggest_at=0.65).matches[0].score
     assert score >= 0.82
     assert shop.match(text, answer_at=score, suggest_at=0.0).decision is Decision.ANSWER
-    assert shop.match(text, answer_at=min(1.0, score + 1e-6), suggest_at=score).decision is Decision.SUGGEST
-    below = shop.match(text, answer_at=min(1.0, score + 1e-6), suggest_at=min(1.0, score + 1e-6))
-    assert below.decision is Decision.NO_MATCH
+    above = score + 1e-6  # thresholds are compared, never clipped: above 1.0 nothing is answered
+    assert shop.match(text, answer_at=above, suggest_at=score).decision is Decision.SUGGEST
+    assert shop.match(text, answer_at=above, suggest_at=above).decision is Decision.NO_MATCH
 
 
 @settings(max_examples=50, deadline=None)
