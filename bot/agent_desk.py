@@ -6,6 +6,7 @@ so the terminal and the Slack desk act on cases in exactly the same way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -144,13 +145,16 @@ class CoreDesk:
     def __init__(self, helpline: Helpline) -> None:
         self.helpline = helpline
 
-    async def act(self, action: AgentAction, timeout: float = ACTION_TIMEOUT_SECONDS) -> ActionResult:
+    async def act(self, action: AgentAction, timeout: float = ACTION_TIMEOUT_SECONDS,
+                  submitted: asyncio.Event | None = None) -> ActionResult:
         async with self.helpline.redis.pipeline(transaction=True) as pipe:
             if action.agent:
                 pipe.hset(self.helpline.keys.agent(action.agent), "name", action.agent_name or action.agent)
                 pipe.hsetnx(self.helpline.keys.agent(action.agent), "status", "available")
             pipe.xadd(self.helpline.keys.inbox, inbox_fields(action))
             await pipe.execute()
+        if submitted is not None:
+            submitted.set()
         reply = await self.helpline.redis.blpop([self.helpline.keys.result(action.id)], timeout=timeout)
         if reply is None:
             return ActionResult(False, f"no answer within {timeout:.0f}s; the action is queued and will be applied")

@@ -19,4 +19,10 @@ def build_channels(settings: Settings, context: ChannelContext) -> list[Channel]
                  for key, team in settings.teams.items()}
         channels.append(slack.create(settings.channels.slack, context, teams))
     # -- slack (end) --
+    # -- email (begin) --
+    if settings.channels.email.enabled:
+        from channels import email
+
+        channels.append(email.create(settings.channels.email, context))
+    # -- email (end) --
     return channels

@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("cases", type=Path)
     evaluate.add_argument("--kb", type=Path, metavar="DIR")
     evaluate.add_argument("--json", action="store_true")
+    # -- email (begin) --
+    email_group = command("email", "the email channel")
+    email_commands = email_group.add_subparsers(dest="email_command", required=True, metavar="ACTION")
+    email_parse = command("parse", "how Helpline reads a message file (.eml): sender, thread, new text, quote",
+                          email_commands)
+    email_parse.add_argument("file", type=Path)
+    email_parse.add_argument("--json", action="store_true")
+    # -- email (end) --
     return parser
 
 
@@ -302,6 +310,43 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "case": _case,
     "faq": _faq,
 }
+
+
+# -- email (begin) --
+def _email(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.email.parse import parse_mail
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as error:
+        print(f"helpline: {args.file}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILED
+    parsed = parse_mail(data).to_dict()
+    if args.json:
+        print(json.dumps(parsed, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    sender = parsed["from"]
+    print(f"from:        {sender['name']} <{sender['address']}>" if sender["name"] else f"from:        {sender['address']}")
+    for key in ("to", "subject", "date", "message_id", "in_reply_to", "references", "language", "case_number"):
+        value = parsed[key]
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"{key + ':':<12} {'-' if shown in (None, '') else shown}")
+    if parsed["automatic"]:
+        print(f"automatic:   yes ({parsed['automatic_reason']}): Helpline will not answer it")
+    for item in parsed["attachments"]:
+        print(f"attachment:  {item['name']} ({item['type']}, {item['size']} bytes)")
+    for defect in parsed["defects"]:
+        print(f"defect:      {defect}")
+    print("\n--- text ---\n" + parsed["text"])
+    if parsed["signature"]:
+        print("\n--- signature ---\n" + parsed["signature"])
+    if parsed["quoted"]:
+        print("\n--- quoted ---\n" + parsed["quoted"])
+    return EXIT_OK
+
+
+_HANDLERS["email"] = _email
+# -- email (end) --
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
 
 DEFAULT_CONFIG = Path("config/helpline.yaml")
@@ -103,7 +104,7 @@ class ChannelsSettings(BaseModel):
     console: ConsoleChannelSettings = ConsoleChannelSettings()
     telegram: ChannelSettings = ChannelSettings()
     slack: SlackSettings = SlackSettings()
-    email: ChannelSettings = ChannelSettings()
+    email: EmailChannelSettings = EmailChannelSettings()
 
 
 class HttpSettings(_Section):

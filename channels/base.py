@@ -105,8 +105,13 @@ class ActionResult:
 class DeskBackend(Protocol):
     """What an agents' desk (Slack) may ask of the core, without reaching into its keys."""
 
-    async def act(self, action: AgentAction, timeout: float = 10.0) -> ActionResult:
-        """Submit an agent action through the inbox and wait for the router's verdict."""
+    async def act(self, action: AgentAction, timeout: float = 10.0,
+                  submitted: asyncio.Event | None = None) -> ActionResult:
+        """Submit an agent action through the inbox and wait for the router's verdict.
+
+        `submitted` is set as soon as the action is in the inbox, so a caller can acknowledge the
+        platform then and leave the verdict to a background task.
+        """
         ...
 
     async def queue(self, team: str | None = None) -> dict[str, list[dict[str, Any]]]:

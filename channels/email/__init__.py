@@ -1,1 +1,23 @@
-"""The email channel: a support mailbox read over IMAP and answered over SMTP."""
+"""The email channel: a support mailbox read over IMAP and answered over SMTP.
+
+`create(section, context)` builds it from `channels.email` in helpline.yaml. The parts: parse.py
+(bytes → ParsedMail), quotes.py (reply stripping), compose.py (our replies), imap.py and smtp.py
+(the wire), threads.py (thread, case and cursor state in Redis), channel.py (the pipeline).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from channels.base import ChannelContext
+from channels.email.settings import EmailChannelSettings
+
+if TYPE_CHECKING:
+    from channels.email.channel import EmailChannel
+
+
+def create(section: EmailChannelSettings, context: ChannelContext) -> EmailChannel:
+    """The email channel for the `channels.email` settings (network libraries load only when enabled)."""
+    from channels.email.channel import EmailChannel
+
+    return EmailChannel(section, context)

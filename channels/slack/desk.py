@@ -41,7 +41,7 @@ MAPPING_TTL_SECONDS = 90 * 86400
 SHOWN_TTL_SECONDS = 14 * 86400
 MEMBERS_CACHE_SECONDS = 60.0  # who may act on a team's cases: asked again after this
 NAMES_CACHE_SECONDS = 3600.0
-SUBMIT_GRACE_SECONDS = 0.5  # how long an event handler lets an action reach the inbox before acknowledging
+SUBMIT_TIMEOUT_SECONDS = 2.0  # Slack wants an answer within 3 s: acknowledge by then even if Redis is slow
 EVENT_POLICY = RetryPolicy(attempts=3, first_delay=0.3, max_delay=2.0, max_retry_after=10.0)
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
@@ -483,17 +483,20 @@ class SlackDesk:
         awaited in the background and a refusal is shown to the agent only."""
         if self.context.desk is None:
             raise RuntimeError("the Slack desk runs without a desk backend")
-        task = asyncio.create_task(self._act_and_report(action, channel, user, thread_ts, announce))
+        submitted = asyncio.Event()
+        task = asyncio.create_task(self._act_and_report(action, channel, user, thread_ts, announce, submitted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        # `act` writes to the inbox first and then waits for the router: give the write its moment.
-        await asyncio.wait({task}, timeout=SUBMIT_GRACE_SECONDS)
+        # Return (so the caller acknowledges Slack) once the action is in the inbox, or the attempt failed.
+        waiter = asyncio.create_task(submitted.wait())
+        await asyncio.wait({task, waiter}, timeout=SUBMIT_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
 
     async def _act_and_report(self, action: AgentAction, channel: str, user: str, thread_ts: str,
-                              announce: bool) -> None:
+                              announce: bool, submitted: asyncio.Event) -> None:
         assert self.context.desk is not None
         try:
-            result = await self.context.desk.act(action)
+            result = await self.context.desk.act(action, submitted=submitted)
         except Exception as error:  # noqa: BLE001 - the agent must hear that it failed, whatever failed
             log.exception("case #%s: %s by %s failed", action.case, action.kind.value, user)
             await self.ephemeral(channel, user, f"⚠️ {action.kind.value} of case #{action.case} failed: {error}",

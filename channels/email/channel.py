@@ -1,0 +1,288 @@
+"""The email channel: a support mailbox read over IMAP, answered over SMTP.
+
+Receiving: new mail (UID above the cursor kept in Redis) is fetched, parsed, threaded and submitted to
+the inbox; only then is it marked \\Seen (or moved) and the cursor moved on. A crash in between
+fetches it again; the `done` mark and the router's dedupe on Message-ID keep it from counting twice.
+Automatic mail (auto-replies, bounces, lists) and our own echoes are marked handled, never submitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from channels.base import ChannelContext, PermanentDeliveryError, Route
+from channels.email.compose import ThreadInfo, compose_reply, message_id_for
+from channels.email.imap import Mailbox, MailboxError
+from channels.email.parse import ParsedMail, parse_mail
+from channels.email.settings import EmailChannelSettings
+from channels.email.smtp import SmtpSender
+from channels.email.threads import Cursor, ThreadStore
+from router.messages import Attachment, InboundMessage, OutboundMessage, Sender, new_id
+
+CHANNEL = "email"
+log = logging.getLogger(__name__)
+
+try:  # aioimaplib's own errors, when the library is present
+    from aioimaplib import AioImapException as _ImapLibError
+except ImportError:  # pragma: no cover
+    _ImapLibError = MailboxError  # type: ignore[misc,assignment]
+
+MAILBOX_ERRORS = (MailboxError, _ImapLibError, OSError, asyncio.TimeoutError, ConnectionError)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    outcome: str  # submitted, duplicate, ignored, unprocessable
+    reason: str = ""
+    message: InboundMessage | None = None
+
+
+class EmailChannel:
+    name = CHANNEL
+
+    def __init__(self, settings: EmailChannelSettings, context: ChannelContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.threads = ThreadStore(context.redis, context.key)
+        self.sender = SmtpSender(settings.smtp)
+        self.address = (settings.address or "").lower()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._mailbox: Mailbox | None = None
+        self._connected = False
+        self._last_ok: float | None = None
+        self._down_since: float | None = None
+        self._reported_down = False
+        self._last_error = ""
+        self.fetched = 0  # counters for health and tests
+        self.submitted = 0
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Begin reading the mailbox in the background; a mailbox that is down is retried, not fatal."""
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="email-imap")
+
+    async def stop(self) -> None:
+        """Stop reading; the message in hand is finished first."""
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self.settings.imap.timeout_seconds + 5)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+
+    def routes(self) -> list[Route]:
+        return []
+
+    def health(self) -> dict[str, Any]:
+        """Whether the mailbox is reachable, since when it is not, and what was read."""
+        now = time.time()
+        status = "ok" if self._connected else ("unreachable" if self._reported_down else "connecting")
+        return {"channel": CHANNEL, "status": status, "connected": self._connected, "last_ok": self._last_ok,
+                "down_since": self._down_since, "down_seconds": (now - self._down_since) if self._down_since else 0.0,
+                "last_error": self._last_error, "fetched": self.fetched, "submitted": self.submitted}
+
+    # --- receiving -----------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        imap = self.settings.imap
+        delay = 1.0
+        while not self._stop.is_set():
+            mailbox = Mailbox(imap)
+            self._mailbox = mailbox
+            try:
+                await mailbox.connect()
+                for folder in (imap.processed_folder, imap.unprocessable_folder):
+                    if folder:
+                        await mailbox.ensure_folder(folder)
+                await self._up()
+                delay = 1.0
+                while not self._stop.is_set():
+                    await self.sync(mailbox)
+                    self._last_ok = time.time()
+                    if imap.idle and mailbox.can_idle:
+                        await mailbox.wait_for_news(imap.idle_seconds, self._stop)
+                    else:
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._stop.wait(), imap.poll_seconds)
+            except MAILBOX_ERRORS as error:
+                await self._down(error)
+            except Exception as error:  # noqa: BLE001 - e.g. Redis gone: log, back off, try again
+                log.exception("email: receiving failed")
+                await self._down(error)
+            finally:
+                self._connected = False
+                await mailbox.close()
+            if not self._stop.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, imap.reconnect_max_seconds)
+
+    async def _up(self) -> None:
+        self._connected = True
+        if self._reported_down:
+            log.warning("email: mailbox %s reachable again; fetching what was missed", self.settings.imap.host)
+            await self._event("mailbox_recovered", down_seconds=f"{time.time() - (self._down_since or time.time()):.0f}")
+        self._down_since = None
+        self._reported_down = False
+        self._last_error = ""
+
+    async def _down(self, error: BaseException) -> None:
+        self._connected = False
+        self._last_error = f"{type(error).__name__}: {error}"
+        now = time.time()
+        if self._down_since is None:
+            self._down_since = now
+        log.info("email: mailbox %s:%s: %s", self.settings.imap.host, self.settings.imap.port, self._last_error)
+        if not self._reported_down and now - self._down_since >= self.settings.imap.unreachable_after_seconds:
+            self._reported_down = True
+            log.error("email: mailbox %s unreachable for %.0fs: %s", self.settings.imap.host, now - self._down_since,
+                      self._last_error)
+            with contextlib.suppress(Exception):
+                await self._event("mailbox_unreachable", since=f"{self._down_since:.3f}", error=self._last_error[:500])
+
+    async def _event(self, kind: str, **fields: str) -> None:
+        await self.context.redis.xadd(self.context.key("events"), {
+            "type": kind, "channel": CHANNEL, "at": f"{time.time():.3f}", "mailbox": self.settings.imap.host or "",
+            **fields}, maxlen=100_000, approximate=True)
+
+    async def sync(self, mailbox: Mailbox) -> None:
+        """Handle every message not handled yet, oldest first."""
+        imap = self.settings.imap
+        validity = await mailbox.select(imap.folder)
+        cursor = await self.threads.cursor()
+        if cursor is not None and cursor.uidvalidity == validity:
+            uids = [uid for uid in await mailbox.search(f"UID {cursor.uid + 1}:*") if uid > cursor.uid]
+        else:
+            if cursor is not None:
+                log.warning("email: UIDVALIDITY of %s changed (%s → %s); resynchronising", imap.folder,
+                            cursor.uidvalidity, validity)
+            # Without a valid cursor, what is unhandled is what is unseen (or, with a processed folder,
+            # what is still here and not flagged); Message-ID marks keep anything from coming twice.
+            uids = await mailbox.search("UNFLAGGED" if imap.processed_folder else "UNSEEN")
+            await self.threads.set_cursor(Cursor(validity, cursor.uid if cursor and cursor.uidvalidity == validity else 0))
+        for uid in uids:
+            if self._stop.is_set():
+                return
+            await self._handle(mailbox, uid, validity)
+
+    async def _handle(self, mailbox: Mailbox, uid: int, validity: int) -> None:
+        imap = self.settings.imap
+        raw = await mailbox.fetch(uid)
+        if raw is not None:
+            self.fetched += 1
+            received = await self.receive(raw, ref=f"imap:{validity}:{uid}")
+            if received.outcome == "unprocessable":
+                await mailbox.mark_unprocessable(uid, imap.unprocessable_folder)
+            else:
+                await mailbox.mark_processed(uid, imap.processed_folder)
+        await self.threads.set_cursor(Cursor(validity, uid))
+
+    async def receive(self, raw: bytes, ref: str = "") -> Received:
+        """One message from the mailbox: into the inbox, or recognised as noise or unreadable (and said so)."""
+        try:
+            parsed = parse_mail(raw)
+        except Exception as error:  # noqa: BLE001 - parse_mail does not raise; if it ever does, keep the mail
+            return await self._unprocessable(ref, f"parser failed: {type(error).__name__}: {error}", "")
+        message_id = parsed.message_id or f"<{parsed.fingerprint[:40]}@helpline.invalid>"
+        if not parsed.from_address:
+            return await self._unprocessable(ref, "no sender address to answer", message_id)
+        if parsed.from_address == self.address:
+            log.info("email: %s is from our own address; not answered", message_id)
+            return Received("ignored", "own address")
+        if parsed.automatic:
+            log.info("email: %s from %s is automatic (%s); not answered", message_id, parsed.from_address,
+                     parsed.automatic_reason)
+            await self._event("email_ignored", message_id=message_id, sender=parsed.from_address,
+                              reason=parsed.automatic_reason)
+            return Received("ignored", parsed.automatic_reason)
+        if await self.threads.is_done(message_id):
+            return Received("duplicate")
+        root = await self._thread_root(parsed, message_id)
+        await self.threads.add(message_id, root, subject=parsed.subject, customer=parsed.from_address,
+                               customer_name=parsed.from_name)
+        text = parsed.text
+        if parsed.forwarded or not text.strip():
+            text = "\n\n".join(part for part in (parsed.text, parsed.quoted) if part.strip()) or parsed.body
+        option = await self.threads.take_option(root, parsed.text) if parsed.text else None
+        message = InboundMessage(
+            id=new_id(), channel=CHANNEL, address=root,
+            sender=Sender(id=parsed.from_address, name=parsed.from_name, address=parsed.from_address),
+            text=text, attachments=self._attachments(parsed, ref), platform_id=message_id, received_at=time.time(),
+            language_hint=parsed.content_language, option=option, reply_to=parsed.in_reply_to or None)
+        await self.context.submit(message)
+        await self.threads.mark_done(message_id)
+        self.submitted += 1
+        return Received("submitted", message=message)
+
+    async def _thread_root(self, parsed: ParsedMail, message_id: str) -> str:
+        if parsed.forwarded:
+            return message_id  # a forward is a new matter for its sender
+        root = await self.threads.root_of(parsed.thread_ids)
+        if root is not None:
+            return root
+        if parsed.case_number is not None:
+            owner = await self.threads.case_owner(parsed.case_number)
+            if owner is not None and owner[1] == parsed.from_address:
+                return owner[0]
+            if owner is not None:
+                log.info("email: %s uses the tag of case #%d but is not its customer; new conversation",
+                         parsed.from_address, parsed.case_number)
+        return message_id
+
+    def _attachments(self, parsed: ParsedMail, ref: str) -> tuple[Attachment, ...]:
+        limit = self.settings.max_attachment_bytes
+        result = []
+        for item in parsed.attachments:
+            too_big = item.size > limit
+            if too_big:
+                log.info("email: attachment %s (%d bytes) is over the %d-byte limit", item.name, item.size, limit)
+            result.append(Attachment(item.name, item.media_type, item.size,
+                                     "" if too_big or not ref else f"{ref}:{item.part}"))
+        return tuple(result)
+
+    async def _unprocessable(self, ref: str, reason: str, message_id: str) -> Received:
+        log.error("email: message %s (%s) cannot be processed: %s", message_id or "?", ref or "?", reason)
+        with contextlib.suppress(Exception):
+            await self._event("email_unprocessable", message_id=message_id, ref=ref, reason=reason[:500])
+        return Received("unprocessable", reason)
+
+    # --- sending ---------------------------------------------------------------------------------------------
+
+    async def deliver(self, message: OutboundMessage) -> str | None:
+        """Send `message` into its thread; returns our Message-ID."""
+        root = message.address
+        conversation = await self.threads.conversation(root)
+        if conversation is None:
+            raise PermanentDeliveryError(f"no e-mail thread {root!r} known: nobody to send to")
+        if message.author == "bot" and not await self.threads.allow_auto_reply(
+                conversation.customer, self.settings.auto_reply_limit, self.settings.auto_reply_window_seconds):
+            log.warning("email: automatic answers to %s over the limit (%d per %.0fs); %s not sent",
+                        conversation.customer, self.settings.auto_reply_limit,
+                        self.settings.auto_reply_window_seconds, message.id)
+            await self._event("auto_reply_suppressed", customer=conversation.customer, message=message.id)
+            return None
+        message_id = message_id_for(message.id, self.settings.domain)
+        case = message.case if message.case is not None else conversation.case
+        # Remembered before sending: a customer's instant answer must find its thread.
+        await self.threads.add(message_id, root)
+        if case is not None:
+            await self.threads.learn_case(case, root, conversation.customer)
+        await self.threads.set_options(root, message.options)
+        mail = compose_reply(
+            message, ThreadInfo(conversation.customer, conversation.customer_name, conversation.subject, case,
+                                conversation.references),
+            from_address=self.settings.address or "", display_name=self.settings.display_name,
+            agent_display_name=self.settings.agent_display_name, message_id=message_id)
+        await self.sender.send(mail)
+        return message_id
