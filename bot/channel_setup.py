@@ -10,6 +10,12 @@ def build_channels(settings: Settings, context: ChannelContext) -> list[Channel]
     """The enabled platform channels (the console channel is wired by the app itself)."""
     channels: list[Channel] = []
     # Each channel package exposes `create(settings_section, context) -> Channel`; add yours here.
+    # -- telegram (begin) --
+    if settings.channels.telegram.enabled:
+        from channels import telegram
+
+        channels.append(telegram.create(settings.channels.telegram, context))
+    # -- telegram (end) --
     # -- slack (begin) --
     if settings.channels.slack.enabled:
         from channels import slack

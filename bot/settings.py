@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
 
+from channels.telegram.settings import TelegramSettings
+
 DEFAULT_CONFIG = Path("config/helpline.yaml")
 CONFIG_ENV_VAR = "HELPLINE_CONFIG"
 
@@ -102,7 +104,7 @@ class ConsoleChannelSettings(_Section):
 class ChannelsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     console: ConsoleChannelSettings = ConsoleChannelSettings()
-    telegram: ChannelSettings = ChannelSettings()
+    telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     email: EmailChannelSettings = EmailChannelSettings()
 

@@ -1,0 +1,383 @@
+"""The Telegram channel's network side: long polling or a webhook in, sendMessage out (python-telegram-bot).
+
+Receiving keeps Helpline's rule: Telegram is told an update arrived (the next getUpdates offset, or
+the webhook's 200) only after `context.submit` has put it in the inbox. Our own offset lives in
+Redis so a restart resumes where it stopped; an update that comes twice carries the same
+platform id, and the router drops the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import html
+import json
+import logging
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import error as tg
+from telegram.request import HTTPXRequest
+
+from channels.base import (
+    ChannelContext,
+    PermanentDeliveryError,
+    RetryAfter,
+    Route,
+    TemporaryDeliveryError,
+)
+from channels.telegram.convert import (
+    CHANNEL,
+    BotIdentity,
+    InboundMessage,
+    Skip,
+    callback_query_id,
+    convert_update,
+    is_long_value_token,
+    long_values,
+    parse_address,
+    render_outbound,
+)
+from channels.telegram.pacing import Pacer
+from channels.telegram.settings import TelegramSettings
+from router.messages import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+OPTION_TTL_SECONDS = 30 * 24 * 3600  # a long button value outlives the message it was offered on
+PARTS_TTL_SECONDS = 7 * 24 * 3600
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # polling and inbox retries: quick at first, then patient
+
+
+class _Keys:
+    """Every Redis key of the Telegram channel (the service's prefix applied by `context.key`)."""
+
+    def __init__(self, context: ChannelContext) -> None:
+        self._key = context.key
+
+    @property
+    def offset(self) -> str:
+        return self._key("telegram:offset")
+
+    def option(self, token: str) -> str:
+        return self._key(f"telegram:option:{token}")
+
+    def parts(self, message_id: str) -> str:
+        return self._key(f"telegram:parts:{message_id}")
+
+
+def make_bot(settings: TelegramSettings) -> Bot:
+    """A PTB Bot for the configured token and server (api_base_url)."""
+    assert settings.token is not None, "the settings check requires a token when the channel is enabled"
+    return Bot(settings.token.get_secret_value(), base_url=settings.base_url, base_file_url=settings.base_file_url,
+               request=HTTPXRequest(connection_pool_size=64, read_timeout=20.0, pool_timeout=10.0))
+
+
+class TelegramChannel:
+    """Telegram customers: updates into the inbox, outbound messages out as Telegram messages."""
+
+    name = CHANNEL
+
+    def __init__(self, settings: TelegramSettings, context: ChannelContext, bot: Bot | None = None) -> None:
+        self.settings = settings
+        self.context = context
+        self.keys = _Keys(context)
+        self.bot = bot if bot is not None else make_bot(settings)
+        self.pacer = Pacer(settings.chat_interval, settings.group_interval, settings.global_rate)
+        self.identity: BotIdentity | None = None
+        self._token = settings.token.get_secret_value() if settings.token else ""
+        # Long polling has its own HTTP client, so a waiting getUpdates never holds up a send.
+        self._poll_request = HTTPXRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 15.0)
+        self._stopping = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._waiting_for_updates = False
+        self._answers: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Connect; in polling mode start the loop. Telegram being unreachable is retried, not fatal."""
+        await self._poll_request.initialize()
+        try:
+            await self._ensure_identity()
+        except (tg.TelegramError, OSError) as error:
+            log.warning("telegram: getMe failed (%s); trying again before receiving", self._safe(error))
+        if self.settings.mode == "polling":
+            self._poller = asyncio.create_task(self._poll_forever(), name="telegram-polling")
+        log.info("Telegram channel started (%s%s)", self.settings.mode,
+                 f", bot @{self.identity.username}" if self.identity else ", bot not reached yet")
+
+    async def stop(self) -> None:
+        """Stop receiving; an update in hand gets `stop_grace_seconds` to reach the inbox."""
+        self._stopping.set()
+        if self._poller is not None:
+            if self._waiting_for_updates:
+                self._poller.cancel()  # unconfirmed updates simply come again next time
+            try:
+                await asyncio.wait_for(asyncio.shield(self._poller), self.settings.stop_grace_seconds)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._poller
+            self._poller = None
+        if self._answers:
+            await asyncio.wait(self._answers, timeout=5)
+        await self._poll_request.shutdown()
+        await self.bot.shutdown()
+
+    def routes(self) -> list[Route]:
+        if self.settings.mode != "webhook":
+            return []
+        return [("POST", self.settings.webhook_path, self._webhook)]
+
+    # --------------------------------------------------------------------------------------- inbound
+
+    async def _ensure_identity(self) -> BotIdentity:
+        if self.identity is None:
+            await self.bot.initialize()  # getMe; a failure leaves it uninitialised, to be tried again
+            self.identity = BotIdentity(id=self.bot.id, username=self.bot.username or "")
+        return self.identity
+
+    async def handle_update(self, update: Any) -> InboundMessage | Skip:
+        """Convert one update and put it in the inbox; returns once it is there (or skipped)."""
+        identity = await self._ensure_identity()
+        result = convert_update(update, identity, now=time.time())
+        query_id = callback_query_id(update)
+        if isinstance(result, Skip):
+            log.info("telegram: skipped: %s", result.reason)
+        else:
+            if result.option and is_long_value_token(result.option):
+                value = await self.context.redis.get(self.keys.option(result.option))
+                if value is not None:
+                    result = replace(result, option=value)
+            await self.context.submit(result)
+        if query_id is not None:
+            self._answer_later(query_id)
+        return result
+
+    def _answer_later(self, query_id: str) -> None:
+        # Stops the client's spinner; runs beside the next update rather than before it.
+        task = asyncio.create_task(self._answer(query_id))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except tg.TelegramError as error:
+            log.warning("telegram: answerCallbackQuery %s failed: %s", query_id, self._safe(error))
+
+    async def _poll_forever(self) -> None:
+        offset = int(await self._retrying(lambda: self.context.redis.get(self.keys.offset), "reading the offset") or 0)
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if self.identity is None:
+                    await self._ensure_identity()
+                self._waiting_for_updates = True
+                try:
+                    updates = await self._get_updates(offset)
+                finally:
+                    self._waiting_for_updates = False
+                failures = 0
+            except tg.RetryAfter as error:
+                await self._pause(_seconds(error))
+                continue
+            except tg.Conflict as error:
+                log.error("telegram: getUpdates refused (%s): a webhook is set or another process polls; run "
+                          "`helpline telegram delete-webhook` or set mode: webhook", self._safe(error))
+                failures += 1
+            except (tg.TelegramError, OSError, ValueError) as error:
+                log.warning("telegram: getUpdates failed: %s", self._safe(error))
+                failures += 1
+            else:
+                for update in updates:
+                    update_id = update.get("update_id") if isinstance(update, Mapping) else None
+                    if not isinstance(update_id, int) or isinstance(update_id, bool):
+                        log.warning("telegram: an update without update_id skipped: %.200r", update)
+                        continue
+                    if update_id < offset:
+                        continue  # already in the inbox
+                    await self._retrying(lambda update=update: self.handle_update(update), f"update {update_id}")
+                    offset = update_id + 1
+                    await self._retrying(lambda: self.context.redis.set(self.keys.offset, offset), "saving the offset")
+                continue
+            await self._pause(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
+
+    async def _get_updates(self, offset: int) -> list[Any]:
+        """One long poll: raw update objects, so a payload PTB does not know cannot stall the loop."""
+        query = {"timeout": self.settings.poll_timeout, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
+        if offset:
+            query["offset"] = offset
+        url = f"{self.bot.base_url}/getUpdates?{urlencode(query)}"
+        code, payload = await self._poll_request.do_request(url, "GET", read_timeout=self.settings.poll_timeout + 15.0)
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            raise tg.NetworkError(f"getUpdates answered HTTP {code} with something that is not JSON") from None
+        if code == 200 and isinstance(body, Mapping) and body.get("ok") is True and isinstance(body.get("result"), list):
+            return body["result"]
+        description = body.get("description", "") if isinstance(body, Mapping) else ""
+        parameters = body.get("parameters") if isinstance(body, Mapping) else None
+        if isinstance(parameters, Mapping) and isinstance(parameters.get("retry_after"), int):
+            raise tg.RetryAfter(parameters["retry_after"])
+        if code == 409:
+            raise tg.Conflict(description or "Conflict")
+        if code in (401, 404):
+            raise tg.InvalidToken("the bot token was rejected")
+        raise tg.NetworkError(f"getUpdates answered HTTP {code}: {description}")
+
+    async def _retrying(self, step: Any, what: str) -> Any:
+        """Run `step` until it succeeds (Redis or getMe down for a while); gives up only when stopping."""
+        failures = 0
+        while True:
+            try:
+                return await step()
+            except (OSError, ConnectionError, tg.TelegramError) as error:
+                failures += 1
+                log.warning("telegram: %s failed (%s); trying again", what, self._safe(error))
+            except Exception as error:  # noqa: BLE001 - e.g. redis.exceptions: keep the update, keep going
+                failures += 1
+                log.warning("telegram: %s failed (%s: %s); trying again", what, type(error).__name__, error)
+            if self._stopping.is_set():
+                raise asyncio.CancelledError  # the update is not confirmed: it comes again after a restart
+            await self._pause(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        expected = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            log.warning("telegram webhook: refused a request from %s without the right secret token", request.remote)
+            return web.Response(status=403, text="forbidden")
+        if self._stopping.is_set():
+            return web.Response(status=503, text="stopping")  # Telegram tries again later
+        try:
+            update = await request.json()
+        except ValueError:
+            log.warning("telegram webhook: a request body that is not JSON was refused")
+            return web.Response(status=400, text="not JSON")
+        try:
+            await self.handle_update(update)
+        except Exception as error:  # noqa: BLE001 - not in the inbox: a non-2xx makes Telegram send it again
+            log.warning("telegram webhook: update not stored, Telegram will resend it: %s: %s",
+                        type(error).__name__, self._safe(error))
+            return web.Response(status=503, text="try again")
+        return web.Response(status=200)
+
+    # -------------------------------------------------------------------------------------- outbound
+
+    async def deliver(self, message: OutboundMessage) -> str | None:
+        """Send `message` as one or more Telegram messages; returns "chat:message_id" of the first."""
+        requests = render_outbound(message)
+        long = long_values(message)
+        if long:
+            async with self.context.redis.pipeline(transaction=False) as pipe:
+                for token, value in long.items():
+                    pipe.set(self.keys.option(token), value, ex=OPTION_TTL_SECONDS)
+                await pipe.execute()
+        parts_key = self.keys.parts(message.id)
+        # A retry after piece 2 of 3 failed must not send piece 1 again.
+        sent = await self.context.redis.hgetall(parts_key) if len(requests) > 1 else {}
+        first = sent.get("0")
+        for index, params in enumerate(requests):
+            if str(index) in sent:
+                continue
+            platform_id = await self._send(params)
+            first = first or platform_id
+            if len(requests) > 1:
+                async with self.context.redis.pipeline(transaction=True) as pipe:
+                    pipe.hset(parts_key, str(index), platform_id)
+                    pipe.expire(parts_key, PARTS_TTL_SECONDS)
+                    await pipe.execute()
+        return first
+
+    async def _send(self, params: dict[str, Any]) -> str:
+        chat_id = params["chat_id"]
+        group = isinstance(chat_id, int) and chat_id < 0
+        for _ in range(2):  # a second time only to a supergroup the group became
+            await self.pacer.wait(str(chat_id), group)
+            try:
+                sent = await self.bot.send_message(**_ptb_arguments(params))
+                return f"{sent.chat_id}:{sent.message_id}"
+            except tg.ChatMigrated as error:
+                chat_id = error.new_chat_id
+                params = {**params, "chat_id": chat_id}
+            except tg.RetryAfter as error:
+                seconds = _seconds(error)
+                self.pacer.hold(str(chat_id), seconds)
+                raise RetryAfter(seconds, f"Telegram: retry after {seconds:g}s") from None
+            except tg.Forbidden as error:
+                # "bot was blocked by the user", "user is deactivated", "bot was kicked": the chat is gone.
+                raise PermanentDeliveryError(f"Telegram refused: {error.message}", close_conversation=True) from None
+            except tg.BadRequest as error:
+                text = error.message.lower()
+                if "can't parse entities" in text and params.get("parse_mode"):
+                    params = {key: value for key, value in params.items() if key != "parse_mode"}
+                    params["text"] = html.unescape(params["text"])
+                    log.warning("telegram: formatting refused (%s); sending as plain text", error.message)
+                    continue
+                raise PermanentDeliveryError(f"Telegram refused: {error.message}",
+                                             close_conversation="chat not found" in text) from None
+            except tg.InvalidToken:
+                raise PermanentDeliveryError("Telegram rejected the bot token") from None
+            except tg.TelegramError as error:  # NetworkError, TimedOut (5xx among them), Conflict
+                raise TemporaryDeliveryError(f"Telegram: {self._safe(error)}") from None
+        raise PermanentDeliveryError(f"Telegram: chat {params['chat_id']} migrated more than once")
+
+    def _safe(self, error: BaseException) -> str:
+        """An error's text without the bot token (PTB puts it in some messages)."""
+        text = str(error)
+        return text.replace(self._token, "<token>") if self._token else text
+
+
+def _seconds(error: tg.RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # PTB 22 deprecates reading retry_after as int; it is an int or a timedelta depending on PTB_TIMEDELTA.
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+
+
+def _ptb_arguments(params: Mapping[str, Any]) -> dict[str, Any]:
+    """sendMessage parameters (plain JSON shapes from convert) → Bot.send_message keyword arguments."""
+    arguments = dict(params)
+    markup = arguments.pop("reply_markup", None)
+    if markup is not None:
+        arguments["reply_markup"] = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(button["text"], callback_data=button["callback_data"]) for button in row]
+             for row in markup["inline_keyboard"]])
+    reply = arguments.pop("reply_parameters", None)
+    if reply is not None:
+        arguments["reply_parameters"] = ReplyParameters(**reply)
+    return arguments
+
+
+async def set_webhook(settings: TelegramSettings, url: str) -> None:
+    """Point Telegram at `url` with the configured secret token (`helpline telegram set-webhook`)."""
+    if settings.webhook_secret is None:
+        raise ValueError("channels.telegram.webhook_secret is not set: Telegram must send it with every update")
+    async with make_bot(settings) as bot:
+        await bot.set_webhook(url, secret_token=settings.webhook_secret.get_secret_value(),
+                              allowed_updates=list(ALLOWED_UPDATES))
+
+
+async def delete_webhook(settings: TelegramSettings) -> None:
+    """Remove the webhook, so long polling can receive again (`helpline telegram delete-webhook`)."""
+    async with make_bot(settings) as bot:
+        await bot.delete_webhook()
+
+
+__all__ = ["TelegramChannel", "delete_webhook", "make_bot", "parse_address", "set_webhook"]

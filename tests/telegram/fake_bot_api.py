@@ -1,0 +1,244 @@
+"""A loopback fake of the Telegram Bot API (aiohttp, port 0), speaking its wire format.
+
+It answers what the Telegram channel uses: getMe, getUpdates (real long polling with offset and
+timeout), sendMessage, answerCallbackQuery, getFile and file downloads, setWebhook, deleteWebhook.
+Tests queue updates with `push`, inject failures (429 with retry_after, 5xx, 403 blocked) with
+`fail_next`, and read every call from `calls`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token_for-the-fake"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot"}
+
+# Parameters PTB sends JSON-encoded in a form field; everything else is a plain string.
+_JSON_FIELDS = {"reply_markup", "reply_parameters", "allowed_updates", "link_preview_options", "entities"}
+_INT_FIELDS = {"chat_id", "message_thread_id", "offset", "timeout", "limit", "cache_time", "max_connections"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    status: int
+    description: str
+    parameters: dict[str, Any] | None = None
+
+
+class FakeBotApi:
+    """The fake server; `url` is what goes in `channels.telegram.api_base_url`."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.updates: list[dict[str, Any]] = []
+        self.confirmed_offset = 0
+        self.webhook: dict[str, Any] | None = None
+        self.blocked_chats: set[int] = set()
+        self.files: dict[str, bytes] = {}
+        self._failures: dict[str, list[Failure]] = {}
+        self._message_ids = itertools.count(1000)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> FakeBotApi:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------------------------------ test controls
+
+    async def push(self, *updates: dict[str, Any]) -> None:
+        """Queue updates for getUpdates (a waiting long poll returns at once)."""
+        async with self._changed:
+            self.updates.extend(updates)
+            self._changed.notify_all()
+
+    def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None,
+                  times: int = 1) -> None:
+        parameters = {"retry_after": retry_after} if retry_after is not None else None
+        self._failures.setdefault(method, []).extend([Failure(status, description, parameters)] * times)
+
+    def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """sendMessage calls that succeeded, oldest first."""
+        return [call.params for call in self.calls if call.method == "sendMessage" and call.params.get("ok")
+                and (chat_id is None or call.params["chat_id"] == chat_id)]
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+        """Wait until `condition()` is truthy (checked after every request); returns its value."""
+        async def waiter() -> Any:
+            async with self._changed:
+                while not (value := condition()):
+                    await self._changed.wait()
+                return value
+
+        return await asyncio.wait_for(waiter(), timeout)
+
+    # ---------------------------------------------------------------------------------------- the API
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params = _decode({**request.query, **(await request.post())})
+        call = Call(method, params)
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+        failures = self._failures.get(method)
+        if failures:
+            failure = failures.pop(0)
+            return _error(failure.status, failure.description, failure.parameters)
+        handler = getattr(self, f"_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        response = await handler(params)
+        async with self._changed:
+            self._changed.notify_all()
+        return response
+
+    async def _getMe(self, params: dict[str, Any]) -> web.Response:  # noqa: N802 - Bot API method names
+        return _ok(BOT_USER)
+
+    async def _getUpdates(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+        if self.webhook is not None:
+            return _error(409, "Conflict: can't use getUpdates method while webhook is active; "
+                               "use deleteWebhook to delete the webhook first")
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        async with self._changed:
+            if offset:
+                # Telegram forgets what the offset confirms.
+                self.confirmed_offset = max(self.confirmed_offset, offset)
+                self.updates = [update for update in self.updates if update["update_id"] >= offset]
+                self._changed.notify_all()
+            deadline = time.monotonic() + timeout
+            while not self.updates and (left := deadline - time.monotonic()) > 0:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except asyncio.TimeoutError:
+                    break
+            return _ok(list(self.updates[: int(params.get("limit") or 100)]))
+
+    async def _sendMessage(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+        chat_id = params.get("chat_id")
+        if chat_id in self.blocked_chats:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        text = params.get("text", "")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "Bad Request: message text is empty")
+        if len(text.encode("utf-16-le")) // 2 > 4096 and params.get("parse_mode") is None:
+            return _error(400, "Bad Request: message is too long")
+        params["ok"] = True
+        chat = {"id": chat_id, "type": "private" if isinstance(chat_id, int) and chat_id > 0 else "group",
+                "title": "chat"}
+        return _ok({"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
+                    "from": BOT_USER, "text": text})
+
+    async def _answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+        return _ok(True)
+
+    async def _getFile(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+        file_id = params.get("file_id", "")
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        return _ok({"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
+                    "file_path": f"documents/{file_id}"})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].rpartition("/")[2]
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
+
+    async def _setWebhook(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+        self.webhook = {"url": params.get("url", ""), "secret_token": params.get("secret_token"),
+                        "allowed_updates": params.get("allowed_updates")}
+        return _ok(True)
+
+    async def _deleteWebhook(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+        self.webhook = None
+        return _ok(True)
+
+
+def _decode(raw: dict[str, str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        value = str(value)
+        if key in _JSON_FIELDS:
+            params[key] = json.loads(value)
+        elif key in _INT_FIELDS and value.lstrip("-").isdigit():
+            params[key] = int(value)
+        else:
+            params[key] = value
+    return params
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)
+
+
+def text_update(update_id: int, text: str, chat_id: int = 5551, message_id: int | None = None,
+                user_id: int | None = None, first_name: str = "Ann", last_name: str = "Lee",
+                language_code: str = "en", chat_type: str = "private", **extra: Any) -> dict[str, Any]:
+    """An Update with a text message, shaped as Telegram sends it."""
+    user = {"id": user_id or chat_id, "is_bot": False, "first_name": first_name, "last_name": last_name,
+            "username": "ann_lee", "language_code": language_code}
+    chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+    if chat_type == "private":
+        chat.update(first_name=first_name, last_name=last_name, username="ann_lee")
+    else:
+        chat["title"] = "Shop customers"
+    message = {"message_id": message_id or update_id + 100, "from": user, "chat": chat, "date": int(time.time()),
+               "text": text, **extra}
+    return {"update_id": update_id, "message": message}
+
+
+def callback_update(update_id: int, data: str, chat_id: int = 5551, message_id: int = 1000,
+                    language_code: str = "en") -> dict[str, Any]:
+    """An Update with a button press on one of the bot's messages."""
+    user = {"id": chat_id, "is_bot": False, "first_name": "Ann", "last_name": "Lee", "username": "ann_lee",
+            "language_code": language_code}
+    return {"update_id": update_id, "callback_query": {
+        "id": f"cbq{update_id}", "from": user, "chat_instance": "42", "data": data,
+        "message": {"message_id": message_id, "from": BOT_USER, "date": int(time.time()), "text": "…",
+                    "chat": {"id": chat_id, "type": "private", "first_name": "Ann"}}}}
