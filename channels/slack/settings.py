@@ -27,10 +27,13 @@ class SlackSettings(BaseModel):
     replies_path: Path = Path("config/replies")  # saved replies for `/helpline reply NAME`
 
     @model_validator(mode="after")
-    def _token_when_enabled(self) -> SlackSettings:
-        if self.enabled and not _given(self.bot_token):
-            raise ValueError("channels.slack is enabled but bot_token is not set "
-                             "(put it in the environment: bot_token: \"${SLACK_BOT_TOKEN}\")")
+    def _tokens_when_enabled(self) -> SlackSettings:
+        if not self.enabled:
+            return self
+        missing = ([] if _given(self.bot_token) else ["channels.slack.bot_token"]) + self.missing_for_mode()
+        if missing:
+            raise ValueError(f"channels.slack is enabled (mode {self.mode}) but {', '.join(missing)} "
+                             "is not set (put it in the environment, e.g. bot_token: \"${SLACK_BOT_TOKEN}\")")
         return self
 
     def missing_for_mode(self) -> list[str]:

@@ -29,7 +29,7 @@ def test_environment_value_wins_over_default() -> None:
 
 def test_secrets_never_show_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     text = ('redis: {url: "redis://:hunter2@db:6379/0"}\n'
-            'channels:\n  slack: {enabled: true, bot_token: "${SLACK_BOT_TOKEN}", signing_secret: s3cr3t}\n'
+            'channels:\n  slack: {enabled: true, mode: http, bot_token: "${SLACK_BOT_TOKEN}", signing_secret: s3cr3t}\n'
             '  email: {enabled: false, imap: {host: h, password: "mailpass"}}\n')
     settings = parse_settings(text, "c.yaml", {"SLACK_BOT_TOKEN": "xoxb-very-secret"})
     with caplog.at_level(logging.DEBUG):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from channels.base import ChannelContext
-from channels.slack import create
 from channels.slack.settings import SlackSettings
 
 from bot.settings import SettingsError, parse_settings
@@ -26,18 +24,21 @@ def test_enabled_without_tokens_names_the_key() -> None:
         parse_settings(text, "helpline.yaml", {})
 
 
-def test_the_mode_secret_is_required_when_the_channel_is_made() -> None:
-    settings = SlackSettings(enabled=True, bot_token=SecretStr("xoxb-1"))
-    with pytest.raises(ValueError, match=r"socket mode needs channels\.slack\.app_token"):
-        create(settings, ChannelContext(submit=None, redis=None, key=str), {})  # type: ignore[arg-type]
+def test_the_mode_secret_is_required_at_start() -> None:
+    with pytest.raises(ValueError, match=r"mode socket\) but channels\.slack\.app_token"):
+        SlackSettings(enabled=True, bot_token=SecretStr("xoxb-1"))
+    text = "channels:\n  slack: {enabled: true, bot_token: xoxb-1}\n"
+    with pytest.raises(SettingsError, match=r"helpline.yaml:2: channels\.slack.*app_token"):
+        parse_settings(text, "helpline.yaml", {})
 
 
 def test_http_mode_needs_the_signing_secret_and_secrets_are_hidden() -> None:
     text = ("channels:\n  slack: {enabled: true, mode: http, bot_token: '${SLACK_BOT_TOKEN}',"
             " signing_secret: '${SLACK_SIGNING_SECRET}'}\n")
-    lax = parse_settings(text, "helpline.yaml", {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": ""})
-    assert lax.channels.slack.missing_for_mode() == ["channels.slack.signing_secret"]
+    with pytest.raises(SettingsError, match=r"channels\.slack\.signing_secret"):
+        parse_settings(text, "helpline.yaml", {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": ""})
     settings = parse_settings(text, "helpline.yaml", {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret"})
+    assert settings.channels.slack.missing_for_mode() == []
     assert "s3cret" not in repr(settings) and "xoxb-1" not in repr(settings)
 
 
