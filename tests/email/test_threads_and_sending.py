@@ -1,0 +1,179 @@
+"""Threading (References, In-Reply-To, case tags, forwards), replies over SMTP, options, noise and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from channels.base import PermanentDeliveryError, TemporaryDeliveryError
+from channels.email.channel import EmailChannel
+from router.messages import OutboundMessage, QuickReply, new_id
+from tests.email.conftest import SUPPORT, Harness, email_settings, mail
+from tests.email.smtp_peer import SmtpPeer
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpPeer]:
+    peer = SmtpPeer()
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+@pytest.fixture
+def channel(harness: Harness, smtp: SmtpPeer) -> EmailChannel:
+    return harness.channel(email_settings(None, smtp=smtp.settings()))
+
+
+def reply(root: str, text: str = "Thanks, we are on it.", case: int | None = 1042, author: str = "bot",
+          options: tuple[QuickReply, ...] = (), reply_to: str | None = None, agent_name: str = "") -> OutboundMessage:
+    return OutboundMessage(id=new_id(), channel="email", address=root, text=text, options=options, case=case,
+                           author=author, agent_name=agent_name, reply_to=reply_to or root)
+
+
+async def start_conversation(channel: EmailChannel, smtp: SmtpPeer) -> tuple[str, str]:
+    """Ann writes, the bot answers with case #1042: (root Message-ID, our reply's Message-ID)."""
+    received = await channel.receive(mail(subject="Order late", body="Where is my order?",
+                                          message_id="<first@customer.test>"))
+    assert received.outcome == "submitted" and received.message is not None
+    root = received.message.address
+    ours = await channel.deliver(reply(root))
+    assert ours is not None
+    return root, ours
+
+
+async def test_bot_reply_threads_and_is_marked_automatic(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, ours = await start_conversation(channel, smtp)
+    assert root == "<first@customer.test>"
+    [sent] = smtp.recorder.messages
+    assert sent["Subject"] == "Re: Order late [#1042]"
+    assert sent["Message-ID"] == ours
+    assert sent["In-Reply-To"] == "<first@customer.test>"
+    assert sent["References"] == "<first@customer.test>"
+    assert sent["Auto-Submitted"] == "auto-replied"
+    assert sent["To"].addresses[0].addr_spec == "ann@customer.test"
+    assert sent["From"].addresses[0].addr_spec == SUPPORT
+    assert {part.get_content_type() for part in sent.iter_parts()} == {"text/plain", "text/html"}
+    assert smtp.recorder.envelopes[0].rcpt_tos == ["ann@customer.test"]
+
+
+async def test_agent_reply_has_the_agents_name_and_no_auto_submitted(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, _ = await start_conversation(channel, smtp)
+    await channel.deliver(reply(root, "Hello, Maria here.", author="agent", agent_name="Maria"))
+    sent = smtp.recorder.messages[-1]
+    assert sent["Auto-Submitted"] is None
+    assert sent["From"].addresses[0].display_name == "Maria (Support)"
+    assert sent["References"].split()[0] == root
+
+
+async def test_outlook_reply_with_references_only_joins_the_thread(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, ours = await start_conversation(channel, smtp)
+    outlook = mail(subject="RE: Order late [#1042]", message_id="<outlook@customer.test>",
+                   headers=f"References: {root} {ours}\r\n",
+                   body="Still nothing.\r\n\r\n-----Original Message-----\r\nFrom: Support <support@example.com>\r\n"
+                        "Sent: Monday, March 4, 2024 10:15 AM\r\nTo: Ann\r\nSubject: Re: Order late [#1042]\r\n\r\n"
+                        "Thanks, we are on it.")
+    received = await channel.receive(outlook)
+    assert received.message is not None
+    assert received.message.address == root
+    assert received.message.text == "Still nothing."
+
+
+async def test_reply_with_a_changed_subject_joins_by_in_reply_to(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, ours = await start_conversation(channel, smtp)
+    received = await channel.receive(mail(subject="another thing entirely", headers=f"In-Reply-To: {ours}\r\n",
+                                          body="Also, can I change the address?"))
+    assert received.message is not None and received.message.address == root
+    assert received.message.reply_to == ours
+
+
+async def test_case_tag_joins_only_for_the_cases_customer(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, _ = await start_conversation(channel, smtp)
+    own = await channel.receive(mail(subject="About [#1042]", body="New mail, same case", message_id="<tag@c.test>"))
+    assert own.message is not None and own.message.address == root
+    stranger = await channel.receive(mail(subject="Re: Order late [#1042]", body="I am someone else",
+                                          sender="eve@elsewhere.test", message_id="<eve@elsewhere.test>"))
+    assert stranger.message is not None and stranger.message.address == "<eve@elsewhere.test>"
+
+
+async def test_a_forward_starts_a_new_conversation(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, ours = await start_conversation(channel, smtp)
+    forwarded = await channel.receive(mail(subject="Fwd: Re: Order late [#1042]", headers=f"In-Reply-To: {ours}\r\n",
+                                           message_id="<fwd@customer.test>",
+                                           body="See below\r\n\r\n---------- Forwarded message ---------\r\n"
+                                                "From: Support <support@example.com>\r\nSubject: Re: Order late\r\n\r\n"
+                                                "Thanks, we are on it."))
+    assert forwarded.message is not None
+    assert forwarded.message.address == "<fwd@customer.test>" != root
+    assert "Thanks, we are on it." in forwarded.message.text  # the forwarded mail is the matter at hand
+
+
+async def test_options_are_numbered_and_a_number_maps_back(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, _ = await start_conversation(channel, smtp)
+    options = (QuickReply("refund", "Refund"), QuickReply("resend", "Send it again"))
+    ours = await channel.deliver(reply(root, "What would you like?", options=options))
+    text = smtp.recorder.messages[-1].get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "1) Refund\n2) Send it again" in text
+    answer = await channel.receive(mail(subject="Re: Order late [#1042]", headers=f"In-Reply-To: {ours}\r\n",
+                                        body=f"2\r\n\r\nOn Mon, 4 Mar 2024 at 10:15, Support <{SUPPORT}> wrote:\r\n"
+                                             "> What would you like?\r\n> 1) Refund\r\n"))
+    assert answer.message is not None and answer.message.option == "resend"
+
+
+async def test_auto_replies_bounces_and_our_own_mail_are_not_submitted(channel: EmailChannel,
+                                                                       harness: Harness) -> None:
+    assert (await channel.receive(mail(headers="Auto-Submitted: auto-replied\r\n"))).outcome == "ignored"
+    assert (await channel.receive(mail(headers="Precedence: bulk\r\n"))).outcome == "ignored"
+    assert (await channel.receive(mail(sender="mailer-daemon@customer.test"))).outcome == "ignored"
+    assert (await channel.receive(mail(sender=SUPPORT))).outcome == "ignored"
+    assert await harness.inbox() == []
+
+
+async def test_the_same_message_twice_is_submitted_once(channel: EmailChannel, harness: Harness) -> None:
+    raw = mail(message_id="<twice@customer.test>")
+    assert (await channel.receive(raw)).outcome == "submitted"
+    assert (await channel.receive(raw)).outcome == "duplicate"
+    assert len(await harness.inbox()) == 1
+
+
+async def test_bot_answers_to_one_sender_are_rate_limited(harness: Harness, smtp: SmtpPeer) -> None:
+    channel = harness.channel(email_settings(None, smtp=smtp.settings(), auto_reply_limit=2))
+    root, _ = await start_conversation(channel, smtp)
+    await channel.deliver(reply(root, "second"))
+    assert await channel.deliver(reply(root, "third")) is None
+    await channel.deliver(reply(root, "an agent is never limited", author="agent", agent_name="Maria"))
+    assert len(smtp.recorder.messages) == 3
+
+
+@pytest.mark.parametrize("where,answer,error", [
+    ("data", "451 4.3.0 try again later", TemporaryDeliveryError),
+    ("data", "554 5.7.1 rejected", PermanentDeliveryError),
+    ("rcpt", "550 5.1.1 no such user", PermanentDeliveryError),
+    ("rcpt", "450 4.2.0 mailbox busy", TemporaryDeliveryError),
+])
+async def test_smtp_errors_are_typed(channel: EmailChannel, smtp: SmtpPeer, where: str, answer: str,
+                                     error: type[Exception]) -> None:
+    received = await channel.receive(mail(message_id="<err@customer.test>"))
+    assert received.message is not None
+    if where == "data":
+        smtp.recorder.data_reply = answer
+    else:
+        smtp.recorder.rcpt_reply = answer
+    with pytest.raises(error):
+        await channel.deliver(reply(received.message.address))
+
+
+async def test_unreachable_smtp_is_temporary(harness: Harness) -> None:
+    from tests.email.dovecot import free_port
+
+    channel = harness.channel(email_settings(None, smtp={"port": free_port(), "timeout_seconds": 2}))
+    received = await channel.receive(mail(message_id="<down@customer.test>"))
+    assert received.message is not None
+    with pytest.raises(TemporaryDeliveryError):
+        await channel.deliver(reply(received.message.address))
+
+
+async def test_unknown_thread_is_a_permanent_failure(channel: EmailChannel) -> None:
+    with pytest.raises(PermanentDeliveryError):
+        await channel.deliver(reply("<nobody@nowhere.test>"))
