@@ -133,6 +133,7 @@ class TelegramChannel:
             await asyncio.wait(self._answers, timeout=5)
         await self._poll_request.shutdown()
         await self.bot.shutdown()
+        await self.bot.request.shutdown()  # also when getMe never succeeded and the bot was not initialised
 
     def routes(self) -> list[Route]:
         if self.settings.mode != "webhook":
@@ -336,6 +337,14 @@ class TelegramChannel:
             except tg.TelegramError as error:  # NetworkError, TimedOut (5xx among them), Conflict
                 raise TemporaryDeliveryError(f"Telegram: {self._safe(error)}") from None
         raise PermanentDeliveryError(f"Telegram: chat {params['chat_id']} migrated more than once")
+
+    async def fetch_attachment(self, ref: str) -> bytes:
+        """The bytes of a customer's file (Attachment.ref is its file_id), for desks that re-upload it."""
+        try:
+            file = await self.bot.get_file(ref)
+            return bytes(await file.download_as_bytearray())
+        except tg.TelegramError as error:
+            raise TemporaryDeliveryError(f"Telegram file {ref}: {self._safe(error)}") from None
 
     def _safe(self, error: BaseException) -> str:
         """An error's text without the bot token (PTB puts it in some messages)."""
