@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     email_parse.add_argument("file", type=Path)
     email_parse.add_argument("--json", action="store_true")
     # -- email (end) --
+    # -- telegram (begin) --
+    telegram = command("telegram", "the Telegram channel's webhook")
+    telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True, metavar="ACTION")
+    set_webhook = command("set-webhook", "have Telegram post updates to URL (with the configured secret token)",
+                          telegram_commands)
+    set_webhook.add_argument("url", metavar="URL", help="public https URL ending in channels.telegram.webhook_path")
+    command("delete-webhook", "stop webhook delivery, so long polling receives again", telegram_commands)
+    # -- telegram (end) --
     return parser
 
 
@@ -303,12 +311,44 @@ def _faq(args: argparse.Namespace, settings: Settings) -> int:
                         settings.faq.answer_at, settings.faq.suggest_at, sys.stdout)
 
 
+# -- telegram (begin) --
+def _telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from telegram.error import TelegramError
+
+    from channels.telegram.adapter import delete_webhook, set_webhook
+
+    section = settings.channels.telegram
+    if section.token is None:
+        print("helpline: channels.telegram.token is not set (TELEGRAM_TOKEN)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.telegram_command == "set-webhook":
+            if section.mode != "webhook":
+                print("helpline: note: channels.telegram.mode is polling; set mode: webhook so the service "
+                      "receives what Telegram posts", file=sys.stderr)
+            asyncio.run(set_webhook(section, args.url))
+            print(f"webhook set: Telegram posts updates to {args.url}")
+        else:
+            asyncio.run(delete_webhook(section))
+            print("webhook deleted: long polling can receive updates")
+    except ValueError as error:
+        print(f"helpline: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (TelegramError, OSError) as error:
+        token = section.token.get_secret_value()
+        print(f"helpline: Telegram refused: {str(error).replace(token, '<token>')}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+# -- telegram (end) --
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "run": _run,
     "chat": _chat,
     "queue": _queue,
     "case": _case,
     "faq": _faq,
+    "telegram": _telegram,
 }
 
 
