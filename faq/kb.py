@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
 from .langdetect import detect_language
+from .langprofile import LanguageProfile, builtin_profile
 from .loader import load_entries
 from .matcher import MatcherFactory, build_default_matcher
 from .model import Decision, Entry, Match, MatchResult
@@ -40,7 +42,7 @@ class KnowledgeBase:
     def match(self, text: str, lang_hint: str | None = None, *, answer_at: float, suggest_at: float) -> MatchResult:
         """Rank entries for a customer's message and decide: answer, suggest up to three, or no match."""
         text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
-        language = detect_language(text, lang_hint, self.languages)
+        language = detect_language(text, lang_hint, self.languages, self.language_profile)
         ranked = self._matcher.rank(text, MAX_MATCHES)
         matches = tuple(Match(entry_id, score, self.entries[entry_id].team) for entry_id, score in ranked)
         best = matches[0].score if matches else 0.0
@@ -51,6 +53,15 @@ class KnowledgeBase:
         else:
             decision = Decision.NO_MATCH
         return MatchResult(decision, matches, language)
+
+    @cached_property
+    def language_profile(self) -> LanguageProfile:
+        """Trigram statistics of the shipped samples plus this knowledge base's own questions."""
+        samples: dict[str, list[str]] = {}
+        for entry in self.entries.values():
+            for language, questions in entry.questions.items():
+                samples.setdefault(language, []).extend(questions)
+        return LanguageProfile.learn(samples, base=builtin_profile())
 
     def suggestions(self, result: MatchResult, suggest_at: float) -> tuple[Match, ...]:
         """The matches worth offering as "did you mean" choices: up to three at or above `suggest_at`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .langprofile import LanguageProfile, builtin_profile
 from .normalize import normalize
 
 # Letters that only (or almost only) one of our languages uses, checked on the raw casefolded text.
@@ -53,13 +54,29 @@ for _shared in ("es", "ka", "is", "me", "to", "no", "mi", "ta", "ti", "de", "par
 _MAX_CHARS = 2000  # a short message is enough to tell; long ones are cut so detection stays cheap
 
 
-def detect_language(text: str, hint: str | None, languages: Sequence[str]) -> str:
-    """Best guess of the language of `text` among `languages`; the hint wins unless the text is clearly another."""
+# Trigram evidence: nats per trigram by which the best language must lead, and in all, before it counts.
+_PROFILE_MARGIN_PER_TRIGRAM = 0.15
+_PROFILE_MARGIN_TOTAL = 3.0
+_PROFILE_WEIGHT = 0.5  # score points per nat of lead, capped
+_PROFILE_CAP = 6.0
+_PROFILE_MIN_TRIGRAMS = 8  # a word of four letters is too little to go on: the hint or default stands
+
+
+def detect_language(text: str, hint: str | None, languages: Sequence[str],
+                    profile: LanguageProfile | None = None) -> str:
+    """Best guess of the language of `text` among `languages`; the hint wins unless the text is clearly another.
+
+    `profile` (trigram statistics, by default those shipped with Helpline) tells languages apart
+    when accents are left out; a knowledge base passes one that has also learnt its own questions.
+    """
     if not languages:
         raise ValueError("detect_language needs at least one language")
     fallback = hint if hint in languages else languages[0]
     try:
-        scores = _scores(text[:_MAX_CHARS] if isinstance(text, str) else "")
+        sample = text[:_MAX_CHARS] if isinstance(text, str) else ""
+        scores = _scores(sample)
+        if "el" not in scores or scores["el"] < 10:  # Greek script needs no statistics
+            _add_profile_evidence(scores, sample, languages, profile or builtin_profile())
     except Exception:  # detection is a guess; bad input must never stop answering
         return fallback
     candidates = {lang: score for lang, score in scores.items() if lang in languages}
@@ -71,6 +88,18 @@ def detect_language(text: str, hint: str | None, languages: Sequence[str]) -> st
     if best != fallback and best_score >= 1.0 and best_score >= 2 * hint_score + 0.5:
         return best
     return fallback
+
+
+def _add_profile_evidence(scores: dict[str, float], text: str, languages: Sequence[str],
+                          profile: LanguageProfile) -> None:
+    likelihoods, trigrams = profile.log_likelihoods(text, languages)
+    if len(likelihoods) < 2 or trigrams < _PROFILE_MIN_TRIGRAMS:
+        return
+    ranked = sorted(likelihoods.items(), key=lambda item: item[1], reverse=True)
+    (best, best_value), (_, second_value) = ranked[0], ranked[1]
+    lead = best_value - second_value
+    if lead >= _PROFILE_MARGIN_TOTAL and lead / trigrams >= _PROFILE_MARGIN_PER_TRIGRAM:
+        scores[best] = scores.get(best, 0.0) + min(_PROFILE_CAP, _PROFILE_WEIGHT * lead)
 
 
 def _scores(text: str) -> dict[str, float]:

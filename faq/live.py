@@ -64,7 +64,9 @@ class LiveKnowledgeBase:
 
     def _load(self) -> KnowledgeBase | list[Problem]:
         try:
-            return load_knowledge_base(self.path, self.languages)
+            knowledge_base = load_knowledge_base(self.path, self.languages)
+            knowledge_base.language_profile  # noqa: B018 - learnt here, off the event loop, not on the first match
+            return knowledge_base
         except KnowledgeBaseError as exc:
             return exc.problems
         except Exception as exc:  # noqa: BLE001 - any failure must leave the last good knowledge base serving

@@ -86,9 +86,14 @@ def has_latin(normalized: str) -> bool:
     return _HAS_LATIN.search(normalized) is not None
 
 
+def transliterate_greek(normalized: str) -> str:
+    """Greek letters of normalised text in Latin letters, as Greeklish is commonly typed; the rest kept."""
+    return _GREEK_RE.sub(lambda m: _GREEK_DIGRAPHS.get(m.group(0)) or _GREEK_LETTERS[m.group(0)], normalized)
+
+
 def latin_key(normalized: str) -> str:
     """A coarse Latin spelling of normalised text, the same for Greek script and for Greeklish."""
-    latin = _GREEK_RE.sub(lambda m: _GREEK_DIGRAPHS.get(m.group(0)) or _GREEK_LETTERS[m.group(0)], normalized)
+    latin = transliterate_greek(normalized)
     for pattern, replacement in _LATIN_RULES:
         latin = pattern.sub(replacement, latin)
     return latin

@@ -165,7 +165,8 @@ class Router:
         conversation_id = await tx.pipe.get(address_key)
         conversation = await tx.conversation(conversation_id) if conversation_id else None
         hint = (conversation.language if conversation else None) or message.language_hint
-        language = detect_language(text, hint, self.config.languages) if text else (hint or self.config.languages[0])
+        language = (detect_language(text, hint, self.config.languages, self.knowledge_base().language_profile)
+                    if text else (hint or self.config.languages[0]))
         if language not in self.config.languages:
             language = self.config.languages[0]
         if conversation is None:
