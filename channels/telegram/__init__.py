@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
 def create(section: Any, context: ChannelContext) -> Channel:
     """The Telegram channel for a `channels.telegram` settings section (a TelegramSettings or its dict)."""
-    from channels.telegram.adapter import TelegramChannel  # PTB and aiohttp load only when the channel runs
+    from channels.telegram.adapter import (
+        TelegramChannel,  # PTB and aiohttp load only when the channel runs
+    )
 
     settings = section if isinstance(section, TelegramSettings) else TelegramSettings.model_validate(section)
     return TelegramChannel(settings, context)

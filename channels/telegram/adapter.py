@@ -36,18 +36,16 @@ from channels.base import (
 from channels.telegram.convert import (
     CHANNEL,
     BotIdentity,
-    InboundMessage,
     Skip,
     callback_query_id,
     convert_update,
     is_long_value_token,
     long_values,
-    parse_address,
     render_outbound,
 )
 from channels.telegram.pacing import Pacer
 from channels.telegram.settings import TelegramSettings
-from router.messages import OutboundMessage
+from router.messages import InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +122,7 @@ class TelegramChannel:
                 self._poller.cancel()  # unconfirmed updates simply come again next time
             try:
                 await asyncio.wait_for(asyncio.shield(self._poller), self.settings.stop_grace_seconds)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._poller
@@ -210,7 +208,8 @@ class TelegramChannel:
                         continue  # already in the inbox
                     await self._retrying(lambda update=update: self.handle_update(update), f"update {update_id}")
                     offset = update_id + 1
-                    await self._retrying(lambda: self.context.redis.set(self.keys.offset, offset), "saving the offset")
+                    await self._retrying(lambda offset=offset: self.context.redis.set(self.keys.offset, offset),
+                                        "saving the offset")
                 continue
             await self._pause(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
 
@@ -389,4 +388,4 @@ async def delete_webhook(settings: TelegramSettings) -> None:
         await bot.delete_webhook()
 
 
-__all__ = ["TelegramChannel", "delete_webhook", "make_bot", "parse_address", "set_webhook"]
+__all__ = ["TelegramChannel", "delete_webhook", "make_bot", "set_webhook"]

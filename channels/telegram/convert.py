@@ -13,7 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.messages import Attachment, InboundMessage, OutboundMessage, QuickReply, Sender, new_id
+from router.messages import (
+    Attachment,
+    InboundMessage,
+    OutboundMessage,
+    QuickReply,
+    Sender,
+    new_id,
+)
 
 CHANNEL = "telegram"
 MAX_MESSAGE_UTF16 = 4096  # Telegram's limit for one message's text (after entity parsing), in UTF-16 units
@@ -306,9 +313,7 @@ def _addressed_in_group(message: Mapping[str, Any], text: str, entities: Any, bo
             addressed = True
             cuts.append((start, length))
         elif kind == "text_mention" and bot.id and isinstance(entity.get("user"), Mapping) \
-                and entity["user"].get("id") == bot.id:
-            addressed = True
-        elif kind == "bot_command" and mention and piece.lower().endswith(mention):
+                and entity["user"].get("id") == bot.id or kind == "bot_command" and mention and piece.lower().endswith(mention):
             addressed = True
     if not addressed:
         return False, text

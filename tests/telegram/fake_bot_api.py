@@ -127,10 +127,10 @@ class FakeBotApi:
             self._changed.notify_all()
         return response
 
-    async def _getMe(self, params: dict[str, Any]) -> web.Response:  # noqa: N802 - Bot API method names
+    async def _getMe(self, params: dict[str, Any]) -> web.Response:
         return _ok(BOT_USER)
 
-    async def _getUpdates(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _getUpdates(self, params: dict[str, Any]) -> web.Response:
         if self.webhook is not None:
             return _error(409, "Conflict: can't use getUpdates method while webhook is active; "
                                "use deleteWebhook to delete the webhook first")
@@ -146,11 +146,11 @@ class FakeBotApi:
             while not self.updates and (left := deadline - time.monotonic()) > 0:
                 try:
                     await asyncio.wait_for(self._changed.wait(), left)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             return _ok(list(self.updates[: int(params.get("limit") or 100)]))
 
-    async def _sendMessage(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _sendMessage(self, params: dict[str, Any]) -> web.Response:
         chat_id = params.get("chat_id")
         if chat_id in self.blocked_chats:
             return _error(403, "Forbidden: bot was blocked by the user")
@@ -165,10 +165,10 @@ class FakeBotApi:
         return _ok({"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                     "from": BOT_USER, "text": text})
 
-    async def _answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
         return _ok(True)
 
-    async def _getFile(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _getFile(self, params: dict[str, Any]) -> web.Response:
         file_id = params.get("file_id", "")
         if file_id not in self.files:
             return _error(400, "Bad Request: invalid file_id")
@@ -183,12 +183,12 @@ class FakeBotApi:
             return web.Response(status=404)
         return web.Response(body=self.files[file_id])
 
-    async def _setWebhook(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _setWebhook(self, params: dict[str, Any]) -> web.Response:
         self.webhook = {"url": params.get("url", ""), "secret_token": params.get("secret_token"),
                         "allowed_updates": params.get("allowed_updates")}
         return _ok(True)
 
-    async def _deleteWebhook(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _deleteWebhook(self, params: dict[str, Any]) -> web.Response:
         self.webhook = None
         return _ok(True)
 

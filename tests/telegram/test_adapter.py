@@ -13,7 +13,12 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from channels.base import PermanentDeliveryError, RetryAfter, TemporaryDeliveryError, send_with_retries
+from channels.base import (
+    PermanentDeliveryError,
+    RetryAfter,
+    TemporaryDeliveryError,
+    send_with_retries,
+)
 from channels.telegram.adapter import SECRET_HEADER
 from router.messages import InboundMessage, OutboundMessage, QuickReply
 from tests.telegram.conftest import inbox, wait_until
@@ -195,10 +200,9 @@ async def test_webhook_answers_200_only_after_the_inbox(fake: FakeBotApi, channe
     channel = await channel_factory(submit=redis_down, mode="webhook", webhook_secret="abc")
     runner, base = await serve_routes(channel)
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(f"{base}/telegram/webhook", json=text_update(71, "hi"),
-                                    headers={SECRET_HEADER: "abc"}) as response:
-                assert response.status >= 500  # Telegram sends it again later
+        async with aiohttp.ClientSession() as session, session.post(
+                f"{base}/telegram/webhook", json=text_update(71, "hi"), headers={SECRET_HEADER: "abc"}) as response:
+            assert response.status >= 500  # Telegram sends it again later
     finally:
         await runner.cleanup()
 
