@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from bot.channel_setup import build_channels
 from bot.settings import Settings
-from channels.base import Channel, ChannelContext, Desk, send_with_retries
+from channels.base import Channel, ChannelContext, Desk, attachment_fetcher, send_with_retries
 from channels.console import CHANNEL as CONSOLE, ConsoleChannel
 from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
 from router.engine import Router, RouterConfig
@@ -72,6 +72,8 @@ class Helpline:
         self._router: Router | None = None
         self.console = ConsoleChannel(self.redis, self.keys.console, lambda message_id: self.keys.sent(CONSOLE, message_id))
         self.workers: list[StreamWorker] = []
+        # The running channels by name; channel contexts look files up here (filled once they are built).
+        self.channels: dict[str, Channel] = {}
 
     @property
     def knowledge_base(self) -> LiveKnowledgeBase:
@@ -168,7 +170,7 @@ class Helpline:
             await self.redis.xadd(self.keys.inbox, inbox_fields(message))
 
         return ChannelContext(submit=submit, redis=self.redis, key=lambda name: f"{self.keys.prefix}{name}",
-                              desk=CoreDesk(self))
+                              desk=CoreDesk(self), fetch_attachment=attachment_fetcher(lambda: self.channels))
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -229,6 +231,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     channels: list[Channel] = build_channels(settings, helpline.channel_context())
     if settings.channels.console.enabled:
         channels.append(helpline.console)
+    helpline.channels.update((channel.name, channel) for channel in channels)  # the desk fetches files through these
     started: list[Channel] = []
     try:
         workers = helpline.router_workers(settings.router.workers)

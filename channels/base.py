@@ -4,6 +4,10 @@ A channel turns platform payloads into `InboundMessage`s and hands them to `Chan
 (which returns only once the message is in `hl:inbox`: acknowledge the platform after that, never
 before). It sends `OutboundMessage`s in `deliver`, raising the typed errors below; the service wraps
 `deliver` in `send_with_retries`, so a channel never writes its own retry loop.
+
+A channel whose customers send files may also offer `fetch_attachment` (see `FetchesAttachments`);
+the service passes it to every channel as `ChannelContext.fetch_attachment`, so a desk can copy a
+customer's file from the channel it came from.
 """
 
 from __future__ import annotations
@@ -11,13 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from router.messages import AgentAction, DeskEvent, InboundMessage, OutboundMessage
+from router.messages import (
+    AgentAction,
+    Attachment,
+    DeskEvent,
+    InboundMessage,
+    OutboundMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +137,9 @@ class DeskBackend(Protocol):
         ...
 
 
+AttachmentFetcher = Callable[[str, Attachment], Awaitable[bytes | None]]
+
+
 @dataclass
 class ChannelContext:
     """What the service gives a channel."""
@@ -136,10 +149,17 @@ class ChannelContext:
     key: Callable[[str], str]  # the configured prefix applied to a channel's own key names
     desk: DeskBackend | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # channel name, attachment → its bytes, or None when that channel cannot fetch it; raises
+    # DeliveryError subclasses like `deliver` (a PermanentDeliveryError's reason says why not).
+    fetch_attachment: AttachmentFetcher | None = None
 
 
 class Channel(Protocol):
-    """A customer channel. `start` begins receiving; `stop` stops receiving and finishes in-flight work."""
+    """A customer channel. `start` begins receiving; `stop` stops receiving and finishes in-flight work.
+
+    Optional: `async def fetch_attachment(self, attachment: Attachment) -> bytes | None` (the
+    `FetchesAttachments` protocol), for channels that can fetch a customer's file again by its `ref`.
+    """
 
     name: str
 
@@ -154,6 +174,29 @@ class Channel(Protocol):
     def routes(self) -> list[Route]:
         """HTTP routes (webhooks) to serve on the service's HTTP port; [] when none."""
         ...
+
+
+class FetchesAttachments(Protocol):
+    """The optional part of a channel that can fetch a customer's file again."""
+
+    async def fetch_attachment(self, attachment: Attachment) -> bytes | None:
+        """The file's bytes, or None when this channel cannot fetch it (no ref kept, for example).
+
+        Raises DeliveryError subclasses: RetryAfter or TemporaryDeliveryError when trying again can
+        help, PermanentDeliveryError (its reason shown to agents) when it cannot, e.g. over a size limit.
+        """
+        ...
+
+
+def attachment_fetcher(channels: Callable[[], Mapping[str, Any]]) -> AttachmentFetcher:
+    """A `ChannelContext.fetch_attachment` that asks the channel named in each call, looked up when called
+    (so it can be made before the channels it reaches)."""
+
+    async def fetch(channel: str, attachment: Attachment) -> bytes | None:
+        fetcher = getattr(channels().get(channel), "fetch_attachment", None)
+        return None if fetcher is None else await fetcher(attachment)
+
+    return fetch
 
 
 class Desk(Channel, Protocol):

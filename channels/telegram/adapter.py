@@ -45,7 +45,7 @@ from channels.telegram.convert import (
 )
 from channels.telegram.pacing import Pacer
 from channels.telegram.settings import TelegramSettings
-from router.messages import InboundMessage, OutboundMessage
+from router.messages import Attachment, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 OPTION_TTL_SECONDS = 30 * 24 * 3600  # a long button value outlives the message it was offered on
 PARTS_TTL_SECONDS = 7 * 24 * 3600
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # polling and inbox retries: quick at first, then patient
+BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files to bots on Telegram's own server
 
 
 class _Keys:
@@ -337,13 +338,29 @@ class TelegramChannel:
                 raise TemporaryDeliveryError(f"Telegram: {self._safe(error)}") from None
         raise PermanentDeliveryError(f"Telegram: chat {params['chat_id']} migrated more than once")
 
-    async def fetch_attachment(self, ref: str) -> bytes:
-        """The bytes of a customer's file (Attachment.ref is its file_id), for desks that re-upload it."""
+    async def fetch_attachment(self, attachment: Attachment) -> bytes | None:
+        """The bytes of a customer's file (its ref is the file_id), for desks that copy it; None without a ref.
+
+        Bots may download files of up to 20 MB only: a larger one is a PermanentDeliveryError, not tried.
+        """
+        if not attachment.ref:
+            return None
+        too_big = PermanentDeliveryError(f"larger than the {BOT_DOWNLOAD_LIMIT // (1024 * 1024)} MB a Telegram "
+                                         "bot may download")
+        if attachment.size > BOT_DOWNLOAD_LIMIT:
+            raise too_big
         try:
-            file = await self.bot.get_file(ref)
+            file = await self.bot.get_file(attachment.ref)
+            if (file.file_size or 0) > BOT_DOWNLOAD_LIMIT:
+                raise too_big
             return bytes(await file.download_as_bytearray())
-        except tg.TelegramError as error:
-            raise TemporaryDeliveryError(f"Telegram file {ref}: {self._safe(error)}") from None
+        except tg.RetryAfter as error:
+            raise RetryAfter(_seconds(error), "Telegram: getFile rate limited") from None
+        except (tg.BadRequest, tg.Forbidden, tg.InvalidToken) as error:
+            # "file is too big", "invalid file_id", a file Telegram no longer has (404 on download)
+            raise PermanentDeliveryError(f"Telegram: {self._safe(error)}") from None
+        except tg.TelegramError as error:  # NetworkError, TimedOut
+            raise TemporaryDeliveryError(f"Telegram file {attachment.name}: {self._safe(error)}") from None
 
     def _safe(self, error: BaseException) -> str:
         """An error's text without the bot token (PTB puts it in some messages)."""

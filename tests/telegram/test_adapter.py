@@ -20,7 +20,7 @@ from channels.base import (
     send_with_retries,
 )
 from channels.telegram.adapter import SECRET_HEADER
-from router.messages import InboundMessage, OutboundMessage, QuickReply
+from router.messages import Attachment, InboundMessage, OutboundMessage, QuickReply
 from tests.telegram.conftest import inbox, wait_until
 from tests.telegram.fake_bot_api import FakeBotApi, callback_update, text_update
 from tests.telegram.test_convert import CAPTURED
@@ -153,7 +153,25 @@ async def test_getupdates_conflict_and_server_errors_do_not_stop_polling(fake: F
 async def test_a_customer_file_can_be_fetched(fake: FakeBotApi, channel_factory) -> None:
     fake.files["doc-1"] = b"%PDF-1.7 invoice"
     channel = await channel_factory()
-    assert await channel.fetch_attachment("doc-1") == b"%PDF-1.7 invoice"
+    assert await channel.fetch_attachment(Attachment("invoice.pdf", "application/pdf", 16, "doc-1")) == \
+        b"%PDF-1.7 invoice"
+    assert await channel.fetch_attachment(Attachment("no-ref.pdf")) is None
+
+
+async def test_fetching_a_file_maps_failures_and_respects_the_20_mb_limit(fake: FakeBotApi, channel_factory) -> None:
+    channel = await channel_factory()
+    with pytest.raises(PermanentDeliveryError, match="20 MB"):
+        await channel.fetch_attachment(Attachment("film.mp4", "video/mp4", 21 * 1024 * 1024, "big-1"))
+    assert fake.calls_of("getFile") == []  # not even asked
+    with pytest.raises(PermanentDeliveryError, match="(?i)invalid file_id"):
+        await channel.fetch_attachment(Attachment("gone.jpg", "image/jpeg", 10, "gone"))
+    fake.fail_next("getFile", 502, "Bad Gateway")
+    with pytest.raises(TemporaryDeliveryError):
+        await channel.fetch_attachment(Attachment("later.jpg", "image/jpeg", 10, "later"))
+    fake.fail_next("getFile", 429, "Too Many Requests: retry after 3", retry_after=3)
+    with pytest.raises(RetryAfter) as waited:
+        await channel.fetch_attachment(Attachment("later.jpg", "image/jpeg", 10, "later"))
+    assert waited.value.seconds == 3
 
 
 # -------------------------------------------------------------------------------------------------- webhook
