@@ -31,6 +31,8 @@ class Mailbox:
         self.settings = settings
         self.client: aioimaplib.IMAP4 | None = None
         self.capabilities: set[str] = set()
+        self._plain_transport: asyncio.BaseTransport | None = None  # under STARTTLS's TLS layer
+        self._lost = asyncio.Event()
 
     async def connect(self) -> None:
         """Connect, secure the connection as configured, log in."""
@@ -41,6 +43,8 @@ class Mailbox:
                                                ssl_context=tls_context(settings.verify_tls, settings.ca_file))
         else:
             self.client = aioimaplib.IMAP4(settings.host or "", settings.port, timeout=timeout)
+        lost = self._lost = asyncio.Event()
+        self.client.protocol.conn_lost_cb = lambda error: lost.set()
         await self.client.wait_hello_from_server()
         if settings.security == "starttls":
             await self._starttls()
@@ -64,6 +68,7 @@ class Mailbox:
             raise MailboxError(f"STARTTLS refused: {_text(response)}")
         loop = asyncio.get_running_loop()
         context = tls_context(self.settings.verify_tls, self.settings.ca_file)
+        self._plain_transport = protocol.transport
         protocol.transport = await loop.start_tls(protocol.transport, protocol, context,
                                                   server_hostname=self.settings.host)
         await asyncio.wait_for(protocol.capability(), self.settings.timeout_seconds)
@@ -205,6 +210,16 @@ class Mailbox:
             transport = client.protocol.transport
             if transport is not None:
                 transport.close()
+            # A TLS layer closes the socket under it only after its shutdown: wait for that, then cut.
+            if transport is not None:
+                try:
+                    await asyncio.wait_for(self._lost.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    transport.abort()
+            plain, self._plain_transport = self._plain_transport, None
+            if plain is not None and not plain.is_closing():
+                plain.abort()
+            await asyncio.sleep(0)
 
 
 def _lines(response: aioimaplib.Response) -> list[bytes]:
