@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 EVENT_DEDUPE_SECONDS = 24 * 3600
 CONVERSATION_TTL_SECONDS = 30 * 86400
 API_TIMEOUT_SECONDS = 15
+UPLOAD_TIMEOUT_SECONDS = 120  # a 20 MB file on a slow uplink
 _ANY = re.compile(r".*", re.DOTALL)
 
 
@@ -73,6 +74,28 @@ class SlackApi:
             raise TemporaryDeliveryError(f"{method}: {type(error).__name__}: {error}") from None
         return dict(response.data) if isinstance(response.data, dict) else {}
 
+    async def upload(self, url: str, data: bytes) -> None:
+        """POST a file's bytes to the `upload_url` that files.getUploadURLExternal gave."""
+        session: aiohttp.ClientSession = self.client.session
+        try:
+            async with session.post(url, data=data, timeout=aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_SECONDS)) \
+                    as response:
+                body = (await response.text())[:200]
+                status = response.status
+                retry_after = response.headers.get("Retry-After", "1")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TemporaryDeliveryError(f"file upload: {type(error).__name__}: {error}") from None
+        if status == 429:
+            try:
+                seconds = float(retry_after)
+            except ValueError:
+                seconds = 1.0
+            raise RetryAfter(seconds, "file upload: rate limited")
+        if status >= 500:
+            raise TemporaryDeliveryError(f"file upload: HTTP {status}")
+        if status >= 300:
+            raise PermanentDeliveryError(f"file upload: HTTP {status} {body}".strip())
+
 
 class SlackChannel:
     """Slack as a customer channel and as the agents' desk (implements Channel and Desk)."""
@@ -90,7 +113,8 @@ class SlackChannel:
         self.api = SlackApi(_LazyClient(self))  # type: ignore[arg-type]
         self.desk = SlackDesk(self.api, context, teams, note_prefix=settings.note_prefix,
                               admin_channel=settings.admin_channel,
-                              saved_replies=load_saved_replies(settings.replies_path))
+                              saved_replies=load_saved_replies(settings.replies_path),
+                              max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024))
         self.bot_user_id = ""
         self.bot_id = ""
 

@@ -144,6 +144,21 @@ def strip_mention(text: str, user_id: str) -> str:
     return re.sub(rf"<@{re.escape(user_id)}(\|[^>]*)?>", "", text).strip()
 
 
+def file_size(size: int) -> str:
+    """A file size as people read it: 512 bytes, 240 KB, 25.3 MB."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size} bytes"
+
+
+def describe_file(attachment: Attachment) -> str:
+    """A customer's file in a line for agents, escaped: `photo.jpg (image/jpeg, 25.3 MB)`."""
+    details = [attachment.media_type] + ([file_size(attachment.size)] if attachment.size else [])
+    return escape(f"{attachment.name or 'file'} ({', '.join(details)})")
+
+
 def duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     if seconds < 60:

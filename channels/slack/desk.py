@@ -10,6 +10,7 @@ Our own Redis mapping (keys under `slack:`) remembers where each case is shown:
 | `slack:thread:<channel>:<ts>` | string | the case whose notice thread this is |
 | `slack:agent:<user>` | set | cases assigned to a Slack user (for `/helpline resolve` without a number) |
 | `slack:shown:<event id>` | hash | steps of a DeskEvent already done, so a retry does not post twice |
+|  |  | (`file<i>`: the event's i-th attachment copied or explained; `file<i>:tries`: fetches that failed) |
 | `slack:teamchannel:<team>` | string | the queue channel's id, learned from what Slack answered |
 """
 
@@ -27,13 +28,22 @@ from channels.base import (
     ChannelContext,
     DeliveryError,
     PermanentDeliveryError,
+    RetryAfter,
     RetryPolicy,
+    TemporaryDeliveryError,
     send_with_retries,
 )
 from channels.slack import convert
 from channels.slack.convert import Command, Interaction, SlackMessage, person
 from channels.slack.replies import render_saved_reply
-from router.messages import ActionKind, AgentAction, DeskEvent, DeskEventKind, new_id
+from router.messages import (
+    ActionKind,
+    AgentAction,
+    Attachment,
+    DeskEvent,
+    DeskEventKind,
+    new_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,9 @@ NAMES_CACHE_SECONDS = 3600.0
 SUBMIT_TIMEOUT_SECONDS = 2.0  # Slack wants an answer within 3 s: acknowledge by then even if Redis is slow
 EVENT_POLICY = RetryPolicy(attempts=3, first_delay=0.3, max_delay=2.0, max_retry_after=10.0)
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+FETCH_ATTEMPTS = 3  # a customer's file that cannot be fetched this often is explained in a line instead
+FETCH_TIMEOUT_SECONDS = 120.0
+DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 
 def _plain(text: str) -> str:
@@ -54,6 +67,10 @@ def _plain(text: str) -> str:
 class Api(Protocol):
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         """Call a Web API method (slack-sdk method name); raise DeliveryError subclasses."""
+        ...
+
+    async def upload(self, url: str, data: bytes) -> None:
+        """POST a file's bytes to an upload URL from files.getUploadURLExternal; raise DeliveryError subclasses."""
         ...
 
 
@@ -80,6 +97,7 @@ class SlackDesk:
     def __init__(self, api: Api, context: ChannelContext, teams: Mapping[str, Mapping[str, Any]], *,
                  note_prefix: str = "note:", admin_channel: str | None = None,
                  saved_replies: Mapping[str, Mapping[str, str]] | None = None,
+                 max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
                  clock: Callable[[], float] = time.time) -> None:
         self.api = api
         self.context = context
@@ -88,6 +106,7 @@ class SlackDesk:
         self.note_prefix = note_prefix
         self.admin_channel = admin_channel
         self.saved_replies = dict(saved_replies or {})
+        self.max_attachment_bytes = max_attachment_bytes
         self.clock = clock
         self.bot_user_id = ""
         self._members = TtlCache(MEMBERS_CACHE_SECONDS)
@@ -223,7 +242,8 @@ class SlackDesk:
             await self._thread_post(event, "moved", f"➡️ {status}. The conversation continues in the new thread.")
             await self._update_notice(event.case, status, claimable=False)
             await self._forget_agent(event.case, old.get("agent", ""))
-        await self._post_notice(event, "notice")
+        where = await self._post_notice(event, "notice")
+        await self._copy_files(event, where)
 
     async def _on_reopened(self, event: DeskEvent) -> None:
         if not event.agent:
@@ -232,6 +252,7 @@ class SlackDesk:
         where = await self._ensure_notice(event)
         await self._thread_post(event, "reopened", f"🔁 The customer wrote again: case reopened, back with "
                                                    f"{person(event.agent, event.agent_name)}.")
+        await self._copy_files(event, where)
         await self._assign(event, where)
 
     async def _assign(self, event: DeskEvent, where: Mapping[str, str]) -> None:
@@ -286,8 +307,6 @@ class SlackDesk:
         where = await self._ensure_notice(event)
         name = convert.escape(event.customer_name or where.get("customer") or "Customer")
         text = event.text
-        for attachment in event.attachments:
-            text += f"\n[attachment: {attachment.name}, {attachment.media_type}, {attachment.size} bytes]"
         messages = self.key(f"case:{event.case}:msgs")
         earlier = await self.context.redis.hget(messages, event.reply_to) if event.reply_to else None
         if earlier:
@@ -297,15 +316,82 @@ class SlackDesk:
                 return earlier
 
             ts = await self._step(event, "edit", update)
-        else:
+        elif text.strip() or not event.attachments:  # files alone are shown by the files below
             label = f"*{name}* (edited): " if event.reply_to else f"*{name}:* "
             ts = ""
             for index, line in enumerate(convert.thread_texts(label, text)):
                 posted = await self._thread_post(event, f"message{index}", line)
                 ts = ts or posted
+        else:
+            ts = ""
         if event.platform_id and ts:
             await self.context.redis.hset(messages, event.platform_id, ts)
             await self.context.redis.expire(messages, MAPPING_TTL_SECONDS)
+        await self._copy_files(event, where, name)
+
+    # == the customer's files =================================================================
+    async def _copy_files(self, event: DeskEvent, where: Mapping[str, str], who: str = "") -> None:
+        """Each of the event's files uploaded into the case thread, or a line saying what was sent and why
+        it is not there; once per event and file, also when the event is shown again."""
+        who = who or convert.escape(event.customer_name or where.get("customer") or "The customer")
+        for index, attachment in enumerate(event.attachments):
+            await self._step(event, f"file{index}",
+                             lambda index=index, attachment=attachment: self._copy_file(event, where, who, index,
+                                                                                         attachment))
+
+    async def _copy_file(self, event: DeskEvent, where: Mapping[str, str], who: str, index: int,
+                         attachment: Attachment) -> str:
+        what = convert.describe_file(attachment)
+        limit_mb = f"{self.max_attachment_bytes / (1024 * 1024):g} MB"
+        if attachment.size > self.max_attachment_bytes:
+            return await self._file_line(where, f"📎 {who} sent {what} — too large to copy here (over {limit_mb})")
+        try:
+            data = await self._fetch(event, index, attachment)
+        except PermanentDeliveryError as error:
+            return await self._file_line(where, f"📎 {who} sent {what} — could not be fetched: "
+                                                f"{convert.escape(error.reason)}")
+        if len(data) > self.max_attachment_bytes:  # its size was not known before
+            shown = convert.describe_file(Attachment(attachment.name, attachment.media_type, len(data)))
+            return await self._file_line(where, f"📎 {who} sent {shown} — too large to copy here (over {limit_mb})")
+        try:
+            return await self._upload(where, f"📎 {who} sent:", attachment, data)
+        except PermanentDeliveryError as error:
+            log.warning("case #%s: %s not uploaded: %s", event.case, attachment.name, error.reason)
+            return await self._file_line(where, f"📎 {who} sent {what} — could not be copied here: "
+                                                f"{convert.escape(error.reason)}")
+
+    async def _fetch(self, event: DeskEvent, index: int, attachment: Attachment) -> bytes:
+        """The file's bytes from the customer's channel; PermanentDeliveryError when they will not come."""
+        fetch = self.context.fetch_attachment
+        if fetch is None:
+            raise PermanentDeliveryError("this desk cannot fetch files")
+        try:
+            data = await asyncio.wait_for(fetch(event.channel, attachment), FETCH_TIMEOUT_SECONDS)
+        except (RetryAfter, TemporaryDeliveryError, TimeoutError, OSError) as error:
+            # The event is shown again later; after a few failures the agents get the line, not silence.
+            tries = await self.context.redis.hincrby(self.key(f"shown:{event.id}"), f"file{index}:tries", 1)
+            if tries >= FETCH_ATTEMPTS:
+                raise PermanentDeliveryError(f"{error or type(error).__name__} ({tries} tries)") from None
+            raise
+        if data is None:
+            raise PermanentDeliveryError(f"the {event.channel or 'customer'} channel does not provide its files")
+        return data
+
+    async def _upload(self, where: Mapping[str, str], comment: str, attachment: Attachment, data: bytes) -> str:
+        """Slack's upload flow: an upload URL, the bytes POSTed to it, then the file shared in the thread."""
+        name = attachment.name or "file"
+        ticket = await self.api.call("files_getUploadURLExternal", filename=name, length=len(data))
+        url, file_id = str(ticket.get("upload_url") or ""), str(ticket.get("file_id") or "")
+        if not url or not file_id:
+            raise PermanentDeliveryError("files.getUploadURLExternal gave no upload_url")
+        await self.api.upload(url, data)
+        await self.api.call("files_completeUploadExternal", files=[{"id": file_id, "title": name}],
+                            channel_id=where["channel"], thread_ts=where["ts"], initial_comment=comment)
+        return file_id
+
+    async def _file_line(self, where: Mapping[str, str], text: str) -> str:
+        answer = await self._post(where["channel"], text, thread_ts=where["ts"])
+        return str(answer.get("ts", ""))
 
     async def _on_agent_message(self, event: DeskEvent) -> None:
         if event.ref:

@@ -1,7 +1,9 @@
 """A loopback fake of Slack: the Web API methods Helpline calls, and a Socket Mode WebSocket.
 
 Every call is recorded with its parameters (JSON, form or query). A test can make the next calls of a
-method fail with 429 + Retry-After, a 5xx, or a Slack error code.
+method fail with 429 + Retry-After, a 5xx, or a Slack error code. Files go through Slack's upload flow:
+files.getUploadURLExternal gives an upload URL on this server, the bytes are POSTed there (failures
+injected under the name "upload"), files.completeUploadExternal shares them (`shared_files`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ class Failure:
 
 
 @dataclass
+class SharedFile:
+    """A file files.completeUploadExternal shared: where, and the bytes that were uploaded for it."""
+
+    id: str
+    title: str
+    channel: str
+    thread_ts: str
+    data: bytes
+    initial_comment: str = ""
+
+
+@dataclass
 class FakeSlack:
     members: dict[str, list[str]] = field(default_factory=dict)  # channel → members
     usergroups: dict[str, list[str]] = field(default_factory=dict)
@@ -44,6 +58,8 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id → filename, length, data
+    shared_files: list[SharedFile] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -59,6 +75,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/v1/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -76,6 +93,10 @@ class FakeSlack:
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [call.params for call in self.calls if call.method == method]
+
+    def files_in(self, channel: str, thread_ts: str | None = None) -> list[SharedFile]:
+        return [shared for shared in self.shared_files
+                if shared.channel == channel and (thread_ts is None or shared.thread_ts == thread_ts)]
 
     def posts(self, channel: str | None = None, thread_ts: str | None = None) -> list[dict[str, Any]]:
         return [params for params in self.called("chat.postMessage")
@@ -126,6 +147,48 @@ class FakeSlack:
 
     async def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
+
+    async def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):09d}"
+        self.uploads[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"ok": True, "upload_url": f"http://127.0.0.1:{self.port}/upload/v1/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        self.calls.append(Call("upload", {"file_id": file_id, "bytes": len(data)}))
+        pending = self.failures.get("upload")
+        if pending:
+            failure = pending.pop(0)
+            headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
+            return web.Response(status=failure.status, text=failure.error or "error", headers=headers)
+        upload = self.uploads.get(file_id)
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload["data"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel, thread_ts = str(params.get("channel_id") or ""), str(params.get("thread_ts") or "")
+        shared = []
+        for item in files:
+            upload = self.uploads.get(str(item.get("id")))
+            if upload is None or upload["data"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            if len(upload["data"]) != upload["length"]:
+                return {"ok": False, "error": "file_upload_size_mismatch"}
+            shared.append(SharedFile(str(item["id"]), str(item.get("title") or upload["filename"]), channel,
+                                     thread_ts, upload["data"], str(params.get("initial_comment") or "")))
+        self.shared_files += shared
+        return {"ok": True, "files": [{"id": item.id, "title": item.title} for item in shared]}
 
     async def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
