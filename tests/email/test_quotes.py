@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from channels.email.html import html_to_text
 from channels.email.quotes import split_reply
 
 CRISP = Path("/work/shared/data/email/replies/crisp_email_reply_parser")
@@ -121,3 +123,26 @@ def test_crisp_tricky_texts_are_left_whole(name: str) -> None:
 ])
 def test_zapier_replies(name: str, text: str) -> None:
     assert split_reply((ZAPIER / f"{name}.txt").read_text()).text == text
+
+
+# --- nothing ever raises, and nothing is lost --------------------------------------------------------------
+
+LINES = st.sampled_from(["> quoted", "On Mon, 4 Mar 2024 at 10:15, A <a@b.c> wrote:", "-- ", "Sent from my iPhone",
+                         "From: A <a@b.c>", "Sent: Monday", "To: B", "Subject: x", "________________", "", "text",
+                         "Στις 4/3/2024 10:15, ο/η A έγραψε:", "A <a@b.c> rakstīja:", "A <a@b.c> írta:"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(LINES, st.text(max_size=60)), max_size=30))
+def test_split_reply_never_raises_and_keeps_or_quotes_every_line(lines: list[str]) -> None:
+    body = "\n".join(lines)
+    split = split_reply(body)
+    kept = "\n".join((split.text, split.signature, split.quoted))
+    for line in body.replace("\r", "\n").split("\n"):
+        assert line.strip() in kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<>/=\"' abcdivpbrqotelkhms&;#x0123456789\n")), max_size=400))
+def test_html_to_text_never_raises(markup: str) -> None:
+    assert isinstance(html_to_text(markup), str)
