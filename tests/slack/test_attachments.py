@@ -3,14 +3,24 @@ sent when not; once per event and file. The router in-process, Slack a loopback 
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
-from bot.app import Helpline
+from bot.app import Helpline, serve
+from bot.settings import (
+    ChannelsSettings,
+    ConsoleChannelSettings,
+    Settings,
+    TeamSettings,
+)
 from channels.base import PermanentDeliveryError, TemporaryDeliveryError
 from channels.slack import create
 from channels.slack.adapter import SlackChannel
+from channels.slack.settings import SlackSettings
 from router.messages import (
     Attachment,
     DeskEvent,
@@ -22,10 +32,13 @@ from router.messages import (
     new_id,
 )
 from router.worker import StreamWorker
+from tests.conftest import make_settings
 from tests.drivers import Customer
 from tests.slack.conftest import SUPPORT, TEAMS, slack_section
 from tests.slack.fake_slack import Failure, FakeSlack
 from tests.slack.test_desk import open_case, show_desk
+from tests.telegram.conftest import telegram_settings
+from tests.telegram.fake_bot_api import FakeBotApi, text_update
 
 PHOTO = b"\xff\xd8\xff\xe0 a small JPEG " * 40
 MB = 1024 * 1024
@@ -186,3 +199,61 @@ async def test_a_channel_without_files_and_a_refused_upload_are_described(
     await show_desk(desk_helpline, slack)
     assert thread_lines(fake, ts)[-1] == ("📎 Ann Customer sent b.png (image/png, 100 bytes) — could not be "
                                           "copied here: files.completeUploadExternal: not_in_channel")
+
+
+# -- end to end: a Telegram customer's photo through the whole service into the Slack thread ---------------
+
+TELEGRAM_CHAT = 8811
+
+
+@pytest.fixture
+async def bot_api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # as in tests/telegram: PTB 22's future RetryAfter
+    api = await FakeBotApi().start()
+    yield api
+    await api.close()
+
+
+@pytest.fixture
+async def service(bot_api: FakeBotApi, fake: FakeSlack, prefix: str) -> AsyncIterator[Settings]:
+    base = make_settings(prefix)
+    settings = base.model_copy(update={
+        "teams": {key: TeamSettings(name=team["name"], slack_channel=team["slack_channel"])
+                  for key, team in TEAMS.items()},
+        "channels": ChannelsSettings(console=ConsoleChannelSettings(enabled=False),
+                                     telegram=telegram_settings(bot_api),
+                                     slack=SlackSettings.model_validate(slack_section(fake)))})
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready))
+    await asyncio.wait_for(ready.wait(), 20)
+    yield settings
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.05)
+    return value
+
+
+async def test_a_telegram_customers_photo_reaches_the_slack_thread(bot_api: FakeBotApi, fake: FakeSlack,
+                                                                   service: Settings) -> None:
+    await bot_api.push(text_update(1, "/human", chat_id=TELEGRAM_CHAT))
+    notice = await until(lambda: fake.posts(SUPPORT))
+    bot_api.files["AgACAgIAAxkBAAIB"] = PHOTO
+    photo = text_update(2, "", chat_id=TELEGRAM_CHAT, caption="It arrived broken")
+    del photo["message"]["text"]
+    photo["message"]["photo"] = [
+        {"file_id": "AgACAgIAAxkBAAIA", "file_unique_id": "s", "width": 90, "height": 67, "file_size": 1200},
+        {"file_id": "AgACAgIAAxkBAAIB", "file_unique_id": "m", "width": 320, "height": 240, "file_size": len(PHOTO)}]
+    await bot_api.push(photo)
+    [shared] = await until(lambda: fake.files_in(SUPPORT))
+    assert shared.data == PHOTO and shared.title == "photo.jpg"
+    assert shared.thread_ts and "Case #" in notice[0]["text"]
+    assert [call.params["file_id"] for call in bot_api.calls_of("getFile")] == ["AgACAgIAAxkBAAIB"]
+    # in the case's thread, after the customer's caption
+    assert any("It arrived broken" in post["text"] for post in fake.posts(SUPPORT, thread_ts=shared.thread_ts))
