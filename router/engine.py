@@ -21,6 +21,7 @@ from router.intents import Intents, choice_in, rating_in
 from router.keys import Keys
 from router.messages import (
     AgentAction,
+    Attachment,
     DeliveryReport,
     DeskEvent,
     DeskEventKind,
@@ -218,10 +219,11 @@ class Router:
             tx.event("case_closed", case=case.number, conversation=conversation.id, why="expired")
             self.tell_desk(tx, DeskEventKind.CASE_CLOSED, closed)
             return False
-        await self.reopen(tx, conversation, case, by="customer")
+        await self.reopen(tx, conversation, case, by="customer", attachments=message.attachments)
         return True
 
-    async def reopen(self, tx: Transaction, conversation: Conversation, case: Case, by: str) -> Case:
+    async def reopen(self, tx: Transaction, conversation: Conversation, case: Case, by: str,
+                     attachments: tuple[Attachment, ...] = ()) -> Case:
         """Back to its last agent when they are available, else into the team's queue."""
         last_agent_status = ""
         if case.last_agent:
@@ -243,7 +245,9 @@ class Router:
         tx.event("case_reopened", case=case.number, conversation=conversation.id, by=by, agent=reopened.agent,
                  team=reopened.team)
         self.say(tx, conversation, "reopened", case=case.number)
-        self.tell_desk(tx, DeskEventKind.CASE_REOPENED, reopened, history=await tx.history(conversation.id))
+        # The files of the message that reopened it travel with the notice: the history has only their names.
+        self.tell_desk(tx, DeskEventKind.CASE_REOPENED, reopened, history=await tx.history(conversation.id),
+                       attachments=attachments)
         return reopened
 
     async def _bot_turn(self, tx: Transaction, conversation: Conversation, message: InboundMessage, text: str) -> None:
@@ -279,7 +283,8 @@ class Router:
 
         if not text and message.attachments:
             await self._open_case(tx, replace(conversation, pending={}), team=None, reason="attachment",
-                                  subject=", ".join(a.name for a in message.attachments))
+                                  subject=", ".join(a.name for a in message.attachments),
+                                  attachments=message.attachments)
             return
         if not text:
             # A button from an earlier question pressed again: nothing is waiting for it any more.
@@ -331,7 +336,7 @@ class Router:
         ))
 
     async def _open_case(self, tx: Transaction, conversation: Conversation, team: str | None, reason: str,
-                         subject: str) -> Case:
+                         subject: str, attachments: tuple[Attachment, ...] = ()) -> Case:
         team = team if team in self.config.teams else self.config.default_team
         number = await tx.reserve_case_number()
         case = Case(
@@ -346,7 +351,8 @@ class Router:
                  channel=conversation.channel, language=conversation.language)
         key = "case_opened_on_request" if reason == "requested" else "case_opened"
         self.say(tx, conversation, key, case=number, position=position)
-        self.tell_desk(tx, DeskEventKind.CASE_WAITING, case, history=await tx.history(conversation.id))
+        self.tell_desk(tx, DeskEventKind.CASE_WAITING, case, history=await tx.history(conversation.id),
+                       attachments=attachments)
         return case
 
     # == delivery reports ====================================================================

@@ -201,6 +201,18 @@ async def test_a_channel_without_files_and_a_refused_upload_are_described(
                                           "copied here: files.completeUploadExternal: not_in_channel")
 
 
+
+async def test_a_case_opened_by_a_file_shows_it_under_the_notice(
+        desk_helpline: Helpline, customer: Customer, worker: StreamWorker, slack: SlackChannel, fake: FakeSlack,
+        files: FilesChannel) -> None:
+    files.files["ph-2"] = PHOTO
+    await send_files(desk_helpline, worker, customer, "", Attachment("photo.jpg", "image/jpeg", len(PHOTO), "ph-2"))
+    await show_desk(desk_helpline, slack)
+    [event] = await desk_events(desk_helpline, DeskEventKind.CASE_WAITING)
+    ts = (await slack.desk.mapping(event.case))["ts"]
+    assert [(shared.title, shared.data) for shared in fake.files_in(SUPPORT, ts)] == [("photo.jpg", PHOTO)]
+
+
 # -- end to end: a Telegram customer's photo through the whole service into the Slack thread ---------------
 
 TELEGRAM_CHAT = 8811
