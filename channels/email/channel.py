@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from channels.base import ChannelContext, PermanentDeliveryError, Route
+from channels.base import ChannelContext, PermanentDeliveryError, Route, TemporaryDeliveryError
 from channels.email.compose import ThreadInfo, compose_reply, message_id_for
 from channels.email.imap import Mailbox, MailboxError
-from channels.email.parse import ParsedMail, parse_mail
+from channels.email.parse import ParsedMail, parse_mail, part_bytes
 from channels.email.settings import EmailChannelSettings
 from channels.email.smtp import SmtpSender
 from channels.email.threads import Cursor, ThreadStore
@@ -218,8 +218,8 @@ class EmailChannel:
         message = InboundMessage(
             id=new_id(), channel=CHANNEL, address=root,
             sender=Sender(id=parsed.from_address, name=parsed.from_name, address=parsed.from_address),
-            text=text, attachments=self._attachments(parsed, ref), platform_id=message_id, received_at=time.time(),
-            language_hint=parsed.content_language, option=option, reply_to=parsed.in_reply_to or None)
+            text=text, attachments=self._attachments(parsed, message_id), platform_id=message_id,
+            received_at=time.time(), language_hint=parsed.content_language, option=option, reply_to=parsed.in_reply_to or None)
         await self.context.submit(message)
         await self.threads.mark_done(message_id)
         self.submitted += 1
@@ -240,15 +240,16 @@ class EmailChannel:
                          parsed.from_address, parsed.case_number)
         return message_id
 
-    def _attachments(self, parsed: ParsedMail, ref: str) -> tuple[Attachment, ...]:
+    def _attachments(self, parsed: ParsedMail, message_id: str) -> tuple[Attachment, ...]:
         limit = self.settings.max_attachment_bytes
         result = []
         for item in parsed.attachments:
             too_big = item.size > limit
             if too_big:
                 log.info("email: attachment %s (%d bytes) is over the %d-byte limit", item.name, item.size, limit)
+            # Found again by Message-ID, so a move to the processed folder does not lose it.
             result.append(Attachment(item.name, item.media_type, item.size,
-                                     "" if too_big or not ref else f"{ref}:{item.part}"))
+                                     "" if too_big or not item.part else f"imap:{item.part}:{message_id}"))
         return tuple(result)
 
     async def _unprocessable(self, ref: str, reason: str, message_id: str) -> Received:
@@ -256,6 +257,32 @@ class EmailChannel:
         with contextlib.suppress(Exception):
             await self._event("email_unprocessable", message_id=message_id, ref=ref, reason=reason[:500])
         return Received("unprocessable", reason)
+
+    async def fetch_attachment(self, attachment: Attachment) -> bytes | None:
+        """A customer's file again, from the mailbox (found by Message-ID in the folders we use)."""
+        kind, _, rest = attachment.ref.partition(":")
+        part, _, message_id = rest.partition(":")
+        if kind != "imap" or not part or not message_id.startswith("<"):
+            return None
+        if attachment.size > self.settings.max_attachment_bytes:
+            raise PermanentDeliveryError(f"{attachment.name} is over the {self.settings.max_attachment_bytes}-byte limit")
+        imap = self.settings.imap
+        mailbox = Mailbox(imap)  # its own connection: the receiving one may be in IDLE
+        try:
+            await mailbox.connect()
+            for folder in dict.fromkeys(f for f in (imap.processed_folder, imap.folder, imap.unprocessable_folder) if f):
+                await mailbox.select(folder)
+                quoted = message_id.replace("\\", "").replace('"', "")
+                for uid in reversed(await mailbox.search(f'HEADER Message-ID "{quoted}"')):
+                    raw = await mailbox.fetch(uid)
+                    data = part_bytes(raw, part) if raw is not None else None
+                    if data is not None:
+                        return data
+        except MAILBOX_ERRORS as error:
+            raise TemporaryDeliveryError(f"mailbox {imap.host}: {type(error).__name__}: {error}") from None
+        finally:
+            await mailbox.close()
+        raise PermanentDeliveryError(f"{attachment.name}: the mail {message_id} is no longer in the mailbox")
 
     # --- sending ---------------------------------------------------------------------------------------------
 

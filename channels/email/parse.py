@@ -493,3 +493,22 @@ def strip_subject_prefixes(subject: str) -> str:
         subject = _REPLY_PREFIX.sub("", subject)
         subject = re.sub(r"^\s*(fwd?|fw)\s*:\s*", "", subject, flags=re.IGNORECASE)
     return CASE_TAG.sub("", subject).strip()
+
+
+def part_bytes(data: bytes, number: str) -> bytes | None:
+    """The decoded content of MIME part `number` (as in `MailAttachment.part`), or None when absent."""
+    try:
+        node: Message = email.message_from_bytes(data, policy=compat32)
+        if not node.is_multipart():
+            return _payload_bytes(node, []) if number == "1" else None
+        for index in number.split("."):
+            children = node.get_payload()
+            position = int(index) - 1
+            if not isinstance(children, list) or not 0 <= position < len(children):
+                return None
+            node = children[position]
+        if node.is_multipart():
+            return node.as_bytes()
+        return _payload_bytes(node, [])
+    except Exception:  # noqa: BLE001 - a damaged message: nothing to hand out
+        return None

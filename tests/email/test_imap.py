@@ -153,3 +153,37 @@ async def test_unparseable_mail_is_moved_and_reported(dovecot, imap_peer: ImapPe
         assert "email_unprocessable" in [e["type"] for e in await harness.events()]
     finally:
         await channel.stop()
+
+
+async def test_attachments_are_listed_and_fetched_again_after_the_move(dovecot, imap_peer: ImapPeer,
+                                                                       harness: Harness) -> None:
+    from email.message import EmailMessage
+
+    from router.messages import Attachment
+
+    message = EmailMessage()
+    message["From"] = "Ann <ann@customer.test>"
+    message["To"] = "support@example.com"
+    message["Subject"] = "Photo of the damage"
+    message["Message-ID"] = "<att-1@customer.test>"
+    message.set_content("See the photo.")
+    photo = bytes(range(256)) * 20
+    message.add_attachment(photo, maintype="image", subtype="jpeg", filename="Bojājums.jpg")
+    message.add_attachment(b"x" * 10000, maintype="application", subtype="pdf", filename="big.pdf")
+    await imap_peer.deliver(message.as_bytes())
+    channel = harness.channel(email_settings(dovecot, imap={"processed_folder": "Done"}, max_attachment_bytes=8000))
+    await channel.start()
+    try:
+        [received] = await harness.wait_inbox(1)
+        await eventually(lambda: imap_peer.count("Done"))
+    finally:
+        await channel.stop()
+    small, big = received.attachments
+    assert (small.name, small.media_type, small.size) == ("Bojājums.jpg", "image/jpeg", len(photo))
+    assert (big.name, big.size, big.ref) == ("big.pdf", 10000, "")
+    assert await channel.fetch_attachment(small) == photo
+    assert await channel.fetch_attachment(big) is None
+    from channels.base import PermanentDeliveryError
+
+    with pytest.raises(PermanentDeliveryError):
+        await channel.fetch_attachment(Attachment("gone.jpg", "image/jpeg", 10, "imap:2:<gone@customer.test>"))
