@@ -15,7 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from channels.base import ChannelContext, PermanentDeliveryError, Route, TemporaryDeliveryError
+from channels.base import (
+    ChannelContext,
+    PermanentDeliveryError,
+    Route,
+    TemporaryDeliveryError,
+)
 from channels.email.compose import ThreadInfo, compose_reply, message_id_for
 from channels.email.imap import Mailbox, MailboxError
 from channels.email.parse import ParsedMail, parse_mail, part_bytes
@@ -75,7 +80,7 @@ class EmailChannel:
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), self.settings.imap.timeout_seconds + 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
@@ -117,7 +122,7 @@ class EmailChannel:
                             await asyncio.wait_for(self._stop.wait(), imap.poll_seconds)
             except MAILBOX_ERRORS as error:
                 await self._down(error)
-            except Exception as error:  # noqa: BLE001 - e.g. Redis gone: log, back off, try again
+            except Exception as error:
                 log.exception("email: receiving failed")
                 await self._down(error)
             finally:

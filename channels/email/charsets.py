@@ -111,7 +111,7 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
     codec = normalise_charset(declared)
     if codec is None:
         return guess_decode(data)
-    if codec in ("ascii",) or codec.startswith("iso8859") or codec.startswith("cp125") or codec == "latin-1":
+    if codec in ("ascii", "latin-1") or codec.startswith(("iso8859", "cp125")):
         # A single-byte label on valid multi-byte UTF-8 is a mislabel (webmail forms, old gateways).
         if not data.isascii():
             try:

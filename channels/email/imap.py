@@ -179,7 +179,7 @@ class Mailbox:
             while not stop.is_set() and time.monotonic() < deadline:
                 try:
                     push = await client.wait_server_push(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if not self.connected:
                         raise MailboxError("the IMAP connection closed during IDLE") from None
                     continue
@@ -194,7 +194,7 @@ class Mailbox:
                 client.idle_done()
                 try:
                     await asyncio.wait_for(idle, self.settings.timeout_seconds)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise MailboxError("the IMAP server did not end IDLE") from None
 
     async def close(self) -> None:
@@ -214,7 +214,7 @@ class Mailbox:
             if transport is not None:
                 try:
                     await asyncio.wait_for(self._lost.wait(), 1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     transport.abort()
             plain, self._plain_transport = self._plain_transport, None
             if plain is not None and not plain.is_closing():

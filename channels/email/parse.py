@@ -133,7 +133,7 @@ def _safe_header(message: Message, name: str) -> str:
 def _read(message: Message, fingerprint: str, defects: list[str]) -> ParsedMail:
     subject = decode_header_value(_header(message, "subject"))
     from_name, from_address = _first_address(_header_all(message, "from") or [])
-    reply_name, reply_address = _first_address(_header_all(message, "reply-to") or [])
+    _, reply_address = _first_address(_header_all(message, "reply-to") or [])
     body, from_html, attachments = _body_and_attachments(message, defects)
     body, uuencoded = _extract_uuencoded(body)
     attachments += uuencoded

@@ -176,9 +176,7 @@ def _looks_like_header(text: str, lines: list[str], next_index: int) -> bool:
         return True
     if (dashed or _ADDRESS.search(text)) and _VERB_NO_COLON.search(text) and context:
         return True
-    if _ADDRESS_COLON.match(text) and (_TIME_OR_YEAR.search(text) or _followed_by_quote(lines, next_index)):
-        return True
-    return False
+    return bool(_ADDRESS_COLON.match(text) and (_TIME_OR_YEAR.search(text) or _followed_by_quote(lines, next_index)))
 
 
 def _followed_by_quote(lines: list[str], index: int) -> bool:

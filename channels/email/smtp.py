@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from email.message import EmailMessage
 
@@ -31,14 +30,14 @@ class SmtpSender:
             errors, _ = await aiosmtplib.send(
                 mail, hostname=settings.host, port=settings.port,
                 username=settings.user, password=settings.password.get_secret_value() if settings.password else None,
-                use_tls=settings.security == "tls", start_tls=True if settings.security == "starttls" else False,
+                use_tls=settings.security == "tls", start_tls=settings.security == "starttls",
                 tls_context=context, timeout=settings.timeout_seconds)
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refused.code for refused in error.recipients]
             raise _by_code(min(codes) if codes else 550, "; ".join(str(r) for r in error.recipients)) from None
         except aiosmtplib.SMTPResponseException as error:
             raise _by_code(error.code, error.message) from None
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as error:
             raise TemporaryDeliveryError(f"SMTP {settings.host}:{settings.port}: {type(error).__name__}: {error}") from None
         if errors:
             # Some recipients refused while others took it: the customer is the only recipient we send to.

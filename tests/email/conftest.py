@@ -74,7 +74,7 @@ class ImapPeer:
             client = self._client()
             try:
                 client.select(folder)
-                status, data = client.uid("fetch", "1:*", "(FLAGS)")
+                _, data = client.uid("fetch", "1:*", "(FLAGS)")
                 return [item.decode() for item in data if isinstance(item, bytes)]
             finally:
                 client.logout()
@@ -179,4 +179,4 @@ def mail(subject: str = "Help", body: str = "My order is late.", sender: str = "
     message_id = message_id or f"<{time.monotonic_ns()}@customer.test>"
     return (f"From: Ann Customer <{sender}>\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n"
             f"Date: Mon, 4 Mar 2024 10:15:00 +0000\r\nMIME-Version: 1.0\r\n{headers}"
-            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode("utf-8")
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()

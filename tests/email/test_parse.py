@@ -8,7 +8,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from channels.email.parse import parse_mail, strip_subject_prefixes
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from channels.email.html import html_to_text
 from channels.email.quotes import split_reply
@@ -44,12 +45,12 @@ def test_gmail_header_split_over_lines() -> None:
 
 
 @pytest.mark.parametrize("block", [
-    "-----Original Message-----\nFrom: Helpline [mailto:support@example.com]\nSent: Monday, March 4, 2024 10:15 AM\n"
-    "To: Ann\nSubject: RE: Order [#1042]\n\nPlease restart the router.",
-    "________________________________\nFrom: Helpline <support@example.com>\nSent: Monday, March 4, 2024 10:15\n"
-    "To: Ann <ann@example.com>\nSubject: Order [#1042]\n\nPlease restart the router.",
-    "Από: Helpline <support@example.com>\nΣτάλθηκε: Δευτέρα, 4 Μαρτίου 2024 10:15 πμ\nΠρος: Ann\nΘέμα: Order\n\n"
-    "Please restart the router.",
+    ("-----Original Message-----\nFrom: Helpline [mailto:support@example.com]\nSent: Monday, March 4, 2024 10:15 AM\n"
+     "To: Ann\nSubject: RE: Order [#1042]\n\nPlease restart the router."),
+    ("________________________________\nFrom: Helpline <support@example.com>\nSent: Monday, March 4, 2024 10:15\n"
+     "To: Ann <ann@example.com>\nSubject: Order [#1042]\n\nPlease restart the router."),
+    ("Από: Helpline <support@example.com>\nΣτάλθηκε: Δευτέρα, 4 Μαρτίου 2024 10:15 πμ\nΠρος: Ann\nΘέμα: Order\n\n"
+     "Please restart the router."),
     "Feladó: Helpline <support@example.com>\nKüldve: 2024. március 4. 10:15\nCímzett: Ann\nTárgy: Order\n\nPlease.",
     "No: Helpline <support@example.com>\nNosūtīts: pirmdiena, 2024. gada 4. martā 10:15\nKam: Ann\nTēma: Order\n\nX",
 ])
@@ -118,8 +119,8 @@ def test_crisp_tricky_texts_are_left_whole(name: str) -> None:
     ("email_iPhone", "Here is another email"),
     ("email_gmail", "This is a test for inbox replying to a github message."),
     ("email_headers_no_delimiter", "And another reply!"),
-    ("pathological", "I think you're onto something. I will try to fix the problem as soon as I\n"
-                     "get back to a computer."),
+    ("pathological", ("I think you're onto something. I will try to fix the problem as soon as I\n"
+                      "get back to a computer.")),
 ])
 def test_zapier_replies(name: str, text: str) -> None:
     assert split_reply((ZAPIER / f"{name}.txt").read_text()).text == text
@@ -137,7 +138,7 @@ LINES = st.sampled_from(["> quoted", "On Mon, 4 Mar 2024 at 10:15, A <a@b.c> wro
 def test_split_reply_never_raises_and_keeps_or_quotes_every_line(lines: list[str]) -> None:
     body = "\n".join(lines)
     split = split_reply(body)
-    kept = "\n".join((split.text, split.signature, split.quoted))
+    kept = f"{split.text}\n{split.signature}\n{split.quoted}"
     for line in body.replace("\r", "\n").split("\n"):
         assert line.strip() in kept
 
