@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import email
+import ssl
 from email.message import Message
 from email.policy import default as default_policy
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 class Recorder:
@@ -35,14 +36,31 @@ class Recorder:
 
 
 class SmtpPeer:
-    def __init__(self) -> None:
+    """Plain SMTP by default; with `tls_context`, STARTTLS and AUTH (user `support`, password `smtp-pw`) required."""
+
+    def __init__(self, tls_context: ssl.SSLContext | None = None) -> None:
         self.recorder = Recorder()
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
+        self.tls_context = tls_context
+        self.logins: list[str] = []
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                      data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.login == b"support" and data.password == b"smtp-pw"
+        if ok:
+            self.logins.append(data.login.decode())
+        return AuthResult(success=ok, handled=ok)  # not handled: aiosmtpd answers 535 itself
+
+    def _protocol(self) -> SMTP:
+        if self.tls_context is None:
+            return SMTP(self.recorder, hostname="smtp.test")
+        return SMTP(self.recorder, hostname="smtp.test", tls_context=self.tls_context, require_starttls=True,
+                    auth_required=True, authenticator=self._authenticate, auth_exclude_mechanism=["LOGIN"])
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(lambda: SMTP(self.recorder, hostname="smtp.test"), "127.0.0.1", 0)
+        self.server = await loop.create_server(self._protocol, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

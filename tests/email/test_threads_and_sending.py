@@ -177,3 +177,30 @@ async def test_unreachable_smtp_is_temporary(harness: Harness) -> None:
 async def test_unknown_thread_is_a_permanent_failure(channel: EmailChannel) -> None:
     with pytest.raises(PermanentDeliveryError):
         await channel.deliver(reply("<nobody@nowhere.test>"))
+
+
+async def test_smtp_starttls_and_auth(harness: Harness, tmp_path) -> None:
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    peer = SmtpPeer(tls_context=server_tls)
+    await peer.start()
+    try:
+        settings = {**peer.settings(), "security": "starttls", "ca_file": str(cert), "user": "support",
+                    "password": "smtp-pw"}
+        channel = harness.channel(email_settings(None, smtp=settings))
+        received = await channel.receive(mail(message_id="<tls@customer.test>"))
+        assert received.message is not None
+        await channel.deliver(reply(received.message.address))
+        assert peer.logins == ["support"] and len(peer.recorder.messages) == 1
+        wrong = harness.channel(email_settings(None, smtp={**settings, "password": "wrong"}))
+        with pytest.raises(PermanentDeliveryError):  # 535: a password problem does not fix itself
+            await wrong.deliver(reply(received.message.address))
+    finally:
+        await peer.stop()
