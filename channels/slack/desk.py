@@ -306,7 +306,8 @@ class SlackDesk:
     async def _on_customer_message(self, event: DeskEvent) -> None:
         where = await self._ensure_notice(event)
         name = convert.escape(event.customer_name or where.get("customer") or "Customer")
-        text = event.text
+        # Channels may mark an edit in the text too ("(edited) ..."); the desk says it once, in its label.
+        text = event.text.removeprefix("(edited) ") if event.reply_to else event.text
         messages = self.key(f"case:{event.case}:msgs")
         earlier = await self.context.redis.hget(messages, event.reply_to) if event.reply_to else None
         if earlier:
