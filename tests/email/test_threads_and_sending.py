@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -179,14 +182,18 @@ async def test_unknown_thread_is_a_permanent_failure(channel: EmailChannel) -> N
         await channel.deliver(reply("<nobody@nowhere.test>"))
 
 
-async def test_smtp_starttls_and_auth(harness: Harness, tmp_path) -> None:
-    import ssl
-    import subprocess
-
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
+    return cert, key
+
+
+async def test_smtp_starttls_and_auth(harness: Harness, certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     peer = SmtpPeer(tls_context=server_tls)
