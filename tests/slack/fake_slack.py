@@ -137,7 +137,9 @@ class FakeSlack:
         channel = str(params.get("channel", ""))
         if not channel or channel.startswith("#"):
             return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "channel": channel, "ts": self._next_ts(), "message": {"text": params.get("text")}}
+        ts = self._next_ts()
+        params["posted_ts"] = ts  # recorded with the call, so tests can tell which message was which
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
 
     async def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}

@@ -269,3 +269,17 @@ async def test_a_telegram_customers_photo_reaches_the_slack_thread(bot_api: Fake
     assert [call.params["file_id"] for call in bot_api.calls_of("getFile")] == ["AgACAgIAAxkBAAIB"]
     # in the case's thread, after the customer's caption
     assert any("It arrived broken" in post["text"] for post in fake.posts(SUPPORT, thread_ts=shared.thread_ts))
+
+
+async def test_a_telegram_customers_edit_updates_their_message_in_the_thread(bot_api: FakeBotApi, fake: FakeSlack,
+                                                                            service: Settings) -> None:
+    await bot_api.push(text_update(1, "/human", chat_id=TELEGRAM_CHAT))
+    await until(lambda: fake.posts(SUPPORT))
+    await bot_api.push(text_update(2, "My order number is 1234", chat_id=TELEGRAM_CHAT, message_id=77))
+    [posted] = await until(lambda: [post for post in fake.posts(SUPPORT) if "1234" in post["text"]])
+    edit = text_update(3, "My order number is 1243", chat_id=TELEGRAM_CHAT, message_id=77, edit_date=int(time.time()))
+    edit["edited_message"] = edit.pop("message")
+    await bot_api.push(edit)
+    [update] = await until(lambda: [call for call in fake.called("chat.update") if "1243" in call.get("text", "")])
+    assert update["ts"] == posted["posted_ts"], "the edit should change the earlier thread message, not add one"
+    assert update["text"].count("edited") == 1
