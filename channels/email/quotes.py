@@ -171,7 +171,8 @@ def _is_reply_header(lines: list[str], index: int) -> bool:
 def _looks_like_header(text: str, lines: list[str], next_index: int) -> bool:
     dashed = text.startswith("--") and text.endswith("--")
     text = text.strip("-* ").strip()
-    context = bool(_OPENER.match(text) or _TIME_OR_YEAR.search(text) or _ADDRESS.search(text))
+    # A date, a time or an address: "On Monday I wrote:" in a customer's own text is not a header.
+    context = bool(_TIME_OR_YEAR.search(text) or _ADDRESS.search(text))
     if _VERB_AT_END.search(text) and context:
         return True
     if (dashed or _ADDRESS.search(text)) and _VERB_NO_COLON.search(text) and context:

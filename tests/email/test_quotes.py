@@ -147,3 +147,8 @@ def test_split_reply_never_raises_and_keeps_or_quotes_every_line(lines: list[str
 @given(st.text(alphabet=st.sampled_from(list("<>/=\"' abcdivpbrqotelkhms&;#x0123456789\n")), max_size=400))
 def test_html_to_text_never_raises(markup: str) -> None:
     assert isinstance(html_to_text(markup), str)
+
+
+def test_a_customer_quoting_themselves_in_prose_is_not_cut() -> None:
+    body = "Hi,\n\nOn Monday I wrote:\nmy order is late\n\nAny news?"
+    assert split_reply(body).text == body
