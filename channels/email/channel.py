@@ -214,8 +214,9 @@ class EmailChannel:
         if await self.threads.is_done(message_id):
             return Received("duplicate")
         root = await self._thread_root(parsed, message_id)
-        await self.threads.add(message_id, root, subject=parsed.subject, customer=parsed.from_address,
-                               customer_name=parsed.from_name)
+        # Contact forms send from their own address with the customer's in Reply-To: answer there.
+        await self.threads.add(message_id, root, subject=parsed.subject,
+                               customer=parsed.reply_to or parsed.from_address, customer_name=parsed.from_name)
         text = parsed.text
         if parsed.forwarded or not text.strip():
             text = "\n\n".join(part for part in (parsed.text, parsed.quoted) if part.strip()) or parsed.body
@@ -238,7 +239,7 @@ class EmailChannel:
             return root
         if parsed.case_number is not None:
             owner = await self.threads.case_owner(parsed.case_number)
-            if owner is not None and owner[1] == parsed.from_address:
+            if owner is not None and owner[1] in (parsed.from_address, parsed.reply_to):
                 return owner[0]
             if owner is not None:
                 log.info("email: %s uses the tag of case #%d but is not its customer; new conversation",
@@ -298,7 +299,8 @@ class EmailChannel:
         if conversation is None:
             raise PermanentDeliveryError(f"no e-mail thread {root!r} known: nobody to send to")
         if message.author == "bot" and not await self.threads.allow_auto_reply(
-                conversation.customer, self.settings.auto_reply_limit, self.settings.auto_reply_window_seconds):
+                conversation.customer, message.id, self.settings.auto_reply_limit,
+                self.settings.auto_reply_window_seconds):
             log.warning("email: automatic answers to %s over the limit (%d per %.0fs); %s not sent",
                         conversation.customer, self.settings.auto_reply_limit,
                         self.settings.auto_reply_window_seconds, message.id)

@@ -8,7 +8,7 @@ Every key goes through `ChannelContext.key`, so the configured prefix applies:
   email:options:<root>      → JSON list of the last quick-reply options offered
   email:done:<message-id>   → mark: submitted to the inbox (a resync does not submit it again)
   email:cursor              → hash: uidvalidity, uid of the last message handled
-  email:autoreply:<address> → counter of the bot's answers to one sender in the current window
+  email:autoreply:<address> → set of the bot's answers to one sender in the current window
 """
 
 from __future__ import annotations
@@ -136,11 +136,19 @@ class ThreadStore:
     async def set_cursor(self, cursor: Cursor) -> None:
         await self.redis.hset(self.key("email:cursor"), mapping={"uidvalidity": cursor.uidvalidity, "uid": cursor.uid})
 
-    async def allow_auto_reply(self, address: str, limit: int, window_seconds: float) -> bool:
-        """Count one bot answer to `address`; False once the window's limit is used up."""
+    async def allow_auto_reply(self, address: str, message_id: str, limit: int, window_seconds: float) -> bool:
+        """Count bot answer `message_id` to `address` (a retry counts once); False once the window is used up."""
         key = self.key(f"email:autoreply:{address.lower()}")
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
+            pipe.sismember(key, message_id)
+            pipe.scard(key)
+            known, count = await pipe.execute()
+        if known:
+            return True
+        if int(count) >= limit:
+            return False
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, message_id)
             pipe.expire(key, max(1, int(window_seconds)), nx=True)
-            count, _ = await pipe.execute()
-        return int(count) <= limit
+            await pipe.execute()
+        return True

@@ -211,3 +211,23 @@ async def test_smtp_starttls_and_auth(harness: Harness, certificate: tuple[Path,
             await wrong.deliver(reply(received.message.address))
     finally:
         await peer.stop()
+
+
+async def test_a_retried_bot_answer_counts_once_against_the_limit(harness: Harness, smtp: SmtpPeer) -> None:
+    channel = harness.channel(email_settings(None, smtp=smtp.settings(), auto_reply_limit=1))
+    received = await channel.receive(mail(message_id="<retry@customer.test>"))
+    assert received.message is not None
+    answer = reply(received.message.address)
+    smtp.recorder.data_reply = "451 4.3.0 later"
+    with pytest.raises(TemporaryDeliveryError):
+        await channel.deliver(answer)
+    smtp.recorder.data_reply = "250 OK"
+    assert await channel.deliver(answer) is not None  # the same message again: not a second answer
+
+
+async def test_contact_form_mail_is_answered_at_its_reply_to(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    received = await channel.receive(mail(sender="noreply@shop.test", message_id="<form@shop.test>",
+                                          headers="Reply-To: Bob <bob@customer.test>\r\n"))
+    assert received.message is not None
+    await channel.deliver(reply(received.message.address))
+    assert smtp.recorder.envelopes[-1].rcpt_tos == ["bob@customer.test"]
