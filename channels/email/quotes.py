@@ -16,10 +16,11 @@ _WROTE = (
     r"wrote|writes|schrieb|a écrit|a ecrit|ha scritto|escribió|escribio|escreveu|schreef|skrev|kirjoitti|"
     r"napisał\(a\)|napisał|napisala|napisal|napsal\(a\)|napsal|napísal|написал\(а\)|написал|написала|написа|"
     r"написав|έγραψε|rakstīja|írta|rašė|kirjutas|yazdı|a scris|je napisao|je napisala|je napisal|"
-    r"ha escrito|va escriure|idatzi zuen|kirjoitti seuraavaa|skrev følgende|skrev följande"
+    r"ha escrito|va escriure|idatzi zuen|kirjoitti seuraavaa|skrev følgende|skrev följande|"
+    r"写道|寫道|書きました|のメッセージ|작성"
 )
-_VERB_AT_END = re.compile(r"(?:" + _WROTE + r")(?:[^\n:]{0,80})?\s*:\s*$", re.IGNORECASE)
-_VERB_NO_COLON = re.compile(r"(?:" + _WROTE + r")\s*:?\s*$", re.IGNORECASE)
+_VERB_AT_END = re.compile(r"(?:" + _WROTE + r")(?:[^\n:：]{0,80})?\s*[:：]\s*$", re.IGNORECASE)
+_VERB_NO_COLON = re.compile(r"(?:" + _WROTE + r")\s*[:：]?\s*$", re.IGNORECASE)
 _OPENER = re.compile(r"^(?:On|Am|Le|Il|El|Em|Op|Den|Dne|Dňa|Dnia|Στις|Στην|W dniu|In data|Pe|Dana|Kun|\d)\b",
                      re.IGNORECASE)
 _TIME_OR_YEAR = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b(?:19|20)\d{2}\b")

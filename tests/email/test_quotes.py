@@ -30,6 +30,11 @@ LOREM_END = "et mollis ligula rutrum quis. Fusce sed odio id arcu varius aliquet
     "W dniu 04.03.2024 o 10:15, Helpline pisze:" if False else "W dniu 04.03.2024 o 10:15 Helpline napisał(a):",
     "4 марта 2024 г., в 10:15, Helpline <support@example.com> написал(а):",
     "On 4 Mar 2024, at 10:15, Helpline <support@example.com> wrote:",
+    "2024年3月4日 10:15 Helpline <support@example.com> 写道：",
+    "2024年3月4日(月) 10:15 Helpline <support@example.com>:",
+    "Op ma 4 mrt 2024 om 10:15 schreef Helpline <support@example.com>:",
+    "Den mån 4 mars 2024 kl 10:15 skrev Helpline <support@example.com>:",
+    "pirmadienis, 2024 m. kovo 4 d. 10:15, Helpline <support@example.com> rašė:",
 ])
 def test_reply_headers_in_many_languages(header: str) -> None:
     body = f"Thank you, it works now.\n\n{header}\n\n> Please restart the router.\n> Helpline"
