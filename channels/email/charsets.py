@@ -34,6 +34,9 @@ _COMMON_LETTERS = set(
 )
 
 
+_WESTERN = {"iso8859-1", "cp1252", "iso8859-15", "latin-1"}
+
+
 def normalise_charset(label: str | None) -> str | None:
     """A codec name Python knows for `label`, or None when the label says nothing usable."""
     if not label:
@@ -124,6 +127,12 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str]:
         text = data.decode(codec)
     except (UnicodeDecodeError, LookupError):
         return guess_decode(data)
+    if codec in _WESTERN and not data.isascii():
+        # Old Greek and Central European clients labelled their mail ISO-8859-1 all the same: when
+        # another legacy codec reads clearly better, the label was wrong.
+        guess, guessed = guess_decode(data)
+        if guessed != codec and plausibility(guess) >= plausibility(text) + 2.0:
+            return guess, guessed
     if codec == "utf-8" and text.startswith("\ufeff"):
         text = text[1:]
     return text, codec

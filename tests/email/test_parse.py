@@ -114,6 +114,19 @@ def test_utf8_labelled_latin1_is_read_as_utf8() -> None:
     assert parsed.text == GREEK
 
 
+# (Baltic text labelled ISO-8859-1 still reads as Latin-1: its letters look like plausible Western ones.)
+@pytest.mark.parametrize("text,actual", [(GREEK, "windows-1253"), (GREEK, "iso-8859-7"), (HUNGARIAN, "iso-8859-2")])
+def test_legacy_mail_labelled_latin1_is_read_in_its_real_charset(text: str, actual: str) -> None:
+    parsed = parse_mail(_raw_mail(text.encode(actual), "iso-8859-1"))
+    assert _letters_match(parsed.text, text) >= 0.97
+
+
+def test_western_mail_labelled_latin1_stays_latin1() -> None:
+    for text in ("Die Hasen und die Frösche, mißliche Lage, außerordentliche Getöse.",
+                 "Ça va très bien, merci. À bientôt, señor Muñoz!", "Tack så mycket för hjälpen, vänliga hälsningar."):
+        assert parse_mail(_raw_mail(text.encode("iso-8859-1"), "iso-8859-1")).text == text
+
+
 def test_unknown_charset_label_falls_back() -> None:
     parsed = parse_mail(_raw_mail(HUNGARIAN.encode("utf-8"), "x-no-such-charset"))
     assert parsed.text == HUNGARIAN
