@@ -170,7 +170,25 @@ class Helpline:
             await self.redis.xadd(self.keys.inbox, inbox_fields(message))
 
         return ChannelContext(submit=submit, redis=self.redis, key=lambda name: f"{self.keys.prefix}{name}",
-                              desk=CoreDesk(self), fetch_attachment=attachment_fetcher(lambda: self.channels))
+                              desk=CoreDesk(self), fetch_attachment=attachment_fetcher(lambda: self.channels),
+                              alert=self.alert_admins)
+
+    async def alert_admins(self, text: str) -> None:
+        """Log `text` and hand it to every channel that can tell the admins (the Slack desk's admin channel)."""
+        log.warning("admin alert: %s", text)
+        for channel in list(self.channels.values()):
+            alert = getattr(channel, "alert", None)
+            if alert is None:
+                continue
+            try:
+                await alert(text)
+            except Exception:  # an alert that cannot be posted must not take its sender down
+                log.exception("could not post the admin alert through %s", channel.name)
+
+    def channel_health(self) -> dict[str, dict[str, object]]:
+        """What each channel that reports health says about its platform."""
+        return {name: channel.health() for name, channel in self.channels.items()  # type: ignore[attr-defined]
+                if callable(getattr(channel, "health", None))}
 
     async def close(self) -> None:
         await self.redis.aclose()

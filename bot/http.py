@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -46,16 +47,27 @@ async def healthz(request: web.Request) -> web.Response:
         log.warning("health check: Redis unreachable: %s", error)
         redis_ok = False
     knowledge_base = helpline.knowledge_base.current
+    channels = helpline.channel_health()
+    unreachable = sorted(name for name, health in channels.items() if health.get("status") == "unreachable")
+    status = "ok" if redis_ok and knowledge_base is not None else "unavailable"
+    if status == "ok" and unreachable:
+        status = "degraded"  # running, but customers on these channels are not being heard
     body = {
-        "status": "ok" if redis_ok and knowledge_base is not None else "unavailable",
+        "status": status,
         "redis": redis_ok,
+        "channels": channels,
+        "unreachable_channels": unreachable,
         "knowledge_base": {
             "loaded": knowledge_base is not None,
             "entries": len(knowledge_base.entries) if knowledge_base else 0,
             "last_reload_problems": [str(problem) for problem in helpline.knowledge_base.problems],
         },
     }
-    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+    return web.json_response(body, status=200 if status == "ok" else 503, dumps=_dumps)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=str)  # a channel's health may hold times and other plain objects
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -152,6 +152,9 @@ class ChannelContext:
     # channel name, attachment → its bytes, or None when that channel cannot fetch it; raises
     # DeliveryError subclasses like `deliver` (a PermanentDeliveryError's reason says why not).
     fetch_attachment: AttachmentFetcher | None = None
+    # Tell the admins something is wrong (or fine again), e.g. in the Slack desk's admin channel.
+    # Never raises; with no desk it only logs.
+    alert: Callable[[str], Awaitable[None]] | None = None
 
 
 class Channel(Protocol):
@@ -174,6 +177,20 @@ class Channel(Protocol):
     def routes(self) -> list[Route]:
         """HTTP routes (webhooks) to serve on the service's HTTP port; [] when none."""
         ...
+
+
+class ReportsHealth(Protocol):
+    """The optional part of a channel that knows whether its platform is reachable (shown on /healthz)."""
+
+    def health(self) -> dict[str, Any]:
+        """At least {"status": "ok" | "connecting" | "unreachable"}, plus whatever helps an operator."""
+        ...
+
+
+class AlertsAdmins(Protocol):
+    """The optional part of a desk channel that can tell the admins (its admin channel)."""
+
+    async def alert(self, text: str) -> None: ...
 
 
 class FetchesAttachments(Protocol):

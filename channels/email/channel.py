@@ -138,6 +138,9 @@ class EmailChannel:
         if self._reported_down:
             log.warning("email: mailbox %s reachable again; fetching what was missed", self.settings.imap.host)
             await self._event("mailbox_recovered", down_seconds=f"{time.time() - (self._down_since or time.time()):.0f}")
+            if self.context.alert is not None:
+                await self.context.alert(f"📬 The support mailbox {self.settings.imap.host} is reachable again; "
+                                         "fetching the mail that came meanwhile.")
         self._down_since = None
         self._reported_down = False
         self._last_error = ""
@@ -155,6 +158,10 @@ class EmailChannel:
                       self._last_error)
             with contextlib.suppress(Exception):
                 await self._event("mailbox_unreachable", since=f"{self._down_since:.3f}", error=self._last_error[:500])
+            if self.context.alert is not None:
+                await self.context.alert(f"📭 The support mailbox {self.settings.imap.host} has been unreachable for "
+                                         f"{now - self._down_since:.0f}s: {self._last_error[:300]}. "
+                                         "Mail is not being read; it will be fetched once the mailbox is back.")
 
     async def _event(self, kind: str, **fields: str) -> None:
         await self.context.redis.xadd(self.context.key("events"), {

@@ -28,6 +28,7 @@ from channels.base import (
     RetryAfter,
     Route,
     TemporaryDeliveryError,
+    send_with_retries,
 )
 from channels.slack import convert
 from channels.slack.desk import SlackDesk
@@ -208,6 +209,17 @@ class SlackChannel:
 
     async def show(self, event: DeskEvent) -> None:
         await self.desk.show(event)
+
+    async def alert(self, text: str) -> None:
+        """Tell the admins in `admin_channel`; without one configured the alert is only logged."""
+        if not self.settings.admin_channel:
+            return
+        outcome = await send_with_retries(
+            lambda: self.api.call("chat_postMessage", channel=self.settings.admin_channel,
+                                  text=convert.escape(text)[:convert.MESSAGE_LIMIT]),
+            what="admin alert")
+        if not outcome.delivered:
+            log.error("admin alert not posted to %s: %s", self.settings.admin_channel, outcome.reason)
 
     # == receiving ===========================================================================
     async def _first_time(self, body: Mapping[str, Any]) -> bool:

@@ -27,3 +27,42 @@ async def test_health_is_503_when_redis_is_unreachable(settings) -> None:
     finally:
         await runner.cleanup()
         await helpline.close()
+
+
+class SilentMailbox:
+    """A channel whose platform cannot be reached, and a desk that records admin alerts."""
+
+    name = "email"
+
+    def health(self) -> dict:
+        return {"status": "unreachable", "down_seconds": 600.0, "last_error": "ConnectionRefusedError"}
+
+
+class RecordingDesk:
+    name = "slack"
+
+    def __init__(self) -> None:
+        self.alerts: list[str] = []
+
+    async def alert(self, text: str) -> None:
+        self.alerts.append(text)
+
+
+async def test_health_names_an_unreachable_channel_and_alerts_reach_the_desk(settings, redis) -> None:
+    helpline = Helpline(settings, redis=Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True))
+    desk = RecordingDesk()
+    helpline.channels.update(email=SilentMailbox(), slack=desk)  # type: ignore[arg-type]
+    runner = await start_http_server(helpline, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 503
+                body = await response.json()
+        assert body["status"] == "degraded" and body["unreachable_channels"] == ["email"]
+        assert body["channels"]["email"]["last_error"] == "ConnectionRefusedError"
+        await helpline.channel_context().alert("mailbox down")  # type: ignore[misc]
+        assert desk.alerts == ["mailbox down"]
+    finally:
+        await runner.cleanup()
+        await helpline.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
+from channels.email.channel import EmailChannel
 from channels.email.imap import Mailbox
 from tests.email.conftest import Harness, ImapPeer, email_settings, eventually, mail
 
@@ -99,19 +101,28 @@ async def test_uidvalidity_change_resynchronises_without_duplicates(dovecot, ima
 
 async def test_unreachable_mailbox_is_reported_and_missed_mail_fetched(dovecot, imap_peer: ImapPeer,
                                                                         harness: Harness) -> None:
-    channel = harness.channel(email_settings(dovecot, imap={"idle": False, "poll_seconds": 0.2}))
+    alerts: list[str] = []
+
+    async def alert(text: str) -> None:
+        alerts.append(text)
+
+    context = dataclasses.replace(harness.context(), alert=alert)
+    channel = EmailChannel(email_settings(dovecot, imap={"idle": False, "poll_seconds": 0.2}), context)
     dovecot.stop()
     await channel.start()
     try:
         await eventually(lambda: channel.health()["status"] == "unreachable", timeout=10)
         events = await harness.events()
         assert [e["type"] for e in events] == ["mailbox_unreachable"]
+        assert len(alerts) == 1 and "unreachable" in alerts[0]
         dovecot.start()
         await imap_peer.deliver(mail(body="Sent while you were down", message_id="<down-1@customer.test>"))
         [message] = await harness.wait_inbox(1, timeout=10)
         assert message.text == "Sent while you were down"
         assert channel.health()["status"] == "ok"
         assert "mailbox_recovered" in [e["type"] for e in await harness.events()]
+        await eventually(lambda: len(alerts) == 2, timeout=5)
+        assert "reachable again" in alerts[1]
     finally:
         await channel.stop()
 
