@@ -21,6 +21,8 @@ from bot.settings import Settings
 from channels.base import Channel, ChannelContext, Desk, attachment_fetcher, send_with_retries
 from channels.console import CHANNEL as CONSOLE, ConsoleChannel
 from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
+from faq.matcher import matcher_factory
+from faq.semantic import SemanticModelError
 from router.engine import Router, RouterConfig
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.messages import DeliveryReport, DeskEvent, InboundMessage, OutboundMessage, from_json, inbox_fields, new_id
@@ -80,10 +82,13 @@ class Helpline:
         """The FAQ in service; raises KnowledgeBaseUnavailable when it has never loaded cleanly."""
         if self._knowledge_base is None:
             try:
-                self._knowledge_base = LiveKnowledgeBase(self.settings.faq.path, self.settings.languages)
+                self._knowledge_base = LiveKnowledgeBase(self.settings.faq.path, self.settings.languages,
+                                                         matcher_factory(self.settings.faq.semantic_model))
             except KnowledgeBaseError as error:
                 problems = "\n".join(f"  {problem}" for problem in error.problems)
                 raise KnowledgeBaseUnavailable(f"the FAQ in {self.settings.faq.path} does not load:\n{problems}") from None
+            except SemanticModelError as error:
+                raise KnowledgeBaseUnavailable(str(error)) from None
         return self._knowledge_base
 
     @property

