@@ -306,9 +306,11 @@ def _faq(args: argparse.Namespace, settings: Settings) -> int:
         return _with_redis(gaps, settings)
     if args.faq_command == "ask":
         return cmd_faq_ask(args.text, args.kb or settings.faq.path, settings.languages, args.lang, args.json,
-                           settings.faq.answer_at, settings.faq.suggest_at, sys.stdout)
+                           settings.faq.answer_at, settings.faq.suggest_at, sys.stdout,
+                           semantic_model=settings.faq.semantic_model)
     return cmd_faq_eval(args.cases, args.kb or settings.faq.path, settings.languages, args.json,
-                        settings.faq.answer_at, settings.faq.suggest_at, sys.stdout)
+                        settings.faq.answer_at, settings.faq.suggest_at, sys.stdout,
+                        semantic_model=settings.faq.semantic_model)
 
 
 # -- telegram (begin) --
