@@ -25,15 +25,31 @@ _ALIASES = {
     "latin1": "iso-8859-1", "cp-850": "cp850",
 }
 
-# Non-ASCII letters frequent in the languages customers write to us in; other letters score less.
-_COMMON_LETTERS = set(
-    "áàâäãåæçéèêëíìîïñóòôöøúùûüýÿßœ"  # western
-    "ąćęłńśźżčďěňřšťůžőűâăîșțşţľĺŕ"  # central european
-    "āēīūļņķģ"  # baltic
-    "ėįųū"  # lithuanian
-)
-
-
+# The non-ASCII letters of European languages written in Latin script. The right decoding of a
+# message reads as one language; a wrong one mixes letters of several (Latvian ā read as â, ī as î,
+# next to a Lithuanian į...). The languages Helpline serves from day one come first and break ties.
+_LANGUAGE_LETTERS = {
+    "lv": set("āčēģīķļņšūž"),
+    "hu": set("áéíóöőúüű"),
+    "lt": set("ąčęėįšųūž"),
+    "et": set("äõöüšž"),
+    "pl": set("ąćęłńóśźż"),
+    "cs": set("áčďéěíňóřšťúůýž"),
+    "sk": set("áäčďéíĺľňóôŕšťúýž"),
+    "sl": set("čšž"),
+    "hr": set("čćđšž"),
+    "ro": set("ăâîșțşţ"),
+    "de": set("äöüß"),
+    "fr": set("àâæçéèêëîïôœùûüÿ"),
+    "es": set("áéíñóúü"),
+    "pt": set("áâãàçéêíóôõú"),
+    "it": set("àèéìíîòóùú"),
+    "nl": set("éëïöü"),
+    "da": set("æøå"),
+    "sv": set("åäö"),
+    "fi": set("äöå"),
+}
+_SERVED = ("lv", "hu")
 _WESTERN = {"iso8859-1", "cp1252", "iso8859-15", "latin-1"}
 
 
@@ -53,6 +69,7 @@ def normalise_charset(label: str | None) -> str | None:
 def plausibility(text: str) -> float:
     """How much `text` looks like human writing: letters of one script per word, no control codes."""
     score = 0.0
+    latin_letters: list[str] = []
     for word in text.split():
         scripts = set()
         for char in word:
@@ -72,7 +89,7 @@ def plausibility(text: str) -> float:
                     score += 1.0
                 else:
                     scripts.add("latin")
-                    score += 1.0 if lower in _COMMON_LETTERS else 0.2
+                    latin_letters.append(lower)
             elif category.startswith("C"):
                 score -= 3.0
             elif category in ("So", "Sk", "Sc", "Sm", "No"):
@@ -81,7 +98,19 @@ def plausibility(text: str) -> float:
                 score -= 0.3
         if len(scripts) > 1:
             score -= 2.0 * len(word)
-    return score
+    return score + _coherence(latin_letters)
+
+
+def _coherence(letters: list[str]) -> float:
+    """How well the text's accented Latin letters fit one language: fitting letters count, others cost."""
+    if not letters:
+        return 0.0
+    best = -float(len(letters))
+    for language, alphabet in _LANGUAGE_LETTERS.items():
+        fitting = sum(1 for letter in letters if letter in alphabet)
+        value = 2 * fitting - len(letters) + (0.5 if language in _SERVED and fitting else 0.0)
+        best = max(best, value)
+    return best
 
 
 def guess_decode(data: bytes) -> tuple[str, str]:
