@@ -364,6 +364,11 @@ def _email(args: argparse.Namespace, settings: Settings) -> int:
         print(f"helpline: {args.file}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILED
     parsed = parse_mail(data).to_dict()
+    # The language the router will answer in: Content-Language (or the parser's guess) as the hint.
+    from faq import detect_language
+
+    text = parsed["text"] or parsed["quoted"] or parsed["subject"] or ""
+    parsed["language"] = detect_language(text, parsed["language"], settings.languages)
     if args.json:
         print(json.dumps(parsed, ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -99,3 +99,9 @@ def test_cli_email_parse_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["email", "parse", str(path)]) == 0
     assert "Ευχαριστώ πολύ!" in capsys.readouterr().out
     assert main(["email", "parse", str(tmp_path / "missing.eml")]) == 1
+
+    # Latvian typed without accents and no Content-Language: the language the router will answer in.
+    path.write_bytes(mail(subject="pasutijums", message_id="<y@customer.test>",
+                          body="Labdien, kur ir mans pasutijums? Gaidu jau nedelu, ludzu palidziet.\r\n"))
+    assert main(["email", "parse", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["language"] == "lv"
