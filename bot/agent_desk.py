@@ -71,7 +71,7 @@ async def case_details(helpline: Helpline, number: int) -> dict[str, Any] | None
     conversation_data = await helpline.redis.hgetall(helpline.keys.conversation(case.conversation))
     conversation = Conversation.from_hash(case.conversation, conversation_data) if conversation_data else None
     transcript = []
-    for entry_id, fields in await helpline.redis.xrange(helpline.keys.transcript(case.conversation)):
+    for _entry_id, fields in await helpline.redis.xrange(helpline.keys.transcript(case.conversation)):
         item: dict[str, Any] = {"role": fields.get("role", ""), "text": fields.get("text", ""),
                                 "at": float(fields.get("at", 0) or 0)}
         for optional in ("agent", "sender", "options", "attachments"):

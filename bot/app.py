@@ -19,7 +19,8 @@ from redis.asyncio import Redis
 from bot.channel_setup import build_channels
 from bot.settings import Settings
 from channels.base import Channel, ChannelContext, Desk, attachment_fetcher, send_with_retries
-from channels.console import CHANNEL as CONSOLE, ConsoleChannel
+from channels.console import CHANNEL as CONSOLE
+from channels.console import ConsoleChannel
 from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
 from faq.matcher import matcher_factory
 from faq.semantic import SemanticModelError

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
-
 from channels.telegram.settings import TelegramSettings
 
 DEFAULT_CONFIG = Path("config/helpline.yaml")

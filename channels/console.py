@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from channels.base import Route
-from router.messages import InboundMessage, OutboundMessage, QuickReply, Sender, from_dict, inbox_fields, new_id, to_json
+from router.messages import (
+    InboundMessage,
+    OutboundMessage,
+    QuickReply,
+    Sender,
+    from_dict,
+    inbox_fields,
+    new_id,
+    to_json,
+)
 
 CHANNEL = "console"
 SESSION_TTL_SECONDS = 24 * 3600

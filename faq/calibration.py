@@ -10,7 +10,6 @@ import numpy as np
 
 from .model import Entry
 
-
 NEAR_EXACT = 0.9  # cosine to a question above which the message is taken to be that question
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 import yaml
-
-# libyaml's loader parses about eight times faster and still records line numbers; pure Python when absent.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import KnowledgeBaseError, Problem
 from .model import Entry
+
+# libyaml's loader parses about eight times faster and still records line numbers; pure Python when absent.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FILE_KEYS = ("team", "entries")

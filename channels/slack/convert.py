@@ -12,7 +12,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from router.messages import ActionKind, Attachment, DeskEvent, DeskEventKind, HistoryLine, InboundMessage, QuickReply, Sender, new_id
+from router.messages import (
+    ActionKind,
+    Attachment,
+    DeskEvent,
+    DeskEventKind,
+    HistoryLine,
+    InboundMessage,
+    QuickReply,
+    Sender,
+    new_id,
+)
 
 CHANNEL = "slack"
 MESSAGE_LIMIT = 40_000  # characters of `text` in one message
