@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 from redis.asyncio import Redis
@@ -129,3 +131,31 @@ async def test_cli_sets_and_deletes_the_webhook(fake: FakeBotApi, tmp_path: Path
     assert code == 0 and "deleted" in out, err
     assert fake.webhook is None
     assert TOKEN not in out + err
+
+
+async def test_webhook_on_the_services_http_port(fake: FakeBotApi, prefix: str, redis: Redis,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """In webhook mode the update arrives on `helpline run`'s own HTTP port, with Telegram's secret."""
+    caplog.set_level(logging.INFO, logger="bot.http")
+    settings = make_settings(prefix).model_copy(update={"channels": ChannelsSettings(
+        console=ConsoleChannelSettings(enabled=False),
+        telegram=telegram_settings(fake, mode="webhook", webhook_secret="s3cret-Token"))})
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        port = int(re.search(r"HTTP on http://127\.0\.0\.1:(\d+)", caplog.text).group(1))
+        url = f"http://127.0.0.1:{port}/telegram/webhook"
+        update = text_update(71, "How long does delivery take?", chat_id=CHAT + 7)
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as refused:
+                assert refused.status == 403
+            async with session.post(url, json=update,
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token"}) as accepted:
+                assert accepted.status == 200
+        await next_text(fake, 0, "2 to 4 working days", chat=CHAT + 7)
+        assert not fake.calls_of("getUpdates"), "webhook mode must not poll"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
