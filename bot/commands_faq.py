@@ -44,6 +44,18 @@ def cmd_faq_check(kb_dir: Path, languages: Sequence[str], out: TextIO) -> int:
     return OK
 
 
+def _load_or_report(kb_dir: Path, languages: Sequence[str], semantic_model: str | None,
+                    out: TextIO) -> KnowledgeBase | None:
+    """The knowledge base with the configured matcher, or None after printing why it does not load."""
+    try:
+        return load_knowledge_base(Path(kb_dir), languages, matcher_factory(semantic_model))
+    except SemanticModelError as exc:
+        print(f"error: {exc}", file=out)
+    except KnowledgeBaseError as exc:
+        _print_problems(exc.problems, out)
+    return None
+
+
 def cmd_faq_ask(
     text: str,
     kb_dir: Path,
@@ -56,13 +68,8 @@ def cmd_faq_ask(
     semantic_model: str | None = None,
 ) -> int:
     """Show what the bot would do with one message: decision, language, top matches, and the answer."""
-    try:
-        kb = load_knowledge_base(Path(kb_dir), languages, matcher_factory(semantic_model))
-    except SemanticModelError as exc:
-        print(f"error: {exc}", file=out)
-        return FAILED
-    except KnowledgeBaseError as exc:
-        _print_problems(exc.problems, out)
+    kb = _load_or_report(kb_dir, languages, semantic_model, out)
+    if kb is None:
         return FAILED
     result = kb.match(text, lang, answer_at=answer_at, suggest_at=suggest_at)
     answer = (kb.answer(result.matches[0].entry_id, result.language)
@@ -99,11 +106,13 @@ def cmd_faq_eval(
     semantic_model: str | None = None,
 ) -> int:
     """Evaluate the knowledge base on labelled cases; print the report as JSON or as a table."""
+    kb = _load_or_report(kb_dir, languages, semantic_model, out)
+    if kb is None:
+        return FAILED
     try:
-        kb = load_knowledge_base(Path(kb_dir), languages, matcher_factory(semantic_model))
         loaded = read_cases(Path(cases))
         report = evaluate(kb, loaded, answer_at=answer_at, suggest_at=suggest_at).to_dict()
-    except (KnowledgeBaseError, CasesError) as exc:
+    except CasesError as exc:
         _print_problems(exc.problems, out)
         return FAILED
     except ValueError as exc:
