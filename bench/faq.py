@@ -120,17 +120,13 @@ def _calibrate(sets: list[Path], semantic_model: str | None) -> None:
     """Refit the confidence calibration on the sets' knowledge base questions and print it."""
     from faq.calibration import Calibration, cross_validated_evidence, fit_calibration
     from faq.loader import load_entries
-    from faq.matcher import ClassifierMatcher
+    from faq.matcher import ClassifierMatcher, encoder_for
 
-    encoder = None
-    if semantic_model:
-        from faq.semantic import load_encoder
-
-        encoder = load_encoder(semantic_model)
+    encoder = encoder_for(semantic_model)
     # The placeholder calibration only shapes the ranking order of the top few, not the evidence refitted.
     build = lambda entries: ClassifierMatcher(entries, Calibration(1.0, 0.0, 0.0, 0.0), encoder)  # noqa: E731
     samples = [cross_validated_evidence(load_entries(f / "kb", LANGUAGES), build) for f in sets]
-    print(f"calibration{' (semantic)' if encoder else ''}: {fit_calibration(samples)}")
+    print(f"calibration{' (semantic)' if semantic_model else ''}: {fit_calibration(samples)}")
 
 
 def _bench_large_build(factory) -> None:

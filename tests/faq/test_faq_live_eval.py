@@ -84,8 +84,28 @@ def hand_made_cases() -> list[Case]:
     ]
 
 
+class ScriptedMatcher:
+    """Ranks by a fixed script: the evaluation's arithmetic is checked apart from the real matcher's
+    judgement, which gets better (and changes these decisions) as matching improves."""
+
+    SCRIPT = {
+        "How long do I have to return an item?": [("refund-window", 0.95)],
+        "Πώς μπορώ να επιστρέψω ένα προϊόν;": [("refund-window", 0.9)],
+        "When will my parcel arrive?": [("delivery-time", 0.9), ("refund-window", 0.1)],
+        "can i send back": [("refund-window", 0.7), ("delivery-time", 0.2)],
+        "capital of Mongolia": [("opening-hours", 0.3)],
+        "What are your opening hours?": [("opening-hours", 0.95)],
+    }
+
+    def __init__(self, entries: object) -> None:
+        pass
+
+    def rank(self, text: str, limit: int) -> list[tuple[str, float]]:
+        return self.SCRIPT[text][:limit]
+
+
 def test_evaluate_numbers_on_hand_made_set(shop_kb_dir: Path) -> None:
-    kb = load_knowledge_base(shop_kb_dir, LANGUAGES)
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES, ScriptedMatcher)
     report = evaluate(kb, hand_made_cases(), answer_at=0.82, suggest_at=0.65).to_dict()
     assert list(report) == ["cases", "in_scope", "out_of_scope", "top1_accuracy", "answered_correct",
                             "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms", "confusions"]

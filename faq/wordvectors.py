@@ -1,0 +1,178 @@
+"""Word vectors shipped with Helpline: what words mean, so the default matcher sees that "refund" and
+"money back" ask the same thing without a language model at run time.
+
+`faq/data/word_vectors.npz` holds the most frequent words of English, Greek, Latvian and Hungarian
+(wordfreq's lists), each embedded on its own by the multilingual-e5-small sentence model, centred,
+reduced and stored as int8 by `scripts/build-word-vectors` (see there for how and why). At run time a
+message's vector is the weighted mean of its words' vectors: numpy and a dict lookup, microseconds.
+
+Words are looked up in their matching form (`normalize`: no case, no accents), so "Πώς", "πως",
+"Rendelés" and "rendeles" find the same vector; Greek words are also found by their Latin spelling
+("epistrepso"), so Greeklish means what Greek means. A word not in the table (an inflected form, a
+compound, a typo: "szenzornak", "ajtozar") gets a guess from its character n-grams: each n-gram has the
+mean vector of the table's words that contain it, as in fastText's subword vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .normalize import has_greek, has_latin, latin_key, normalize
+
+log = logging.getLogger(__name__)
+
+TABLE = Path(__file__).with_name("data") / "word_vectors.npz"
+FORMAT = 1  # bumped when the file's layout changes; the loader refuses other layouts
+GRAM_SIZES = (3, 4, 5)  # character n-grams of "<word>", the markers telling beginnings and endings
+
+# How much the words' mean vector weighs beside the unit-length n-gram vector in the classifier's
+# input, and how much the closest question by word vectors adds to an entry's ranking value. Chosen on
+# the bench sets together (`bench/faq.py`); top-1 moves by about a point between 1 and 2 / 0.25 and 1.
+FEATURE_WEIGHT = 1.5
+NEAREST_WEIGHT = 0.5
+
+
+class WordVectorsError(ValueError):
+    """The word-vector table cannot be read; the message names the file and what is wrong."""
+
+
+class WordVectors:
+    """A table of word vectors (int8 rows with a scale each) with a weight per word, plus vectors of
+    hashed character n-grams for words it lacks. Rare words weigh more, as in smooth inverse frequency
+    weighting: "the" and "my" say little about what is asked."""
+
+    feature_weight = FEATURE_WEIGHT
+    nearest_weight = NEAREST_WEIGHT
+
+    def __init__(self, keys: Sequence[str], vectors: np.ndarray, scales: np.ndarray, weights: np.ndarray,
+                 grams: np.ndarray, gram_scales: np.ndarray, gram_idf: np.ndarray, gram_weight: float,
+                 aliases: Sequence[str] = (), alias_rows: Sequence[int] = ()) -> None:
+        if not (len(keys) == vectors.shape[0] == scales.shape[0] == weights.shape[0]):
+            raise WordVectorsError(f"word vectors: {len(keys)} words but {vectors.shape[0]} vectors, "
+                                   f"{scales.shape[0]} scales and {weights.shape[0]} weights")
+        if vectors.ndim != 2 or grams.ndim != 2:
+            raise WordVectorsError(f"word vectors: tables of {vectors.ndim} and {grams.ndim} dimensions, not 2")
+        if not (grams.shape[0] == gram_scales.shape[0] == gram_idf.shape[0] > 0 and grams.shape[1] == vectors.shape[1]):
+            raise WordVectorsError(f"word vectors: n-gram table {grams.shape} with {gram_scales.shape[0]} scales and "
+                                   f"{gram_idf.shape[0]} weights does not fit {vectors.shape[1]}-dimensional words")
+        if len(aliases) != len(alias_rows):
+            raise WordVectorsError(f"word vectors: {len(aliases)} aliases but {len(alias_rows)} alias rows")
+        self.dimension = int(vectors.shape[1])
+        self._vectors = np.ascontiguousarray(vectors, dtype=np.int8)
+        # The weight and the int8 scale are both per word: folded into one factor applied at lookup.
+        self._factors = np.asarray(scales, dtype=np.float32) * np.asarray(weights, dtype=np.float32)
+        self._grams = np.ascontiguousarray(grams, dtype=np.int8)
+        self._gram_factors = np.asarray(gram_scales, dtype=np.float32) * np.asarray(gram_idf, dtype=np.float32)
+        self._gram_weight = float(gram_weight)
+        self._index: dict[str, int] = {key: row for row, key in enumerate(keys)}
+        for alias, row in zip(aliases, alias_rows):
+            self._index.setdefault(alias, int(row))  # a word's own spelling wins over another's alias
+        # Messages repeat words; a few thousand cached words hold nearly all of them (16k x 0.5 KB).
+        self.word = lru_cache(maxsize=16_384)(self._word_vector)
+
+    @property
+    def size(self) -> int:
+        """How many words the table knows (aliases not counted)."""
+        return self._vectors.shape[0]
+
+    @classmethod
+    def load(cls, path: Path = TABLE) -> WordVectors:
+        """The table in `path` (a file written by `scripts/build-word-vectors`); raises WordVectorsError."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                layout = int(data["format"])
+                if layout != FORMAT:
+                    raise WordVectorsError(f"{path}: word-vector format {layout}, this Helpline reads {FORMAT}")
+                arrays = (
+                    _split(data["keys"]), data["vectors"], data["scales"], data["weights"],
+                    data["grams"], data["gram_scales"], data["gram_idf"], float(data["gram_weight"]),
+                    _split(data["aliases"]), data["alias_rows"],
+                )
+            return cls(*arrays)
+        except WordVectorsError as exc:
+            raise exc if str(exc).startswith(str(path)) else WordVectorsError(f"{path}: {exc}") from None
+        except (OSError, KeyError, ValueError, UnicodeDecodeError) as exc:
+            raise WordVectorsError(f"{path}: cannot read the word-vector table: {exc}") from None
+
+    def row(self, word: str) -> int:
+        """The table's row for a normalised word, or for its Latin spelling (Greeklish); -1 if it has none."""
+        row = self._index.get(word)
+        if row is None and has_latin(word) and not has_greek(word):
+            row = self._index.get(latin_key(word))
+        return -1 if row is None else row
+
+    def _word_vector(self, word: str) -> np.ndarray | None:
+        """A normalised word's weighted vector: from the table, else guessed from its n-grams; None for
+        words with digits (order numbers, amounts: their n-grams mean nothing) and for empty words."""
+        row = self.row(word)
+        if row >= 0:
+            return self._factors[row] * self._vectors[row].astype(np.float32)
+        if not word or any(char.isdigit() for char in word):
+            return None
+        buckets = np.fromiter({gram_bucket(gram, self._grams.shape[0]) for gram in grams_of(word)}, dtype=np.int64)
+        guess = self._gram_factors[buckets] @ self._grams[buckets].astype(np.float32)
+        norm = float(np.sqrt(guess @ guess))
+        return guess * (self._gram_weight / norm) if norm > 0 else None
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """Unit-length weighted mean of the vectors of the words of `text`; zeros when none has one."""
+        vectors = [v for v in map(self.word, normalize(text).split()) if v is not None]
+        if not vectors:
+            return np.zeros(self.dimension, dtype=np.float32)
+        vector = np.sum(vectors, axis=0, dtype=np.float32)
+        norm = float(np.sqrt(vector @ vector))
+        return vector / norm if norm > 0 else vector
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """`embed_one` of each text, as rows."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.embed_one(text) for text in texts])
+
+
+def grams_of(word: str) -> list[str]:
+    """The character n-grams of a normalised word that its guessed vector is made of."""
+    marked = f"<{word}>"
+    return [marked[i:i + n] for n in GRAM_SIZES for i in range(len(marked) - n + 1)]
+
+
+def gram_bucket(gram: str, buckets: int) -> int:
+    """The n-gram table row of `gram`: a hash that is the same in every process (str hashes are not)."""
+    return zlib.crc32(gram.encode("utf-8")) % buckets
+
+
+def _split(joined: np.ndarray) -> list[str]:
+    """Words stored as one UTF-8 byte array joined by newlines (no pickles in the file)."""
+    text = joined.tobytes().decode("utf-8")
+    return text.split("\n") if text else []
+
+
+def join_words(words: Sequence[str]) -> np.ndarray:
+    """The storage form `_split` reads back."""
+    return np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+
+
+_builtin: WordVectors | None = None
+_builtin_lock = threading.Lock()
+_builtin_loaded = False
+
+
+def builtin_word_vectors() -> WordVectors | None:
+    """The shipped table, loaded once per process; None (and one error logged) if the install lacks it,
+    so matching still works, on n-grams alone, instead of the service failing to start."""
+    global _builtin, _builtin_loaded
+    with _builtin_lock:
+        if not _builtin_loaded:
+            try:
+                _builtin = WordVectors.load(TABLE)
+            except WordVectorsError as exc:
+                log.error("FAQ matching runs without word vectors (fewer paraphrases are recognised): %s", exc)
+            _builtin_loaded = True
+        return _builtin
