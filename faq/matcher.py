@@ -66,6 +66,7 @@ class _Builtin:
 
 BUILTIN = _Builtin()
 
+
 class Matcher(Protocol):
     """Scores entries for a message: (entry id, score in 0..1), best first."""
 
@@ -132,7 +133,7 @@ class ClassifierMatcher:
         inputs = questions
         self._embeddings: np.ndarray | None = None
         if encoder is not None:
-            # The model reads text as written (case, punctuation and accents carry meaning for it).
+            # Encoders read text as written: a sentence model finds meaning in case, punctuation and accents.
             self._embeddings = encoder.embed(originals)
             inputs = sp.hstack([questions, sp.csr_matrix(encoder.feature_weight * self._embeddings)],
                                format="csr", dtype=np.float32)
