@@ -297,7 +297,8 @@ def _faq(args: argparse.Namespace, settings: Settings) -> int:
     if args.faq_command == "check":
         return cmd_faq_check(args.dir or settings.faq.path, settings.languages, sys.stdout)
     if args.faq_command == "lint":
-        return cmd_faq_lint(args.dir or settings.faq.path, settings.languages, sys.stdout, as_json=args.json)
+        return cmd_faq_lint(args.dir or settings.faq.path, settings.languages, sys.stdout, as_json=args.json,
+                            suggest_at=settings.faq.suggest_at)
     if args.faq_command == "gaps":
         async def gaps(redis: Any) -> int:
             return await run_faq_gaps(redis, f"{settings.redis.prefix}events", args.since, args.kb or settings.faq.path,

@@ -23,6 +23,7 @@ from faq import (
     read_cases,
 )
 from faq.gaps import GAP_KINDS
+from faq.lint import GIVEN_AT
 from faq.matcher import matcher_factory
 from faq.semantic import SemanticModelError
 
@@ -135,8 +136,10 @@ def cmd_faq_eval(
     return OK
 
 
-def cmd_faq_lint(kb_dir: Path, languages: Sequence[str], out: TextIO, as_json: bool = False) -> int:
+def cmd_faq_lint(kb_dir: Path, languages: Sequence[str], out: TextIO, as_json: bool = False,
+                 suggest_at: float = GIVEN_AT) -> int:
     """Warn about entries that fight, near-duplicate questions, thin entries and missing translations.
+    A fight is a question another entry would be offered for: first, with a score of `suggest_at` or more.
 
     Exit 0 when the knowledge base loads (warnings or not), 1 when it does not (every problem listed).
     """
@@ -150,7 +153,7 @@ def cmd_faq_lint(kb_dir: Path, languages: Sequence[str], out: TextIO, as_json: b
         else:
             _print_problems(exc.problems, out)
         return FAILED
-    warnings = lint(kb)
+    warnings = lint(kb, given_at=suggest_at)
     if as_json:
         json.dump({"errors": [], "warnings": [
             {"kind": w.kind, "entry_id": w.entry_id, "file": str(w.file), "line": w.line, "message": w.message}

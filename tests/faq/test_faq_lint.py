@@ -197,3 +197,14 @@ def test_cli_lint_broken_knowledge_base_exits_one_with_every_problem(tmp_path: P
     assert cmd_faq_lint(tmp_path, ("en",), out, as_json=True) == 1
     errors = json.loads(out.getvalue())["errors"]
     assert [(e["file"], e["line"]) for e in errors] == [(str(file), 2), (str(file), 4)]
+
+
+def test_a_fight_needs_the_other_entry_to_be_offered(tmp_path: Path) -> None:
+    """Ranked first but below `given_at`, the customer goes to a person: a thin entry, not a fight."""
+    write(tmp_path, "shop.yaml", MESSY_YAML)
+    kb = load_knowledge_base(tmp_path, LANGS)
+    offered = by_kind(lint(kb), "fight")
+    assert offered  # the planted fight, at the default suggest_at
+    assert by_kind(lint(kb, given_at=1.01), "fight") == []  # nothing scores above 1
+    everything = by_kind(lint(kb, given_at=0.0), "fight")
+    assert {w.entry_id for w in offered} <= {w.entry_id for w in everything}
