@@ -154,6 +154,7 @@ def test_an_install_without_the_table_still_matches(tmp_path: Path, monkeypatch:
     assert kb.match("I forgot my password", answer_at=0.82, suggest_at=0.65).matches[0].entry_id == "password"
 
 
+# Unlike the shop of test_faq_quality, no refund question here talks of money or getting anything back.
 SHOP = """\
 entries:
   - id: refund
