@@ -19,6 +19,9 @@ import numpy as np
 # other work for the cores: on a busy 2-core machine 2 threads measured 80 ms p50 and ~1 s p99, 1 thread 12 / 29 ms.
 TORCH_THREADS = 1
 BATCH = 64
+# Tokens the model reads of a text. A customer's question fits in far fewer, but text the English
+# model cannot read (Greek is split into single letters) runs to 200+ tokens and to 50 ms per message.
+MAX_TOKENS = 128
 
 
 class SemanticModelError(ValueError):
@@ -85,6 +88,7 @@ class SentenceEncoder:
         except (OSError, ValueError) as exc:
             raise SemanticModelError(f"faq.semantic_model: cannot load the model in {self.path}: {exc}") from None
         self._model.eval()
+        self._model.max_seq_length = min(MAX_TOKENS, self._model.max_seq_length or MAX_TOKENS)
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dimension = int(dimension() or 0)
         self._cache: dict[str, np.ndarray] = {}
