@@ -41,6 +41,7 @@ from channels.telegram.convert import (
     convert_update,
     is_long_value_token,
     long_values,
+    pressed_message,
     render_outbound,
 )
 from channels.telegram.pacing import Pacer
@@ -161,20 +162,31 @@ class TelegramChannel:
                     result = replace(result, option=value)
             await self.context.submit(result)
         if query_id is not None:
-            self._answer_later(query_id)
+            pressed = pressed_message(update) if not isinstance(result, Skip) else None
+            self._answer_later(query_id, pressed)
         return result
 
-    def _answer_later(self, query_id: str) -> None:
+    def _answer_later(self, query_id: str, pressed: tuple[int, int] | None) -> None:
         # Stops the client's spinner; runs beside the next update rather than before it.
-        task = asyncio.create_task(self._answer(query_id))
+        task = asyncio.create_task(self._answer(query_id, pressed))
         self._answers.add(task)
         task.add_done_callback(self._answers.discard)
 
-    async def _answer(self, query_id: str) -> None:
+    async def _answer(self, query_id: str, pressed: tuple[int, int] | None) -> None:
         try:
             await self.bot.answer_callback_query(query_id)
         except tg.TelegramError as error:
             log.warning("telegram: answerCallbackQuery %s failed: %s", query_id, self._safe(error))
+        if pressed is None:
+            return
+        # The choice is made and on its way: the buttons go, so an old "did you mean" or rating
+        # cannot be pressed again days later and land in another conversation.
+        chat_id, message_id = pressed
+        try:
+            await self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+        except tg.TelegramError as error:
+            # "message is not modified" (pressed twice) or too old to edit: the press itself counted.
+            log.info("telegram: buttons of message %s in chat %s stay: %s", message_id, chat_id, self._safe(error))
 
     async def _poll_forever(self) -> None:
         offset = int(await self._retrying(lambda: self.context.redis.get(self.keys.offset), "reading the offset") or 0)

@@ -126,6 +126,21 @@ def callback_query_id(update: Any) -> str | None:
     return None
 
 
+def pressed_message(update: Any) -> tuple[int, int] | None:
+    """(chat id, message id) of the chat message whose button `update` presses; None for anything else
+    (a message sent in inline mode has no chat message to edit)."""
+    query = update.get("callback_query") if isinstance(update, Mapping) else None
+    message = query.get("message") if isinstance(query, Mapping) else None
+    chat = message.get("chat") if isinstance(message, Mapping) else None
+    if not isinstance(chat, Mapping):
+        return None
+    chat_id, message_id = chat.get("id"), message.get("message_id")
+    ids = (chat_id, message_id)
+    if all(isinstance(value, int) and not isinstance(value, bool) for value in ids):
+        return chat_id, message_id
+    return None
+
+
 def _sender(user: Mapping[str, Any]) -> Sender:
     user_id = _int(user.get("id"), "from.id")
     name = " ".join(part for part in (_opt_str(user.get("first_name"), "from.first_name"),

@@ -168,6 +168,12 @@ class FakeBotApi:
     async def _answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
         return _ok(True)
 
+    async def _editMessageReplyMarkup(self, params: dict[str, Any]) -> web.Response:
+        if "chat_id" not in params or "message_id" not in params:
+            return _error(400, "Bad Request: message identifier is not specified")
+        return _ok({"message_id": int(params["message_id"]), "date": int(time.time()), "from": BOT_USER,
+                    "chat": {"id": int(params["chat_id"]), "type": "private", "first_name": "Ann"}, "text": "…"})
+
     async def _getFile(self, params: dict[str, Any]) -> web.Response:
         file_id = params.get("file_id", "")
         if file_id not in self.files:

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import html
 import json
+import logging
 import time
 
 import aiohttp
@@ -22,7 +23,7 @@ from channels.base import (
 from channels.telegram.adapter import SECRET_HEADER
 from router.messages import Attachment, InboundMessage, OutboundMessage, QuickReply
 from tests.telegram.conftest import inbox, wait_until
-from tests.telegram.fake_bot_api import FakeBotApi, callback_update, text_update
+from tests.telegram.fake_bot_api import TOKEN, FakeBotApi, callback_update, text_update
 from tests.telegram.test_convert import CAPTURED
 
 CHAT = 5551
@@ -117,6 +118,23 @@ async def test_button_press_becomes_an_option_and_is_answered(fake: FakeBotApi, 
     answered = await fake.wait_for(lambda: len(fake.calls_of("answerCallbackQuery")) == 2)
     assert answered
     assert [c.params["callback_query_id"] for c in fake.calls_of("answerCallbackQuery")] == ["cbq30", "cbq31"]
+    # The pressed messages lose their buttons: an edit with no reply_markup.
+    edits = await fake.wait_for(lambda: len(fake.calls_of("editMessageReplyMarkup")) == 2
+                                and fake.calls_of("editMessageReplyMarkup"))
+    assert [(int(c.params["chat_id"]), int(c.params["message_id"])) for c in edits] == [(5551, 1000), (5551, 1000)]
+    assert all(not c.params.get("reply_markup") for c in edits)
+
+
+async def test_a_failed_button_removal_is_only_logged(fake: FakeBotApi, channel_factory, redis: Redis, prefix: str,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    await channel_factory()
+    fake.fail_next("editMessageReplyMarkup", 400, "Bad Request: message is not modified")
+    with caplog.at_level(logging.INFO, logger="channels.telegram.adapter"):
+        await fake.push(callback_update(40, "rate:5", message_id=1200), callback_update(41, "rate:4", message_id=1201))
+        await fake.wait_for(lambda: len(fake.calls_of("editMessageReplyMarkup")) == 2)
+        assert [m.option for m in await wait_until(lambda: _at_least(inbox(redis, prefix), 2))] == ["rate:5", "rate:4"]
+    assert "buttons of message 1200 in chat 5551 stay: " in caplog.text and "not modified" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 async def _at_least(messages_coroutine, count: int):

@@ -18,6 +18,7 @@ from channels.telegram.convert import (
     convert_update,
     escape,
     long_values,
+    pressed_message,
     render_outbound,
     split_text,
     utf16_len,
@@ -211,6 +212,19 @@ _telegramish = st.recursive(_json_leaf, lambda children: st.lists(children, max_
 def test_any_payload_converts_or_skips_cleanly(payload: object) -> None:
     result = convert_update(payload, BOT)
     assert isinstance(result, (InboundMessage, Skip))
+    pressed = pressed_message(payload)
+    assert pressed is None or all(type(value) is int for value in pressed)
+
+
+def test_the_pressed_message_is_found_only_in_a_chat() -> None:
+    assert pressed_message(callback_update(3, "rate:5", chat_id=77, message_id=12)) == (77, 12)
+    inline = callback_update(4, "rate:5")
+    del inline["callback_query"]["message"]
+    inline["callback_query"]["inline_message_id"] = "AAAB"
+    assert pressed_message(inline) is None
+    flagged = callback_update(5, "rate:5")
+    flagged["callback_query"]["message"]["message_id"] = True
+    assert pressed_message(flagged) is None and pressed_message(text_update(6, "hi")) is None
 
 
 @settings(max_examples=300, deadline=None)
