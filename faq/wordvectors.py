@@ -1,5 +1,5 @@
-"""Word vectors shipped with Helpline: what words mean, so the default matcher sees that "refund" and
-"money back" ask the same thing without a language model at run time.
+"""Word vectors shipped with Helpline: what words mean, so the default matcher sees that "give me my
+cash back" asks for a refund without a language model at run time.
 
 `faq/data/word_vectors.npz` holds the most frequent words of English, Greek, Latvian and Hungarian
 (wordfreq's lists), each embedded on its own by the multilingual-e5-small sentence model, centred,
@@ -54,11 +54,11 @@ class WordVectors:
     def __init__(self, keys: Sequence[str], vectors: np.ndarray, scales: np.ndarray, weights: np.ndarray,
                  grams: np.ndarray, gram_scales: np.ndarray, gram_idf: np.ndarray, gram_weight: float,
                  aliases: Sequence[str] = (), alias_rows: Sequence[int] = ()) -> None:
+        if vectors.ndim != 2 or grams.ndim != 2:
+            raise WordVectorsError(f"word vectors: tables of {vectors.ndim} and {grams.ndim} dimensions, not 2")
         if not (len(keys) == vectors.shape[0] == scales.shape[0] == weights.shape[0]):
             raise WordVectorsError(f"word vectors: {len(keys)} words but {vectors.shape[0]} vectors, "
                                    f"{scales.shape[0]} scales and {weights.shape[0]} weights")
-        if vectors.ndim != 2 or grams.ndim != 2:
-            raise WordVectorsError(f"word vectors: tables of {vectors.ndim} and {grams.ndim} dimensions, not 2")
         if not (grams.shape[0] == gram_scales.shape[0] == gram_idf.shape[0] > 0 and grams.shape[1] == vectors.shape[1]):
             raise WordVectorsError(f"word vectors: n-gram table {grams.shape} with {gram_scales.shape[0]} scales and "
                                    f"{gram_idf.shape[0]} weights does not fit {vectors.shape[1]}-dimensional words")
