@@ -71,8 +71,8 @@ def lint(
 
     Fights are found by cross-validation through `matcher_factory`: each question is matched against
     a matcher built without it, and fights when another entry comes first with a score of `given_at`
-    or more (pass the service's `suggest_at`). Up to EXACT_LEAVE_ONE_OUT_UP_TO questions this is true leave-one-out;
-    above, the questions are split into `folds` folds (an entry's questions spread over different
+    or more (pass the service's `suggest_at`). Up to EXACT_LEAVE_ONE_OUT_UP_TO questions this is true
+    leave-one-out; above, the questions are split into `folds` folds (an entry's questions spread over different
     folds) and each fold is matched against a matcher built from the others, which costs `folds`
     builds instead of one per question (about two seconds for 1,500 questions). A question that was
     its entry's only one in its language is not checked: the few-questions warning covers it.
@@ -189,8 +189,8 @@ def _fight_warnings(
         count = len(texts)
         warnings.append(_warning(
             entries[entry_id], FIGHT,
-            f"{count} question{'s' if count != 1 else ''} rank{'' if count != 1 else 's'} {_where(entries[winner_id])} "
-            f"first once {'their' if count != 1 else 'its'} exact wording is left out: {_quote(texts)}"))
+            f"{count} question{'s' if count != 1 else ''} would get {_where(entries[winner_id])} "
+            f"once {'their' if count != 1 else 'its'} exact wording is left out: {_quote(texts)}"))
     return warnings
 
 
