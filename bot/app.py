@@ -2,6 +2,10 @@
 
 This is the only module that knows every part. `Helpline` owns the Redis client, the live
 knowledge base, the router and the channels; `serve()` runs the whole service until a signal.
+
+Importing this module must stay quick: the agents' commands (`helpline queue`, `helpline case ...`)
+build a `Helpline` too. So the FAQ matcher (scikit-learn, scipy), the channels and their SDKs
+(aiohttp, Telegram, Slack) are imported inside the functions that use them, never at the top.
 """
 
 from __future__ import annotations
@@ -13,23 +17,24 @@ import logging
 import signal
 import time
 from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
-from bot.channel_setup import build_channels
 from bot.settings import Settings
-from channels.base import Channel, ChannelContext, Desk, attachment_fetcher, send_with_retries
-from channels.console import CHANNEL as CONSOLE
-from channels.console import ConsoleChannel
-from faq import KnowledgeBase, KnowledgeBaseError, LiveKnowledgeBase
-from faq.matcher import matcher_factory
-from faq.semantic import SemanticModelError
-from router.engine import Router, RouterConfig
+from router.config import RouterConfig
+from router.engine import Router
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.messages import DeliveryReport, DeskEvent, InboundMessage, OutboundMessage, from_json, inbox_fields, new_id
 from router.sweeper import sweep_forever
 from router.texts import load_texts
 from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
+
+if TYPE_CHECKING:
+    from channels.base import Channel, ChannelContext, Desk
+    from channels.console import ConsoleChannel
+    from faq import KnowledgeBase, LiveKnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,6 @@ class Helpline:
         # Loaded on first use: showing a case or the queue must work even while the FAQ is broken.
         self._knowledge_base: LiveKnowledgeBase | None = None
         self._router: Router | None = None
-        self.console = ConsoleChannel(self.redis, self.keys.console, lambda message_id: self.keys.sent(CONSOLE, message_id))
         self.workers: list[StreamWorker] = []
         # The running channels by name; channel contexts look files up here (filled once they are built).
         self.channels: dict[str, Channel] = {}
@@ -82,6 +86,10 @@ class Helpline:
     def knowledge_base(self) -> LiveKnowledgeBase:
         """The FAQ in service; raises KnowledgeBaseUnavailable when it has never loaded cleanly."""
         if self._knowledge_base is None:
+            from faq import KnowledgeBaseError, LiveKnowledgeBase
+            from faq.matcher import matcher_factory
+            from faq.semantic import SemanticModelError
+
             try:
                 self._knowledge_base = LiveKnowledgeBase(self.settings.faq.path, self.settings.languages,
                                                          matcher_factory(self.settings.faq.semantic_model))
@@ -92,16 +100,24 @@ class Helpline:
                 raise KnowledgeBaseUnavailable(str(error)) from None
         return self._knowledge_base
 
+    @cached_property
+    def console(self) -> ConsoleChannel:
+        """The terminal channel's sending side (built on first use: channels.base brings aiohttp)."""
+        from channels.console import CHANNEL, ConsoleChannel
+
+        return ConsoleChannel(self.redis, self.keys.console, lambda message_id: self.keys.sent(CHANNEL, message_id))
+
     @property
     def router(self) -> Router:
         if self._router is None:
             settings = self.settings
             self._router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
                 languages=tuple(settings.languages), default_team=settings.router.default_team,
-                teams={key: team.name or key for key, team in settings.teams.items()},
+                team_names={key: team.display_names(key, settings.languages) for key, team in settings.teams.items()},
                 answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
-                reopen_days=settings.router.reopen_days, relay_template=settings.router.relay_template,
-                max_message_chars=settings.router.max_message_chars, desk=settings.channels.slack.enabled))
+                reopen_days=settings.router.reopen_days, rephrase_turns=settings.router.rephrase_turns,
+                relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
+                desk=settings.channels.slack.enabled))
         return self._router
 
     def _current_knowledge_base(self) -> KnowledgeBase:
@@ -119,6 +135,7 @@ class Helpline:
 
     def channel_sender(self, channel: Channel, block_ms: int = 1000) -> StreamWorker:
         """A worker on `hl:outbox:<channel>`: sends with retries, reports failures and agent deliveries."""
+        from channels.base import send_with_retries
 
         async def deliver(entry_id: str, fields: Mapping[str, str]) -> None:
             message = from_json(OutboundMessage, fields.get("data", ""))
@@ -154,6 +171,7 @@ class Helpline:
 
     def desk_worker(self, desk: Desk, block_ms: int = 1000) -> StreamWorker:
         """A worker on `hl:outbox:desk` showing each DeskEvent to the desk, in order per case."""
+        from channels.base import send_with_retries
 
         async def show(entry_id: str, fields: Mapping[str, str]) -> None:
             event = from_json(DeskEvent, fields.get("data", ""))
@@ -171,6 +189,7 @@ class Helpline:
 
     def channel_context(self) -> ChannelContext:
         from bot.agent_desk import CoreDesk
+        from channels.base import ChannelContext, attachment_fetcher
 
         async def submit(message: InboundMessage) -> None:
             await self.redis.xadd(self.keys.inbox, inbox_fields(message))
@@ -242,7 +261,8 @@ class LocalWorkers:
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     """The service: router workers, console sender, FAQ reload, /healthz and /metrics; stops on SIGTERM/SIGINT."""
-    from bot.http import start_http_server  # aiohttp is only loaded by the service
+    from bot.channel_setup import build_channels  # the channel SDKs are only loaded by the service
+    from bot.http import start_http_server  # aiohttp too
 
     helpline = Helpline(settings)
     helpline.knowledge_base  # noqa: B018 - load now: a service without its FAQ must not start

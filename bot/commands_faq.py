@@ -22,10 +22,10 @@ from faq import (
     load_knowledge_base,
     read_cases,
 )
-from faq.gaps import GAP_KINDS
 from faq.lint import GIVEN_AT
 from faq.matcher import matcher_factory
 from faq.semantic import SemanticModelError
+from router.events import GAP_EVENTS
 
 OK, FAILED = 0, 1
 
@@ -212,7 +212,7 @@ def _text(value: bytes | str) -> str:
 def _gap_question(entry_id: str, fields: dict[str, str]) -> GapQuestion | None:
     kind = fields.get("type")
     text = (fields.get("question") or "").strip()
-    if kind not in GAP_KINDS or not text:
+    if kind not in GAP_EVENTS or not text:
         return None
     try:
         at = float(fields["at"])

@@ -58,14 +58,32 @@ class FaqSettings(_Section):
 
 class TeamSettings(_Section):
     slack_channel: str | None = None  # the team's queue channel on the Slack desk
-    name: str | None = None  # shown to customers; the team key when absent
+    name: str | None = None  # the team's name for agents (and customers, without display_name); else the key
+    # What customers read, per language ({en: Billing, el: Λογιστήριο}) or one name for all.
+    display_name: str | dict[str, str] | None = None
     slack_users: list[str] = Field(default_factory=list)  # Slack user ids who may act on the team's cases
     slack_usergroups: list[str] = Field(default_factory=list)  # Slack user group ids, likewise
+
+    @field_validator("display_name")
+    @classmethod
+    def _names_not_blank(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        names = value.values() if isinstance(value, dict) else [value] if value is not None else []
+        if any(not name.strip() for name in names):
+            raise ValueError("a display name must not be empty")
+        return value
+
+    def display_names(self, key: str, languages: list[str]) -> dict[str, str]:
+        """The name customers read in each language: display_name, else name, else the team key."""
+        if isinstance(self.display_name, dict):
+            fallback = self.display_name.get(languages[0]) or self.name or key
+            return {language: self.display_name.get(language, fallback) for language in languages}
+        return {language: self.display_name or self.name or key for language in languages}
 
 
 class RouterSettings(_Section):
     default_team: str = "support"
     reopen_days: float = Field(7.0, ge=0.0)
+    rephrase_turns: int = Field(1, ge=0, le=5)  # unmatched messages that get "put it another way" before a case
     messages_path: Path = Path("config/messages")
     relay_template: str = "$agent_name: $message"
     max_message_chars: int = Field(4000, ge=100)

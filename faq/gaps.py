@@ -16,9 +16,6 @@ import scipy.sparse as sp
 from .kb import KnowledgeBase
 from .normalize import has_greek, latin_key, normalize
 
-# Event types that mean "the FAQ did not help", as written by the router.
-GAP_KINDS = ("no_match", "handoff_requested", "answer_not_helpful", "suggestions_rejected")
-
 # Cosine of char n-gram TF-IDF vectors. Measured by clustering the labelled bench messages
 # (../shared/data/faq/*/dev.jsonl): at 0.35 about 50-80% of the pairs put together share their need;
 # lower merges neighbouring needs, higher splits one need into many small clusters.
@@ -141,7 +138,9 @@ def _features(key: str) -> list[str]:
 def _vectors(keys: Sequence[str]) -> sp.csr_matrix:
     """Sublinear TF-IDF rows, L2-normalised; rows of texts with no features are all zero."""
     vocabulary: dict[str, int] = {}
-    rows, cols, counts = [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    counts: list[int] = []
     for row, key in enumerate(keys):
         bag = Counter(vocabulary.setdefault(gram, len(vocabulary)) for gram in _features(key))
         rows.extend([row] * len(bag))

@@ -1,77 +1,67 @@
-"""The conversation and case state machine (see router/states.md).
+"""The router: applies one inbox entry (a customer message, an agent action, a delivery report).
 
-`Router.handle(entry_id, fields)` applies one inbox entry: a customer message or an agent action.
-It decides on what it reads under WATCH and writes every effect in one transaction, so it can run
-in any number of workers at once and a redelivered entry changes nothing.
+It decides on what it reads under WATCH and writes every effect in one transaction (`Turn`), so it
+can run in any number of workers at once and a redelivered entry changes nothing. What happens to a
+case is `router.lifecycle`'s; what the bot says when is here (router/states.md has the picture).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from faq import Decision, KnowledgeBase, detect_language
-from router.agent_actions import HANDLERS, ActionRefused
-from router.intents import Intents, choice_in, rating_in
+from faq.langdetect import detect_language
+from faq.model import Decision, MatchResult
+from router import lifecycle
+from router.agent_actions import ActionRefused, apply_action
+from router.config import RouterConfig
+from router.events import Event
+from router.intents import Intents, Reading, choice_in, load_vocabularies, option_named
 from router.keys import Keys
+from router.lifecycle import CloseReason, OpenReason
+from router.matching import KnowledgeBaseView
 from router.messages import (
     AgentAction,
-    Attachment,
     DeliveryReport,
-    DeskEvent,
     DeskEventKind,
     InboundMessage,
-    OutboundMessage,
     PayloadError,
     QuickReply,
     from_json,
 )
+from router.pending import AwaitingChoice, AwaitingFeedback, AwaitingRephrase
 from router.sanitize import clean_text
-from router.store import (
-    HIGH_PRIORITY,
-    NORMAL_PRIORITY,
-    Case,
-    CaseStatus,
-    Conversation,
-    Transaction,
-)
+from router.store import Case, CaseStatus, Conversation
 from router.texts import Texts
+from router.turn import Turn
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 50  # WATCH conflicts under heavy contention; each retry re-reads and re-decides
 SEEN_TTL_SECONDS = 14 * 24 * 3600
+MAX_QUESTION_CHARS = 500  # of a question kept in events and pending state
 _COMMANDS = ("/start", "/help", "/case")
-
-
-@dataclass(frozen=True, slots=True)
-class RouterConfig:
-    languages: tuple[str, ...]
-    default_team: str
-    teams: Mapping[str, str]  # team key → name shown to customers
-    answer_at: float = 0.82
-    suggest_at: float = 0.65
-    reopen_days: float = 7.0
-    relay_template: str = "$agent_name: $message"
-    max_message_chars: int = 4000
-    desk: bool = False  # an agents' desk (Slack) reads hl:outbox:desk
+_SMALL_TALK_TEXT = {"greeting": "greeting", "thanks": "thanks_reply", "goodbye": "goodbye", "ack": "ack_reply"}
+PERSON_OPTION = "person"
+SOLVED_OPTION = "solved"
 
 
 class Router:
-    def __init__(self, redis: Redis, keys: Keys, knowledge_base: Callable[[], KnowledgeBase], texts: Texts,
+    def __init__(self, redis: Redis, keys: Keys, knowledge_base: Callable[[], KnowledgeBaseView], texts: Texts,
                  config: RouterConfig, clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
         self.keys = keys
+        # Called only for customer messages: agent actions and delivery reports never load the FAQ.
         self.knowledge_base = knowledge_base
         self.texts = texts
         self.config = config
         self.clock = clock
-        self.intents = Intents(texts.words("handoff_words"), texts.words("yes_words"), texts.words("no_words"))
+        self.intents = Intents(load_vocabularies(config.languages, texts.extra_vocabulary()))
 
     async def handle(self, entry_id: str, fields: Mapping[str, str]) -> None:
         """Apply one inbox entry; raises PayloadError for an entry that is not a valid message."""
@@ -80,351 +70,377 @@ class Router:
             raise PayloadError(f"inbox entry {entry_id}: no data field")
         if kind == "message":
             message = from_json(InboundMessage, data)
-            await self._transact(entry_id, lambda tx: self._on_message(tx, message))
+            await self._transact(entry_id, lambda turn: self._on_message(turn, message))
         elif kind == "action":
             action = from_json(AgentAction, data)
-            await self._transact(entry_id, lambda tx: self._on_action(tx, action))
+            await self._transact(entry_id, lambda turn: self._on_action(turn, action))
         elif kind == "delivery":
             report = from_json(DeliveryReport, data)
-            await self._transact(entry_id, lambda tx: self._on_delivery(tx, report))
+            await self._transact(entry_id, lambda turn: self._on_delivery(turn, report))
         else:
             raise PayloadError(f"inbox entry {entry_id}: unknown kind {kind!r}")
 
-    async def _transact(self, entry_id: str, decide: Callable[[Transaction], object]) -> None:
+    async def _transact(self, entry_id: str, decide: Callable[[Turn], Awaitable[None]]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for _attempt in range(MAX_ATTEMPTS):
-                tx = Transaction(pipe, self.keys, entry_id, self.clock())
+                turn = Turn(pipe, self.keys, entry_id, self.clock(), self.texts, self.config)
                 try:
-                    if await tx.already_done():
+                    if await turn.already_done():
                         await pipe.reset()
                         return
-                    await decide(tx)  # type: ignore[misc]
-                    await tx.commit()
+                    await decide(turn)
+                    await turn.commit()
                     return
                 except WatchError:
                     continue  # someone changed what we read: read again and decide again
             raise RuntimeError(f"inbox entry {entry_id}: gave up after {MAX_ATTEMPTS} conflicting attempts")
 
     # == customer messages ===================================================================
-    async def _on_message(self, tx: Transaction, message: InboundMessage) -> None:
+    async def _on_message(self, turn: Turn, message: InboundMessage) -> None:
         if message.platform_id:
             seen_key = self.keys.seen(message.channel, message.platform_id)
-            await tx.watch(seen_key)
-            first_seen_as = await tx.pipe.get(seen_key)
+            await turn.watch(seen_key)
+            first_seen_as = await turn.pipe.get(seen_key)
             if first_seen_as and first_seen_as != message.id:
                 log.info("duplicate delivery of %s %s ignored", message.channel, message.platform_id)
                 return
-            tx.set(seen_key, message.id, ex=SEEN_TTL_SECONDS)
+            turn.set(seen_key, message.id, ex=SEEN_TTL_SECONDS)
 
         text, shortened = clean_text(message.text, self.config.max_message_chars)
-        conversation = await self._conversation_for(tx, message, text)
-        tx.log(conversation.id, "customer", text, sender=message.sender.name, option=message.option,
-               attachments=", ".join(a.name for a in message.attachments))
-        tx.event("message_in", conversation=conversation.id, channel=message.channel, case=conversation.case,
-                 language=conversation.language, chars=len(message.text))
+        reading = self.intents.read(text) if text else Reading()
+        conversation = await self._conversation_for(turn, message, text, reading)
+        turn.log(conversation.id, "customer", text, sender=message.sender.name, option=message.option,
+                 attachments=", ".join(a.name for a in message.attachments))
+        turn.event(Event.MESSAGE_IN, conversation=conversation.id, channel=message.channel, case=conversation.case,
+                   language=conversation.language, chars=len(message.text))
         if shortened:
-            self.say(tx, conversation, "too_long")
-
+            turn.say(conversation, "too_long")
         if not text and not message.attachments and not message.option:
-            self.say(tx, conversation, "empty_message")  # nothing to answer, nothing for an agent to read
+            turn.say(conversation, "empty_message")  # nothing to answer, nothing for an agent to read
             return
-        case = await tx.case(conversation.case) if conversation.case else None
+        case = await turn.case(conversation.case) if conversation.case else None
         command = text.split(maxsplit=1)[0].casefold() if text.startswith("/") else ""
         if command in _COMMANDS:
-            await self._command(tx, conversation, case, command)
+            await self._command(turn, conversation, case, command)
             return
-        if case is not None:
-            if case.status in CaseStatus.OPEN:
-                await self._while_case_open(tx, conversation, case, message, text)
+        if case is not None and case.status is CaseStatus.QUEUED:
+            await self._while_queued(turn, conversation, case, message, text, reading)
+            return
+        if case is not None and case.status is CaseStatus.ASSIGNED:
+            self._to_agent(turn, conversation, case, message, text)  # a person is on it: the bot stays quiet
+            return
+        if case is not None and case.status is CaseStatus.RESOLVED:
+            if await self._after_resolution(turn, conversation, case, message, text, reading):
                 return
-            if case.status == CaseStatus.RESOLVED:
-                if await self._after_resolution(tx, conversation, case, message, text):
-                    return
-                conversation = replace(conversation, case=None, pending={})
-            else:  # closed elsewhere: the conversation starts afresh
-                conversation = replace(conversation, case=None, pending={})
-        await self._bot_turn(tx, conversation, message, text)
+            conversation = replace(conversation, case=None, pending=None)
+        elif case is not None:  # closed elsewhere: the conversation starts afresh
+            conversation = replace(conversation, case=None, pending=None)
+        await self._bot_turn(turn, conversation, message, text, reading)
 
-    async def _command(self, tx: Transaction, conversation: Conversation, case: Case | None, command: str) -> None:
-        """/start, /help and /case work in every state, on every channel."""
-        tx.event("command", conversation=conversation.id, command=command)
-        if command == "/start":
-            self.say(tx, conversation, "greeting")
-        elif command == "/help":
-            self.say(tx, conversation, "help")
-        elif case is None or case.status not in CaseStatus.OPEN:
-            self.say(tx, conversation, "case_status_none")
-        elif case.status == CaseStatus.QUEUED:
-            position = await tx.queue_position(case.team, case.queue_score())
-            self.say(tx, conversation, "case_status_queued", case=case.number, position=position)
-        else:
-            self.say(tx, conversation, "case_status_assigned", case=case.number, agent_name=case.agent_name)
-
-    async def _conversation_for(self, tx: Transaction, message: InboundMessage, text: str) -> Conversation:
+    async def _conversation_for(self, turn: Turn, message: InboundMessage, text: str, reading: Reading) -> Conversation:
         address_key = self.keys.address(message.channel, message.address)
-        await tx.watch(address_key)
-        conversation_id = await tx.pipe.get(address_key)
-        conversation = await tx.conversation(conversation_id) if conversation_id else None
+        await turn.watch(address_key)
+        conversation_id = await turn.pipe.get(address_key)
+        conversation = await turn.conversation(conversation_id) if conversation_id else None
         hint = (conversation.language if conversation else None) or message.language_hint
-        language = (detect_language(text, hint, self.config.languages, self.knowledge_base().language_profile)
-                    if text else (hint or self.config.languages[0]))
+        language = reading.language or self._language_of(text, hint)
         if language not in self.config.languages:
             language = self.config.languages[0]
         if conversation is None:
             conversation = Conversation(
                 id=message.id, channel=message.channel, address=message.address, customer_id=message.sender.id,
-                customer_name=message.sender.name, language=language, created_at=tx.now, updated_at=tx.now)
-            tx.set(address_key, conversation.id)
-            tx.event("conversation_started", conversation=conversation.id, channel=message.channel, language=language)
+                customer_name=message.sender.name, language=language, created_at=turn.now, updated_at=turn.now)
+            turn.set(address_key, conversation.id)
+            turn.event(Event.CONVERSATION_STARTED, conversation=conversation.id, channel=message.channel,
+                       language=language)
         else:
-            conversation = replace(conversation, language=language, updated_at=tx.now,
+            conversation = replace(conversation, language=language, updated_at=turn.now,
                                    customer_name=message.sender.name or conversation.customer_name)
-        tx.save_conversation(conversation)
+        turn.save_conversation(conversation)
         return conversation
 
-    async def _while_case_open(self, tx: Transaction, conversation: Conversation, case: Case,
-                               message: InboundMessage, text: str) -> None:
-        # A person is on it (or will be): the bot stays quiet, the message is on the case transcript.
-        if case.status == CaseStatus.QUEUED and not case.acknowledged:
-            position = await tx.queue_position(case.team, case.queue_score())
-            self.say(tx, conversation, "still_queued", case=case.number, position=position)
-            tx.save_case(case.with_changes(acknowledged=1))
-        tx.event("case_message", conversation=conversation.id, case=case.number, status=case.status, agent=case.agent)
-        self.tell_desk(tx, DeskEventKind.CUSTOMER_MESSAGE, case, text=text, attachments=message.attachments,
-                   platform_id=message.platform_id, reply_to=message.reply_to)
+    def _language_of(self, text: str, hint: str | None) -> str:
+        if not text:
+            return hint or self.config.languages[0]
+        # The language profile comes with the knowledge base; without one loaded yet, the built-in one serves.
+        return detect_language(text, hint, self.config.languages, self.knowledge_base().language_profile)
 
-    async def _after_resolution(self, tx: Transaction, conversation: Conversation, case: Case,
-                                message: InboundMessage, text: str) -> bool:
-        """Rating or reopening; False when the case is too old and the bot should take over."""
-        rating = _rating_option(message.option) or rating_in(text)
+    async def _command(self, turn: Turn, conversation: Conversation, case: Case | None, command: str) -> None:
+        """/start, /help and /case work in every state, on every channel."""
+        turn.event(Event.COMMAND, conversation=conversation.id, command=command)
+        if command == "/start":
+            turn.say(conversation, "greeting")
+        elif command == "/help":
+            turn.say(conversation, "help")
+        else:
+            await self._case_status(turn, conversation, case)
+
+    async def _case_status(self, turn: Turn, conversation: Conversation, case: Case | None) -> None:
+        turn.event(Event.CASE_STATUS_ASKED, conversation=conversation.id, case=case.number if case else None)
+        if case is None or not case.status.is_open:
+            turn.say(conversation, "case_status_none")
+        elif case.status is CaseStatus.QUEUED:
+            position = await turn.queue_position(case.team, case.queue_score())
+            turn.say(conversation, "case_status_queued", case=case.number, position=position)
+        else:
+            turn.say(conversation, "case_status_assigned", case=case.number, agent_name=case.agent_name or case.agent)
+
+    def _to_agent(self, turn: Turn, conversation: Conversation, case: Case, message: InboundMessage,
+                  text: str) -> None:
+        turn.event(Event.CASE_MESSAGE, conversation=conversation.id, case=case.number, status=case.status,
+                   agent=case.agent)
+        turn.tell_desk(DeskEventKind.CUSTOMER_MESSAGE, case, text=text, attachments=message.attachments,
+                       platform_id=message.platform_id, reply_to=message.reply_to)
+
+    # == a case waits for an agent ===========================================================
+    async def _while_queued(self, turn: Turn, conversation: Conversation, case: Case, message: InboundMessage,
+                            text: str, reading: Reading) -> None:
+        """The message goes to the case; meanwhile the bot still helps with what it knows."""
+        self._to_agent(turn, conversation, case, message, text)
+        pending = conversation.pending
+        answered_here = isinstance(pending, AwaitingFeedback) and pending.case == case.number
+        if message.option == SOLVED_OPTION or reading.solved or (answered_here and reading.yes):
+            lifecycle.close(turn, case, conversation, CloseReason.SOLVED_BY_CUSTOMER)
+            return
+        if reading.asks_case_status or (reading.small_talk == "greeting" and case.acknowledged):
+            await self._case_status(turn, conversation, case)
+            return
+        if reading.small_talk is not None and reading.small_talk != "greeting" and case.acknowledged:
+            self._small_talk_reply(turn, conversation, reading, closes_loop=answered_here)
+            return
+        if text and reading.small_talk is None and not reading.wants_person and not reading.complaint:
+            result = self._match(turn, conversation, text)
+            best = result.matches[0] if result.matches else None
+            if result.decision is Decision.ANSWER and best is not None:
+                self._answer(turn, conversation, best.entry_id, text, case=case)
+                return
+        if not case.acknowledged:
+            position = await turn.queue_position(case.team, case.queue_score())
+            turn.say(conversation, "still_queued", case=case.number, position=position)
+            turn.save_case(case.with_changes(acknowledged=1))
+
+    # == after an agent resolved the case ====================================================
+    async def _after_resolution(self, turn: Turn, conversation: Conversation, case: Case, message: InboundMessage,
+                                text: str, reading: Reading) -> bool:
+        """Rating, small talk, an FAQ answer or reopening; False when the case is too old and the bot takes over."""
+        rating = _rating_option(message.option) or reading.rating
         if rating is not None:
-            closed = case.with_changes(status=CaseStatus.CLOSED, csat=rating, closed_at=tx.now)
-            tx.save_case(closed)
-            tx.awaiting_rating(closed, False)
-            tx.save_conversation(replace(conversation, case=None, pending={}))
-            tx.event("case_rated", case=case.number, conversation=conversation.id, csat=rating, agent=case.last_agent)
-            tx.event("case_closed", case=case.number, conversation=conversation.id, why="rated")
-            self.tell_desk(tx, DeskEventKind.CASE_RATED, closed, csat=rating)
-            self.say(tx, conversation, "rating_thanks")
+            lifecycle.close(turn, case, conversation, CloseReason.RATED, rating=rating)
             return True
-        if not message.option and self.intents.yes_or_no(text) is True:
+        if not message.option and (reading.small_talk is not None or reading.yes):
             # "thanks!" after a resolution is a goodbye, not a new problem: no reopening.
-            tx.event("case_thanked", case=case.number, conversation=conversation.id)
-            self.say(tx, conversation, "glad_to_help")
+            turn.event(Event.CASE_THANKED, case=case.number, conversation=conversation.id, kind=reading.small_talk)
+            self._small_talk_reply(turn, conversation, reading, closes_loop=True)
             return True
-        if tx.now - case.resolved_at > self.config.reopen_days * 86400:
-            closed = case.with_changes(status=CaseStatus.CLOSED, closed_at=tx.now)
-            tx.save_case(closed)
-            tx.awaiting_rating(closed, False)
-            tx.event("case_closed", case=case.number, conversation=conversation.id, why="expired")
-            self.tell_desk(tx, DeskEventKind.CASE_CLOSED, closed)
+        if turn.now - case.resolved_at > self.config.reopen_days * 86400:
+            lifecycle.close(turn, case, conversation, CloseReason.NOT_RATED)
             return False
-        await self.reopen(tx, conversation, case, by="customer", attachments=message.attachments)
+        if text and not reading.wants_person and not reading.complaint and not reading.no:
+            result = self._match(turn, conversation, text)
+            best = result.matches[0] if result.matches else None
+            if result.decision is Decision.ANSWER and best is not None:
+                self._answer(turn, conversation, best.entry_id, text)  # answered; the case stays resolved
+                return True
+        if message.option and not text:
+            turn.event(Event.STALE_OPTION, conversation=conversation.id, option=message.option)
+            return True
+        await lifecycle.reopen(turn, case, conversation, by="customer", attachments=message.attachments)
         return True
 
-    async def reopen(self, tx: Transaction, conversation: Conversation, case: Case, by: str,
-                     attachments: tuple[Attachment, ...] = ()) -> Case:
-        """Back to its last agent when they are available, else into the team's queue."""
-        last_agent_status = ""
-        if case.last_agent:
-            agent_key = self.keys.agent(case.last_agent)
-            await tx.watch(agent_key)
-            last_agent_status = await tx.pipe.hget(agent_key, "status") or "available"
-        common = dict(resolved_at=0.0, reopened=case.reopened + 1, csat=0, acknowledged=0)
-        if case.last_agent and last_agent_status != "away":
-            reopened = case.with_changes(status=CaseStatus.ASSIGNED, agent=case.last_agent,
-                                         agent_name=case.last_agent_name, **common)
-            tx.agent_open_cases(case.last_agent, +1)
-        else:
-            reopened = case.with_changes(status=CaseStatus.QUEUED, agent="", agent_name="", queued_at=tx.now,
-                                         priority=HIGH_PRIORITY, **common)
-            tx.enqueue(reopened)
-        tx.save_case(reopened)
-        tx.awaiting_rating(reopened, False)
-        tx.save_conversation(replace(conversation, case=case.number, pending={}))
-        tx.event("case_reopened", case=case.number, conversation=conversation.id, by=by, agent=reopened.agent,
-                 team=reopened.team)
-        self.say(tx, conversation, "reopened", case=case.number)
-        # The files of the message that reopened it travel with the notice: the history has only their names.
-        self.tell_desk(tx, DeskEventKind.CASE_REOPENED, reopened, history=await tx.history(conversation.id),
-                       attachments=attachments)
-        return reopened
-
-    async def _bot_turn(self, tx: Transaction, conversation: Conversation, message: InboundMessage, text: str) -> None:
+    # == the bot alone =======================================================================
+    async def _bot_turn(self, turn: Turn, conversation: Conversation, message: InboundMessage, text: str,
+                        reading: Reading) -> None:
+        if await self._answers_pending(turn, conversation, message, text, reading):
+            return
         pending = conversation.pending
-        if pending.get("kind") == "feedback":
-            verdict = _yes_no_option(message.option)
-            if verdict is None:
-                verdict = self.intents.yes_or_no(text)
-            if verdict is True:
-                tx.event("answer_helpful", conversation=conversation.id, faq_entry=pending.get("entry"))
-                tx.save_conversation(replace(conversation, pending={}))
-                self.say(tx, conversation, "glad_to_help")
-                return
-            if verdict is False:
-                tx.event("answer_not_helpful", conversation=conversation.id, faq_entry=pending.get("entry"),
-                         question=pending.get("question"), language=conversation.language)
-                await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"),
-                                      reason="not_helpful", subject=pending.get("question", ""))
-                return
-        if pending.get("kind") == "choice":
-            entries: list[str] = pending.get("entries", [])
-            picked = _picked_entry(message.option, text, entries)
-            if picked == "none":
-                tx.event("suggestions_rejected", conversation=conversation.id, faq_entries=",".join(entries),
-                         question=pending.get("question"), language=conversation.language)
-                await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"),
-                                      reason="none_of_these", subject=pending.get("question", ""))
-                return
-            if picked is not None and picked in self.knowledge_base().entries:
-                tx.event("suggestion_picked", conversation=conversation.id, faq_entry=picked)
-                self._answer(tx, conversation, picked, pending.get("question", ""))
-                return
-
+        team = pending.team if pending is not None else None
         if not text and message.attachments:
-            await self._open_case(tx, replace(conversation, pending={}), team=None, reason="attachment",
-                                  subject=", ".join(a.name for a in message.attachments),
-                                  attachments=message.attachments)
+            await lifecycle.open_case(turn, conversation, team=team, reason=OpenReason.ATTACHMENT,
+                                      subject=", ".join(a.name for a in message.attachments),
+                                      attachments=message.attachments)
             return
         if not text:
             # A button from an earlier question pressed again: nothing is waiting for it any more.
-            tx.event("stale_option", conversation=conversation.id, option=message.option)
+            turn.event(Event.STALE_OPTION, conversation=conversation.id, option=message.option)
             return
-        if self.intents.wants_person(text):
-            tx.event("handoff_requested", conversation=conversation.id, question=pending.get("question") or text[:500],
-                     language=conversation.language)
-            await self._open_case(tx, replace(conversation, pending={}), team=pending.get("team"), reason="requested",
-                                  subject=pending.get("question", "") or text)
+        if reading.complaint:
+            turn.event(Event.COMPLAINT, conversation=conversation.id, question=text[:MAX_QUESTION_CHARS],
+                       language=conversation.language)
+            await lifecycle.open_case(turn, conversation, team=team, reason=OpenReason.COMPLAINT, subject=text)
             return
-        await self._faq_turn(tx, conversation, text)
+        if reading.wants_person:
+            await self._hand_off_on_request(turn, conversation, text)
+            return
+        if reading.asks_case_status:
+            await self._case_status(turn, conversation, None)
+            return
+        if reading.small_talk is not None:
+            self._small_talk_reply(turn, conversation, reading, closes_loop=False)
+            return
+        if reading.wordless:
+            turn.event(Event.SMALL_TALK, conversation=conversation.id, kind="wordless")
+            turn.say(conversation, "help")
+            return
+        await self._faq_turn(turn, conversation, text)
 
-    async def _faq_turn(self, tx: Transaction, conversation: Conversation, text: str) -> None:
-        knowledge_base = self.knowledge_base()
-        result = knowledge_base.match(text, conversation.language, answer_at=self.config.answer_at,
-                                      suggest_at=self.config.suggest_at)
+    async def _answers_pending(self, turn: Turn, conversation: Conversation, message: InboundMessage, text: str,
+                               reading: Reading) -> bool:
+        """True when the message answered what the bot asked last (and was dealt with)."""
+        pending = conversation.pending
+        if isinstance(pending, AwaitingFeedback):
+            verdict = {"yes": True, "no": False}.get(message.option or "")
+            if verdict is None and (reading.yes or reading.small_talk in ("thanks", "ack")):
+                verdict = True  # "thanks!" / "great" after an answer: it helped
+            if verdict is None and reading.no:
+                verdict = False
+            if verdict is True:
+                turn.event(Event.ANSWER_HELPFUL, conversation=conversation.id, faq_entry=pending.entry)
+                turn.save_conversation(replace(conversation, pending=None))
+                turn.say(conversation, "glad_to_help")
+                return True
+            if verdict is False:
+                turn.event(Event.ANSWER_NOT_HELPFUL, conversation=conversation.id, faq_entry=pending.entry,
+                           question=pending.question, language=conversation.language)
+                await lifecycle.open_case(turn, conversation, team=pending.team, reason=OpenReason.NOT_HELPFUL,
+                                          subject=pending.question)
+                return True
+        elif isinstance(pending, AwaitingChoice):
+            picked = _picked(message.option, text, reading, pending)
+            if picked == "none":
+                turn.event(Event.SUGGESTIONS_REJECTED, conversation=conversation.id,
+                           faq_entries=",".join(pending.entries), question=pending.question,
+                           language=conversation.language)
+                await lifecycle.open_case(turn, conversation, team=pending.team, reason=OpenReason.NONE_OF_THESE,
+                                          subject=pending.question)
+                return True
+            if picked == "ask again":
+                turn.say(conversation, "pick_one", options=self._choice_options(turn, conversation, pending))
+                return True
+            if picked is not None and picked in self.knowledge_base().entries:
+                turn.event(Event.SUGGESTION_PICKED, conversation=conversation.id, faq_entry=picked)
+                self._answer(turn, conversation, picked, pending.question)
+                return True
+        elif isinstance(pending, AwaitingRephrase):
+            if message.option == PERSON_OPTION or (not message.option and choice_in(text, 1) == 1):
+                await self._hand_off_on_request(turn, conversation, " / ".join(pending.questions))
+                return True
+        return False
+
+    async def _hand_off_on_request(self, turn: Turn, conversation: Conversation, text: str) -> None:
+        pending = conversation.pending
+        question = (pending.question if isinstance(pending, AwaitingFeedback | AwaitingChoice) else "") or text
+        turn.event(Event.HANDOFF_REQUESTED, conversation=conversation.id, question=question[:MAX_QUESTION_CHARS],
+                   language=conversation.language)
+        await lifecycle.open_case(turn, conversation, team=pending.team if pending else None,
+                                  reason=OpenReason.REQUESTED, subject=question)
+
+    def _small_talk_reply(self, turn: Turn, conversation: Conversation, reading: Reading, closes_loop: bool) -> None:
+        kind = reading.small_talk.value if reading.small_talk is not None else "ack"
+        turn.event(Event.SMALL_TALK, conversation=conversation.id, kind=kind)
+        # After an answer or a resolve, thanks and "ok" close the loop; a goodbye or greeting is itself.
+        key = "glad_to_help" if closes_loop and kind in ("thanks", "ack") else _SMALL_TALK_TEXT[kind]
+        turn.say(conversation, key)
+
+    def _match(self, turn: Turn, conversation: Conversation, text: str) -> MatchResult:
+        result = self.knowledge_base().match(text, conversation.language, answer_at=self.config.answer_at,
+                                             suggest_at=self.config.suggest_at)
         best = result.matches[0] if result.matches else None
-        tx.event("faq_match", conversation=conversation.id, decision=result.decision.value,
-                 faq_entry=best.entry_id if best else None, score=f"{best.score:.3f}" if best else None,
-                 language=conversation.language, question=text[:500])
-        if result.decision is Decision.ANSWER and best is not None:
-            self._answer(tx, conversation, best.entry_id, text)
-        elif result.decision is Decision.SUGGEST:
-            suggestions = [match.entry_id for match in knowledge_base.suggestions(result, self.config.suggest_at)]
-            options = tuple(QuickReply(f"pick:{entry_id}", knowledge_base.title(entry_id, conversation.language))
-                            for entry_id in suggestions)
-            options += (QuickReply("none", self.texts.render(conversation.language, "none_of_these")),)
-            team = best.team if best else None
-            tx.save_conversation(replace(conversation, pending={"kind": "choice", "entries": suggestions,
-                                                                "team": team, "question": text[:500]}))
-            self.say(tx, conversation, "suggest_prompt", options=options)
-        else:
-            tx.event("no_match", conversation=conversation.id, question=text[:500], language=conversation.language)
-            self.say(tx, conversation, "no_match")
-            await self._open_case(tx, replace(conversation, pending={}), team=None, reason="no_match", subject=text)
+        turn.event(Event.FAQ_MATCH, conversation=conversation.id, decision=result.decision.value,
+                   faq_entry=best.entry_id if best else None, score=f"{best.score:.3f}" if best else None,
+                   language=conversation.language, question=text[:MAX_QUESTION_CHARS], case=conversation.case)
+        return result
 
-    def _answer(self, tx: Transaction, conversation: Conversation, entry_id: str, question: str) -> None:
+    async def _faq_turn(self, turn: Turn, conversation: Conversation, text: str) -> None:
+        knowledge_base = self.knowledge_base()
+        result = self._match(turn, conversation, text)
+        best = result.matches[0] if result.matches else None
+        if result.decision is Decision.ANSWER and best is not None:
+            self._answer(turn, conversation, best.entry_id, text)
+            return
+        if result.decision is Decision.SUGGEST:
+            entries = tuple(match.entry_id for match in knowledge_base.suggestions(result, self.config.suggest_at))
+            labels = tuple(knowledge_base.title(entry_id, conversation.language) for entry_id in entries)
+            choice = AwaitingChoice(entries=entries, labels=labels, question=text[:MAX_QUESTION_CHARS],
+                                    team=best.team if best else None)
+            turn.save_conversation(replace(conversation, pending=choice))
+            turn.say(conversation, "suggest_prompt", options=self._choice_options(turn, conversation, choice))
+            return
+        pending = conversation.pending
+        earlier = pending.questions if isinstance(pending, AwaitingRephrase) else ()
+        if len(earlier) < self.config.rephrase_turns:
+            # One more try in other words before a person is asked to step in, with a way out right away.
+            turn.event(Event.REPHRASE_ASKED, conversation=conversation.id, question=text[:MAX_QUESTION_CHARS],
+                       language=conversation.language)
+            rephrase = AwaitingRephrase(questions=(*earlier, text[:MAX_QUESTION_CHARS]))
+            turn.save_conversation(replace(conversation, pending=rephrase))
+            turn.say(conversation, "rephrase", options=(turn.option(conversation, PERSON_OPTION, "talk_to_person"),))
+            return
+        questions = " / ".join((*earlier, text))
+        turn.event(Event.NO_MATCH, conversation=conversation.id, question=questions[:MAX_QUESTION_CHARS],
+                   language=conversation.language)
+        turn.say(conversation, "no_match")
+        await lifecycle.open_case(turn, conversation, team=None, reason=OpenReason.NO_MATCH, subject=questions)
+
+    def _choice_options(self, turn: Turn, conversation: Conversation, choice: AwaitingChoice) -> tuple[QuickReply, ...]:
+        options = tuple(QuickReply(f"pick:{entry}", label) for entry, label in zip(choice.entries, choice.labels))
+        return (*options, turn.option(conversation, "none", "none_of_these"))
+
+    def _answer(self, turn: Turn, conversation: Conversation, entry_id: str, question: str,
+                case: Case | None = None) -> None:
         knowledge_base = self.knowledge_base()
         entry = knowledge_base.entries[entry_id]
         answer = knowledge_base.answer(entry_id, conversation.language)
-        tx.save_conversation(replace(conversation, pending={"kind": "feedback", "entry": entry_id,
-                                                            "team": entry.team, "question": question[:500]}))
-        tx.event("bot_answer", conversation=conversation.id, faq_entry=entry_id)
-        self.send(tx, conversation, answer)
-        self.say(tx, conversation, "did_this_help", options=(
-            QuickReply("yes", self.texts.render(conversation.language, "yes")),
-            QuickReply("no", self.texts.render(conversation.language, "no")),
-        ))
-
-    async def _open_case(self, tx: Transaction, conversation: Conversation, team: str | None, reason: str,
-                         subject: str, attachments: tuple[Attachment, ...] = ()) -> Case:
-        team = team if team in self.config.teams else self.config.default_team
-        number = await tx.reserve_case_number()
-        case = Case(
-            number=number, conversation=conversation.id, status=CaseStatus.QUEUED, team=team,
-            channel=conversation.channel, customer_name=conversation.customer_name, language=conversation.language,
-            priority=NORMAL_PRIORITY, reason=reason, subject=subject[:200], created_at=tx.now, queued_at=tx.now)
-        position = await tx.queue_position(team, case.queue_score())
-        tx.save_case(case)
-        tx.enqueue(case)
-        tx.save_conversation(replace(conversation, case=number, pending={}))
-        tx.event("case_opened", case=number, conversation=conversation.id, team=team, reason=reason,
-                 channel=conversation.channel, language=conversation.language)
-        key = "case_opened_on_request" if reason == "requested" else "case_opened"
-        self.say(tx, conversation, key, case=number, position=position)
-        self.tell_desk(tx, DeskEventKind.CASE_WAITING, case, history=await tx.history(conversation.id),
-                       attachments=attachments)
-        return case
+        feedback = AwaitingFeedback(entry=entry_id, question=question[:MAX_QUESTION_CHARS], team=entry.team,
+                                    case=case.number if case else None)
+        turn.save_conversation(replace(conversation, pending=feedback))
+        turn.event(Event.BOT_ANSWER, conversation=conversation.id, faq_entry=entry_id,
+                   case=case.number if case else None)
+        turn.send(conversation, answer)
+        if case is not None:
+            # The agent who picks the case up sees what the bot already told the customer.
+            turn.tell_desk(DeskEventKind.BOT_MESSAGE, case, text=answer)
+            turn.say(conversation, "case_stays_open", case=case.number,
+                     options=(turn.option(conversation, SOLVED_OPTION, "solved_button"),))
+            return
+        turn.say(conversation, "did_this_help", options=(
+            turn.option(conversation, "yes", "yes"), turn.option(conversation, "no", "no")))
 
     # == delivery reports ====================================================================
-    async def _on_delivery(self, tx: Transaction, report: DeliveryReport) -> None:
-        case = await tx.case(report.case) if report.case else None
+    async def _on_delivery(self, turn: Turn, report: DeliveryReport) -> None:
+        case = await turn.case(report.case) if report.case else None
         if case is not None and report.author == "agent":
-            self.tell_desk(tx, DeskEventKind.DELIVERY, case, ref=report.source_ref, delivered=report.delivered,
-                       reason=report.reason)
+            turn.tell_desk(DeskEventKind.DELIVERY, case, ref=report.source_ref, delivered=report.delivered,
+                           reason=report.reason)
         if report.delivered:
-            tx.event("message_delivered", conversation=report.conversation, case=report.case, channel=report.channel,
-                     message=report.message_id, platform_id=report.platform_id, author=report.author)
+            turn.event(Event.MESSAGE_DELIVERED, conversation=report.conversation, case=report.case,
+                       channel=report.channel, message=report.message_id, platform_id=report.platform_id,
+                       author=report.author)
             return
-        tx.event("delivery_failed", conversation=report.conversation, case=report.case, channel=report.channel,
-                 message=report.message_id, why=report.reason, author=report.author,
-                 unreachable=1 if report.close_conversation else None)
+        turn.event(Event.DELIVERY_FAILED, conversation=report.conversation, case=report.case, channel=report.channel,
+                   message=report.message_id, why=report.reason, author=report.author,
+                   unreachable=1 if report.close_conversation else None)
         if report.conversation:
             note = f"not delivered to the customer: {report.reason}"
             if report.close_conversation:
                 note += " (the customer can no longer be reached on this channel)"
-            tx.log(report.conversation, "system", note, message=report.message_id)
+            turn.log(report.conversation, "system", note, message=report.message_id)
 
     # == agent actions =======================================================================
-    async def _on_action(self, tx: Transaction, action: AgentAction) -> None:
+    async def _on_action(self, turn: Turn, action: AgentAction) -> None:
         try:
-            case = await tx.case(action.case)
+            case = await turn.case(action.case)
             if case is None:
                 raise ActionRefused(f"there is no case #{action.case}")
-            conversation = await tx.conversation(case.conversation)
+            conversation = await turn.conversation(case.conversation)
             if conversation is None:
                 raise ActionRefused(f"case #{case.number} has lost its conversation {case.conversation}")
-            message = await HANDLERS[action.kind](self, tx, action, case, conversation)
+            message = await apply_action(turn, action, case, conversation)
         except ActionRefused as refusal:
-            tx.result(action.id, {"ok": False, "case": action.case, "message": str(refusal)})
-            tx.event("action_refused", case=action.case, action=action.kind.value, agent=action.agent,
-                     why=str(refusal))
+            turn.result(action.id, {"ok": False, "case": action.case, "message": str(refusal)})
+            turn.event(Event.ACTION_REFUSED, case=action.case, action=action.kind.value, agent=action.agent,
+                       why=str(refusal))
             return
-        tx.result(action.id, {"ok": True, "case": action.case, "message": message})
-
-
-    # == sending =============================================================================
-    def tell_desk(self, tx: Transaction, kind: DeskEventKind, case: Case, **fields: object) -> None:
-        """Tell the agents' desk, when there is one."""
-        if self.config.desk:
-            tx.send_desk(_desk_event(tx, kind, case, **fields))
-
-    def say(self, tx: Transaction, conversation: Conversation, key: str, options: Sequence[QuickReply] = (),
-             **values: object) -> None:
-        text = self.texts.render(conversation.language, key, **values)
-        self.send(tx, conversation, text, options=options)
-
-    def send(self, tx: Transaction, conversation: Conversation, text: str, options: Sequence[QuickReply] = (),
-              author: str = "bot", agent_name: str = "", source_ref: str = "") -> None:
-        message = OutboundMessage(
-            id=tx.next_outbound_id(), channel=conversation.channel, address=conversation.address, text=text,
-            options=tuple(options), conversation=conversation.id, case=conversation.case, author=author,
-            agent_name=agent_name, language=conversation.language, source_ref=source_ref)
-        tx.send(message)
-        if author == "bot":
-            tx.log(conversation.id, "bot", text, options="|".join(option.label for option in options))
-
-
-def _desk_event(tx: Transaction, kind: DeskEventKind, case: Case, **fields: object) -> DeskEvent:
-    values: dict[str, object] = dict(
-        id=tx.next_desk_id(), kind=kind, case=case.number, team=case.team, agent=case.agent,
-        agent_name=case.agent_name, customer_name=case.customer_name, channel=case.channel, language=case.language,
-        queued_at=case.queued_at, at=tx.now)
-    values.update(fields)
-    return DeskEvent(**values)  # type: ignore[arg-type]
-
-
-def _yes_no_option(option: str | None) -> bool | None:
-    return {"yes": True, "no": False}.get(option or "")
+        turn.result(action.id, {"ok": True, "case": action.case, "message": message})
 
 
 def _rating_option(option: str | None) -> int | None:
@@ -433,13 +449,20 @@ def _rating_option(option: str | None) -> int | None:
     return None
 
 
-def _picked_entry(option: str | None, text: str, entries: Sequence[str]) -> str | None:
-    """The suggested entry the customer chose, "none" for none of these, or None for something else."""
+def _picked(option: str | None, text: str, reading: Reading, choice: AwaitingChoice) -> str | None:
+    """The entry the customer chose; "none" for none of these; "ask again" for a yes among several; else None."""
     if option == "none":
         return "none"
     if option and option.startswith("pick:"):
         return option[5:]
-    choice = choice_in(text, len(entries) + 1)
-    if choice is None:
+    if option:
         return None
-    return entries[choice - 1] if choice <= len(entries) else "none"
+    number = choice_in(text, len(choice.entries) + 1)
+    if number is not None:
+        return choice.entries[number - 1] if number <= len(choice.entries) else "none"
+    if reading.yes:
+        return choice.entries[0] if len(choice.entries) == 1 else "ask again"
+    if reading.no:
+        return "none"
+    named = option_named(text, choice.labels)
+    return choice.entries[named] if named is not None else None

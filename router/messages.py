@@ -141,6 +141,7 @@ class DeskEventKind(str, Enum):
     CASE_CLOSED = "case_closed"
     CUSTOMER_MESSAGE = "customer_message"  # the customer wrote while the case is open
     AGENT_MESSAGE = "agent_message"  # relayed to the customer (ref: the agent's own desk message, if any)
+    BOT_MESSAGE = "bot_message"  # the bot answered the customer from the FAQ while the case waited
     NOTE = "note"
     DELIVERY = "delivery"  # what became of an agent's message (ref names it)
 

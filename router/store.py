@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio.client import Pipeline
 
+from router.events import Event
 from router.keys import FIRST_CASE_NUMBER, Keys
 from router.messages import DeskEvent, HistoryLine, OutboundMessage, to_json
+from router.pending import Pending, pending_from_json, pending_to_json
 
 EVENTS_MAX_LENGTH = 1_000_000
 DESK_MAX_LENGTH = 100_000
@@ -27,12 +30,16 @@ NORMAL_PRIORITY = 0
 _PRIORITY_WEIGHT_MS = 10**13  # larger than any wait time: priority always sorts first
 
 
-class CaseStatus:
+class CaseStatus(StrEnum):
     QUEUED = "queued"
     ASSIGNED = "assigned"
     RESOLVED = "resolved"
     CLOSED = "closed"
-    OPEN = (QUEUED, ASSIGNED)
+
+    @property
+    def is_open(self) -> bool:
+        """Waiting for or with an agent."""
+        return self in (CaseStatus.QUEUED, CaseStatus.ASSIGNED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +51,7 @@ class Conversation:
     customer_name: str = ""
     language: str = ""
     case: int | None = None  # the case this conversation is in, until it closes
-    pending: dict[str, Any] = field(default_factory=dict)  # what the bot asked and waits for
+    pending: Pending | None = None  # what the bot asked and waits for
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -54,7 +61,7 @@ class Conversation:
             id=conversation_id, channel=data.get("channel", ""), address=data.get("address", ""),
             customer_id=data.get("customer_id", ""), customer_name=data.get("customer_name", ""),
             language=data.get("language", ""), case=int(data["case"]) if data.get("case") else None,
-            pending=json.loads(data["pending"]) if data.get("pending") else {},
+            pending=pending_from_json(data.get("pending", "")),
             created_at=float(data.get("created_at") or 0), updated_at=float(data.get("updated_at") or 0),
         )
 
@@ -63,7 +70,7 @@ class Conversation:
             "channel": self.channel, "address": self.address, "customer_id": self.customer_id,
             "customer_name": self.customer_name, "language": self.language,
             "case": "" if self.case is None else str(self.case),
-            "pending": json.dumps(self.pending, ensure_ascii=False) if self.pending else "",
+            "pending": pending_to_json(self.pending),
             "created_at": repr(self.created_at), "updated_at": repr(self.updated_at),
         }
 
@@ -72,13 +79,13 @@ class Conversation:
 class Case:
     number: int
     conversation: str
-    status: str
+    status: CaseStatus
     team: str
     channel: str = ""
     customer_name: str = ""
     language: str = ""
     priority: int = NORMAL_PRIORITY
-    reason: str = ""  # why it was opened: requested, no_match, not_helpful, none_of_these, attachment
+    reason: str = ""  # why it was opened: requested, complaint, no_match, not_helpful, none_of_these, attachment
     subject: str = ""
     agent: str = ""
     agent_name: str = ""
@@ -101,7 +108,9 @@ class Case:
             if spec.name not in data:
                 continue
             raw = data[spec.name]
-            if spec.type == "int":
+            if spec.name == "status":
+                values[spec.name] = CaseStatus(raw)
+            elif spec.type == "int":
                 values[spec.name] = int(raw or 0)
             elif spec.type == "float":
                 values[spec.name] = float(raw or 0)
@@ -217,14 +226,14 @@ class Transaction:
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=TRANSCRIPT_MAX_LENGTH, approximate=True))
         self._logged.setdefault(conversation_id, []).append(HistoryLine(role, text, self.now))
 
-    def event(self, kind: str, **fields_: Any) -> None:
+    def event(self, name: Event, /, **fields_: Any) -> None:
         """Append to the events stream that KPIs and audits are computed from."""
-        entry = {"type": kind, "at": repr(self.now), "entry": self.entry_id}
+        entry = {"type": str(name), "at": repr(self.now), "entry": self.entry_id}
         entry.update({k: str(v) for k, v in fields_.items() if v not in (None, "")})
         key = self.keys.events
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))
 
-    def send(self, message: OutboundMessage) -> None:
+    def send_outbound(self, message: OutboundMessage) -> None:
         key = self.keys.outbox(message.channel)
         data = to_json(message)
         self._writes.append(lambda p: p.xadd(key, {"data": data}))

@@ -17,8 +17,11 @@ TEXT_KEYS = (
     "case_status_assigned", "case_status_none", "still_queued", "suggest_prompt", "none_of_these",
     "did_this_help", "yes", "no", "glad_to_help", "no_match", "agent_joined", "transferred",
     "released", "resolved", "rating_prompt", "rating_thanks", "reopened", "empty_message", "too_long",
+    "thanks_reply", "goodbye", "ack_reply", "rephrase", "talk_to_person", "complaint_opened",
+    "case_stays_open", "solved_button", "closed_by_customer", "pick_one",
 )
-WORD_LIST_KEYS = ("handoff_words", "yes_words", "no_words")
+# An operator's extra words for the intents (router/intents.py): each list adds to a vocabulary list.
+WORD_LIST_KEYS = {"handoff_words": "person_phrases", "yes_words": "yes", "no_words": "no"}
 
 
 class TextsError(Exception):
@@ -35,7 +38,11 @@ class Texts:
         self.languages = tuple(languages)
 
     def render(self, language: str, key: str, **values: object) -> str:
-        """The text for `key` in `language` with `$name` placeholders filled in."""
+        """The text for `key` in `language` with its `$name` placeholders filled in.
+
+        A placeholder without a value is a bug in the caller, never a text for a customer
+        (" has marked case #1002 as resolved"): it raises ValueError.
+        """
         template = self._texts.get(language, {}).get(key) or self._texts.get(self.languages[0], {}).get(key)
         if template is None:
             for texts in self._texts.values():
@@ -44,11 +51,35 @@ class Texts:
                     break
             else:
                 raise KeyError(f"no text {key!r} in any language")
-        return string.Template(template).safe_substitute({k: str(v) for k, v in values.items()})
+        filled = {name: str(value) for name, value in values.items() if str(value).strip()}
+        missing = sorted(set(placeholders(template)) - set(filled))
+        if missing:
+            raise ValueError(f"text {key!r} ({language}) needs {', '.join('$' + name for name in missing)}")
+        return string.Template(template).substitute(filled)
 
     def words(self, key: str) -> dict[str, tuple[str, ...]]:
         """A word list (e.g. handoff_words) per language."""
         return {language: words.get(key, ()) for language, words in self._words.items()}
+
+    def extra_vocabulary(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """The operator's extra words per language, under the names of the vocabulary lists they add to."""
+        extra: dict[str, dict[str, tuple[str, ...]]] = {}
+        for language, words in self._words.items():
+            lists = extra.setdefault(language, {})
+            for key, values in words.items():
+                target = WORD_LIST_KEYS[key]
+                if target == "person_phrases":
+                    # A word alone ("agent") asks for a person only in a short message, as `person` words do.
+                    lists["person"] = tuple(value for value in values if len(value.split()) == 1)
+                    values = tuple(value for value in values if len(value.split()) > 1)
+                lists[target] = (*lists.get(target, ()), *values)
+        return extra
+
+
+def placeholders(template: str) -> list[str]:
+    """The `$name` / `${name}` placeholders of a template, in order."""
+    return [match.group("named") or match.group("braced") for match in string.Template.pattern.finditer(template)
+            if match.group("named") or match.group("braced")]
 
 
 def load_texts(path: Path, languages: Sequence[str]) -> Texts:

@@ -123,6 +123,7 @@ class SlackDesk:
             DeskEventKind.CASE_CLOSED: self._on_closed,
             DeskEventKind.CUSTOMER_MESSAGE: self._on_customer_message,
             DeskEventKind.AGENT_MESSAGE: self._on_agent_message,
+            DeskEventKind.BOT_MESSAGE: self._on_bot_message,
             DeskEventKind.NOTE: self._on_note,
             DeskEventKind.DELIVERY: self._on_delivery,
         }
@@ -302,6 +303,11 @@ class SlackDesk:
     async def _on_closed(self, event: DeskEvent) -> None:
         await self._thread_post(event, "line", "Case closed.")
         await self._save_mapping(event.case, status="closed")
+
+    async def _on_bot_message(self, event: DeskEvent) -> None:
+        # What the bot already told the customer, so the agent who claims the case doesn't repeat it.
+        for index, line in enumerate(convert.thread_texts("🤖 _answered from the FAQ:_ ", event.text)):
+            await self._thread_post(event, f"bot{index}", line)
 
     async def _on_customer_message(self, event: DeskEvent) -> None:
         where = await self._ensure_notice(event)

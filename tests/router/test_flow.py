@@ -52,6 +52,8 @@ async def test_asking_for_a_person_opens_a_case_in_every_language(helpline, work
 
 async def test_full_case_lifecycle(customer: Customer, agent: Agent, helpline) -> None:
     replies = await customer.say("my cat ate the invoice and the courier sang opera")
+    assert [option.value for option in replies[-1].options] == ["person"]  # one turn to put it another way
+    replies = await customer.say("the parrot is the witness")
     number = case_number_in(replies[-1].text)
     assert "1" in replies[-1].text  # first in the queue
 

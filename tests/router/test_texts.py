@@ -37,7 +37,10 @@ def test_render_fills_placeholders_and_falls_back_to_the_default_language(tmp_pa
     assert texts.render("el", "greeting", name="Άννα") == "Γεια σας Άννα"
     assert texts.render("el", "resolved") == "text resolved"  # missing in el: English
     assert texts.render("hu", "greeting", name="Anna") == "Hello Anna"  # no hu file at all
-    assert texts.render("en", "greeting") == "Hello $name"  # a missing value leaves the placeholder
+    with pytest.raises(ValueError, match=r"greeting.*\$name"):
+        texts.render("en", "greeting")  # a missing value is the caller's bug, never an empty gap for a customer
+    with pytest.raises(ValueError, match=r"\$name"):
+        texts.render("en", "greeting", name=" ")
 
 
 def test_broken_or_incomplete_default_language_is_an_error_naming_the_file(tmp_path: Path) -> None:
