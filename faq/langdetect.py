@@ -71,7 +71,7 @@ def detect_language(text: str, hint: str | None, languages: Sequence[str],
     """
     if not languages:
         raise ValueError("detect_language needs at least one language")
-    fallback = hint if hint in languages else languages[0]
+    fallback = hint if hint is not None and hint in languages else languages[0]
     try:
         sample = text[:_MAX_CHARS] if isinstance(text, str) else ""
         scores = _scores(sample)

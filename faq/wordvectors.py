@@ -126,7 +126,8 @@ class WordVectors:
         vectors = [v for v in map(self.word, normalize(text).split()) if v is not None]
         if not vectors:
             return np.zeros(self.dimension, dtype=np.float32)
-        vector = np.sum(vectors, axis=0, dtype=np.float32)
+        # ndarray.sum, not np.sum: numpy's stubs type np.sum(..., axis=0) as scalar-or-array; rows summed give a row.
+        vector: np.ndarray = np.stack(vectors).sum(axis=0, dtype=np.float32)
         norm = float(np.sqrt(vector @ vector))
         return vector / norm if norm > 0 else vector
 
