@@ -2,6 +2,9 @@
 
 Actions go through `hl:inbox` like every other input, and the outcome comes back on a result key,
 so the terminal and the Slack desk act on cases in exactly the same way.
+
+Nothing here may import the FAQ matcher or a channel SDK: `helpline queue` and `helpline case ...`
+must answer in well under a second.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.app import Helpline, LocalWorkers
-from channels.base import ActionResult
+from bot.app import Helpline
 from router.messages import ActionKind, AgentAction, inbox_fields, new_id
 from router.store import Case, Conversation
+from router.worker import live_workers
 
-ACTION_TIMEOUT_SECONDS = 15.0
-SERVICE_GRACE_SECONDS = 5  # how long a seemingly running service gets before we act ourselves
+if TYPE_CHECKING:
+    from channels.base import ActionResult
+
+ACTION_TIMEOUT_SECONDS = 15.0  # how long the Slack desk waits for the service's verdict
+SERVICE_GRACE_SECONDS = 5  # how long a seemingly running service gets before the CLI applies an action itself
 
 
 @dataclass(frozen=True)
@@ -34,28 +40,49 @@ def agent_id(name: str) -> str:
 
 
 async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str = "", text: str = "",
-              team: str | None = None, timeout: float = ACTION_TIMEOUT_SECONDS) -> ActionOutcome:
-    """Submit an agent action and wait for the router's verdict."""
+              team: str | None = None, grace: float = SERVICE_GRACE_SECONDS) -> ActionOutcome:
+    """Submit an agent action through the inbox and return the router's verdict.
+
+    A running service applies it. When none runs (no worker heartbeat), or the one that seems to
+    run does not answer within `grace` seconds (a killed service leaves its heartbeat for a
+    few seconds), this process applies exactly this entry itself. It starts no worker: a worker
+    reads the whole inbox, and a customer message waiting there would load the FAQ (seconds).
+    """
     agent = agent_id(agent_name) if agent_name else ""
     if agent:
-        async with helpline.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(helpline.keys.agent(agent), "name", agent_name)
-            pipe.hsetnx(helpline.keys.agent(agent), "status", "available")
-            await pipe.execute()
+        await _register_agent(helpline, agent, agent_name)
     action = AgentAction(id=new_id(), kind=kind, case=case, agent=agent, agent_name=agent_name, text=text,
                          team=team, at=time.time())
-    async with LocalWorkers(helpline) as local:
-        await helpline.redis.xadd(helpline.keys.inbox, inbox_fields(action))
-        reply = await helpline.redis.blpop([helpline.keys.result(action.id)],
-                                           timeout=timeout if local.running else SERVICE_GRACE_SECONDS)
-        if reply is None and not local.running:
-            local.start()  # the service that seemed alive is not answering: do the work here
-            reply = await helpline.redis.blpop([helpline.keys.result(action.id)], timeout=timeout)
-    if reply is None:
-        return ActionOutcome(False, f"no answer from the router within {timeout:.0f}s; is Redis shared with "
-                                    "a running `helpline run`? The action stays queued and will be applied.")
-    outcome = json.loads(reply[1])
+    fields = inbox_fields(action)
+    served = await live_workers(helpline.redis, helpline.keys) > 0
+    entry_id = await helpline.redis.xadd(helpline.keys.inbox, fields)
+    result_key = helpline.keys.result(action.id)
+    if served:
+        reply = await helpline.redis.blpop([result_key], timeout=grace)
+        if reply is not None:
+            return _outcome(reply[1])
+    # Applied with the entry's "done" marker, as a worker would: a worker that reads the entry later
+    # skips it, and if the slow service applied it meanwhile, this changes nothing. The verdict is
+    # written in the same transaction as the marker, so it is there once `handle` returns.
+    await helpline.router.handle(entry_id, fields)
+    verdict = await helpline.redis.lpop(result_key)
+    if verdict is None:
+        return ActionOutcome(False, f"the action on case #{case} was applied but its outcome was taken by "
+                                    f"another reader; see `helpline case show {case}`")
+    return _outcome(verdict)
+
+
+def _outcome(verdict: str) -> ActionOutcome:
+    outcome = json.loads(verdict)
     return ActionOutcome(bool(outcome.get("ok")), str(outcome.get("message", "")))
+
+
+async def _register_agent(helpline: Helpline, agent: str, agent_name: str) -> None:
+    """Remember the agent's name; a new agent starts out available."""
+    async with helpline.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(helpline.keys.agent(agent), "name", agent_name)
+        pipe.hsetnx(helpline.keys.agent(agent), "status", "available")
+        await pipe.execute()
 
 
 async def load_case(helpline: Helpline, number: int) -> Case | None:
@@ -147,6 +174,8 @@ class CoreDesk:
 
     async def act(self, action: AgentAction, timeout: float = ACTION_TIMEOUT_SECONDS,
                   submitted: asyncio.Event | None = None) -> ActionResult:
+        from channels.base import ActionResult  # channels.base brings aiohttp: only the service's desk gets here
+
         async with self.helpline.redis.pipeline(transaction=True) as pipe:
             if action.agent:
                 pipe.hset(self.helpline.keys.agent(action.agent), "name", action.agent_name or action.agent)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from channels.base import ChannelContext
 from channels.email.settings import EmailChannelSettings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # channels.base brings aiohttp, which reading the settings (bot.settings) must not load
+    from channels.base import ChannelContext
     from channels.email.channel import EmailChannel
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from channels.base import ChannelContext
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # channels.base brings aiohttp, which reading the settings (bot.settings) must not load
+    from channels.base import ChannelContext
     from channels.slack.adapter import SlackChannel
     from channels.slack.settings import SlackSettings
 

@@ -1,0 +1,59 @@
+"""The agents' commands stay quick: they never import the FAQ matcher, scikit-learn, scipy or a channel SDK.
+
+Checked by what a fresh interpreter has in `sys.modules` after the command, never by timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from router.messages import InboundMessage, Sender, inbox_fields, new_id
+from tests.bot.test_cli_flow import write_config
+from tests.conftest import REPO
+from tests.drivers import Customer
+
+HEAVY = ("sklearn", "scipy", "faq.matcher", "telegram", "slack_sdk", "slack_bolt", "aiohttp")
+
+# Runs one command in a fresh interpreter, then prints its exit code and which of HEAVY it loaded.
+PROBE = f"""
+import json, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+heavy = sorted(name for name in {HEAVY!r} if any(m == name or m.startswith(name + ".") for m in sys.modules))
+print("PROBE " + json.dumps({{"code": code, "heavy": heavy}}))
+"""
+
+
+async def run_probe(config: Path, *args: str) -> tuple[dict, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PROBE, *args, "--config", str(config), cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    probe_line = next(line for line in out.decode().splitlines() if line.startswith("PROBE "))
+    return json.loads(probe_line.removeprefix("PROBE ")), out.decode() + err.decode()
+
+
+async def test_queue_show_and_case_actions_load_no_matcher_nor_channel_sdk(tmp_path: Path, prefix: str, redis,
+                                                                         customer: Customer) -> None:
+    await customer.say("human please")  # a case, opened in this process (which may load the FAQ)
+    number = await redis.get(f"{prefix}case:counter")
+    assert number is not None
+    # A customer message nobody has handled yet: a worker started by the CLI would load the FAQ for it.
+    waiting = InboundMessage(id=new_id(), channel="console", address=new_id(), sender=Sender(id="x", name="Ann"),
+                             text="How long does delivery take?", received_at=time.time())
+    waiting_entry = await redis.xadd(f"{prefix}inbox", inbox_fields(waiting))
+    config = write_config(tmp_path, prefix)
+
+    for args in (("queue", "--json"), ("case", "show", number), ("case", "claim", number, "--agent", "Maria"),
+                 ("case", "release", number, "--agent", "Maria")):
+        probe, output = await run_probe(config, *args)
+        assert probe["code"] == 0, output
+        assert probe["heavy"] == [], f"helpline {' '.join(args)} imported {probe['heavy']}"
+
+    assert (await redis.hgetall(f"{prefix}case:{number}"))["status"] == "queued"  # claimed, then released
+    assert await redis.get(f"{prefix}done:{waiting_entry}") is None  # the customer message waits for a worker
