@@ -111,7 +111,7 @@ async def _close(turn: Turn, action: AgentAction, case: Case, conversation: Conv
     # Only the closing sweep sends this, for resolved cases nobody rated within reopen_days.
     if case.status is not CaseStatus.RESOLVED:
         raise ActionRefused(f"case #{case.number} is {case.status}, not resolved")
-    lifecycle.close(turn, case, conversation, CloseReason.NOT_RATED)
+    await lifecycle.close(turn, case, conversation, CloseReason.NOT_RATED)
     return f"case #{case.number} closed"
 
 

@@ -200,7 +200,7 @@ class Router:
         pending = conversation.pending
         answered_here = isinstance(pending, AwaitingFeedback) and pending.case == case.number
         if message.option == SOLVED_OPTION or reading.solved or (answered_here and reading.yes):
-            lifecycle.close(turn, case, conversation, CloseReason.SOLVED_BY_CUSTOMER)
+            await lifecycle.close(turn, case, conversation, CloseReason.SOLVED_BY_CUSTOMER)
             return
         if reading.asks_case_status or (reading.small_talk == "greeting" and case.acknowledged):
             await self._case_status(turn, conversation, case)
@@ -225,7 +225,7 @@ class Router:
         """Rating, small talk, an FAQ answer or reopening; False when the case is too old and the bot takes over."""
         rating = _rating_option(message.option) or reading.rating
         if rating is not None:
-            lifecycle.close(turn, case, conversation, CloseReason.RATED, rating=rating)
+            await lifecycle.close(turn, case, conversation, CloseReason.RATED, rating=rating)
             return True
         if not message.option and (reading.small_talk is not None or reading.yes):
             # "thanks!" after a resolution is a goodbye, not a new problem: no reopening.
@@ -233,7 +233,7 @@ class Router:
             self._small_talk_reply(turn, conversation, reading, closes_loop=True)
             return True
         if turn.now - case.resolved_at > self.config.reopen_days * 86400:
-            lifecycle.close(turn, case, conversation, CloseReason.NOT_RATED)
+            await lifecycle.close(turn, case, conversation, CloseReason.NOT_RATED)
             return False
         if text and not reading.wants_person and not reading.complaint and not reading.no:
             result = self._match(turn, conversation, text)

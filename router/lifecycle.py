@@ -219,7 +219,7 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     return reopened
 
 
-def close(turn: Turn, case: Case, conversation: Conversation, reason: CloseReason, rating: int = 0) -> Case:
+async def close(turn: Turn, case: Case, conversation: Conversation, reason: CloseReason, rating: int = 0) -> Case:
     """Closed for good (`reason`); the conversation is free for a new question."""
     closed = _arrive(case, Transition.CLOSE, status=CaseStatus.CLOSED, closed_at=turn.now,
                      csat=rating or case.csat)

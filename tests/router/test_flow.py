@@ -196,3 +196,27 @@ async def test_unrated_resolved_cases_are_closed_by_the_sweep(customer: Customer
     assert "case_closed" in [event["type"] for event in await events(helpline)]
     # The customer starts afresh with the bot.
     assert (await customer.say("How long does delivery take?"))[0].text.startswith("Delivery")
+
+
+async def test_the_reopen_window_is_counted_in_days(customer: Customer, agent: Agent, helpline) -> None:
+    """reopen_days is days: two days after a resolve the customer's problem reopens; eight days after, a new start."""
+    days = helpline.settings.router.reopen_days
+    assert days == 7
+    router = helpline.router
+    real_clock = router.clock
+    for later_days, reopens in ((2, True), (days + 1, False)):
+        router.clock = real_clock
+        number = case_number_in((await customer.say("agent please"))[-1].text)
+        await agent.act(ActionKind.CLAIM, number)
+        await agent.act(ActionKind.RESOLVE, number)
+        await customer.inbox()
+        router.clock = lambda later=later_days: real_clock() + later * 86400
+        replies = await customer.say("the blue widget still rattles when it spins")
+        case = await case_hash(helpline, number)
+        if reopens:
+            assert case["status"] == "assigned" and f"#{number}" in replies[0].text
+            await agent.act(ActionKind.RESOLVE, number)
+            await customer.say("", option="rate:5")
+        else:
+            assert case["status"] == "closed"
+            assert [option.value for option in replies[-1].options] == ["person"]  # the bot's turn again
