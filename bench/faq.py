@@ -96,10 +96,10 @@ def _word_vectors() -> None:
 def _anchors(sets: list[Path]) -> None:
     """Top-1 accuracy of the approaches the issue measured, on the same sets in the same run."""
     import numpy as np
+    import scipy.sparse as sp
     from rapidfuzz import fuzz, process
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
-    import scipy.sparse as sp
 
     from faq.loader import load_entries
 
@@ -127,7 +127,9 @@ def _anchors(sets: list[Path]) -> None:
         cells.append(np.mean(nearest_question(cosine, owners) == expect))
         words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True).fit(questions)
         chars15 = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True).fit(questions)
-        both = lambda t: sp.hstack([chars15.transform(t), words.transform(t)]).tocsr()  # noqa: E731
+        def both(texts_: list[str], chars15: TfidfVectorizer = chars15, words: TfidfVectorizer = words) -> sp.csr_matrix:
+            return sp.hstack([chars15.transform(texts_), words.transform(texts_)]).tocsr()
+
         svm = LinearSVC().fit(both(questions), owners)
         cells.append(np.mean(svm.predict(both(texts)) == expect))
         print("  ".join([f"{folder.name:<10}", *(f"{c:>16.3f}" for c in cells)]))

@@ -190,7 +190,7 @@ class Intents:
     @staticmethod
     def _add(target: _PhraseList, entries: Iterable[str], language: str) -> None:
         for entry in entries:
-            words = []
+            words: list[_Word] = []
             for raw in str(entry).split():
                 stem = raw.endswith("*")
                 words.extend(_Word(token.plain, token.latin, stem) for token in tokens_of(raw.rstrip("*")))
@@ -350,8 +350,8 @@ def load_vocabularies(languages: Sequence[str], extra: Mapping[str, Mapping[str,
         file = path / f"{language}.yaml"
         vocabulary: dict[str, object] = {}
         vocabularies[language] = vocabulary
-        for key, words in (extra or {}).get(language, {}).items():
-            vocabulary[key] = list(words)
+        for list_name, words in (extra or {}).get(language, {}).items():
+            vocabulary[list_name] = list(words)
         if not file.exists():
             continue  # a language without its own words still has every other language's
         try:
@@ -360,8 +360,8 @@ def load_vocabularies(languages: Sequence[str], extra: Mapping[str, Mapping[str,
             raise VocabularyError(f"{file}: cannot read: {error}") from None
         if not isinstance(data, dict):
             raise VocabularyError(f"{file}: expected a mapping of word lists")
-        for key, value in data.items():
-            key = {True: "yes", False: "no"}.get(key, key)  # YAML 1.1 reads a bare yes/no key as a boolean
+        for raw_key, value in data.items():
+            key = {True: "yes", False: "no"}.get(raw_key, raw_key)  # YAML 1.1 reads a bare yes/no key as a boolean
             if key == "rating":
                 if not isinstance(value, dict) or not all(str(score) in "12345" for score in value):
                     raise VocabularyError(f"{file}: rating: expected lists under 1 to 5")

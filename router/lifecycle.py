@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from router.events import Event
 from router.messages import Attachment, DeskEventKind, QuickReply
-from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation
+from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, reply
 from router.turn import Turn
 
 
@@ -195,7 +195,8 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     if case.last_agent:
         agent_key = turn.keys.agent(case.last_agent)
         await turn.watch(agent_key)
-        last_agent_status = await turn.pipe.hget(agent_key, "status") or "available"
+        status: str | None = await reply(turn.pipe.hget(agent_key, "status"))
+        last_agent_status = status or "available"
     again = dict(resolved_at=0.0, closed_at=0.0, reopened=case.reopened + 1, csat=0, acknowledged=0)
     if case.last_agent and last_agent_status != "away":
         reopened = _arrive(case, Transition.REOPEN, status=CaseStatus.ASSIGNED, agent=case.last_agent,

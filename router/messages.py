@@ -195,8 +195,8 @@ def to_json(message: InboundMessage | AgentAction | OutboundMessage | DeliveryRe
     return text
 
 
-def inbox_fields(message: InboundMessage | AgentAction | DeliveryReport) -> dict[str, str]:
-    """The fields of an `hl:inbox` stream entry carrying `message`."""
+def inbox_fields(message: InboundMessage | AgentAction | DeliveryReport) -> dict[Any, Any]:
+    """The fields of an `hl:inbox` stream entry carrying `message` (typed loosely, as redis-py's xadd wants)."""
     kinds = {InboundMessage: "message", AgentAction: "action", DeliveryReport: "delivery"}
     return {"kind": kinds[type(message)], "data": to_json(message)}
 
@@ -248,7 +248,7 @@ def from_dict(cls: type[_T], raw: Any) -> _T:
     return message
 
 
-_SIMPLE_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool}
+_SIMPLE_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool}
 
 
 def _check_types(message: Any) -> None:

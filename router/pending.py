@@ -69,8 +69,8 @@ def pending_from_json(text: str) -> Pending | None:
     try:
         data = json.loads(text)
         cls = _KINDS[data.pop("kind")]
-        values = {name: tuple(value) if isinstance(value, list) else value for name, value in data.items()
-                  if name in cls.__slots__}
+        values: dict[str, Any] = {name: tuple(value) if isinstance(value, list) else value
+                                  for name, value in data.items() if name in cls.__slots__}
         return cls(**values)
     except (ValueError, KeyError, TypeError, AttributeError):
         # A value written by an older version: forgetting one question is better than failing the message.

@@ -7,13 +7,15 @@ redelivered entry whose effects were written is recognised and changes nothing.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio.client import Pipeline
+from redis.typing import EncodableT
 
 from router.events import Event
 from router.keys import FIRST_CASE_NUMBER, Keys
@@ -28,6 +30,13 @@ RESULT_TTL_SECONDS = 600
 HIGH_PRIORITY = 1
 NORMAL_PRIORITY = 0
 _PRIORITY_WEIGHT_MS = 10**13  # larger than any wait time: priority always sorts first
+_T = TypeVar("_T")
+StreamFields = dict[EncodableT, EncodableT]  # what redis-py's xadd takes
+
+
+async def reply(value: Awaitable[_T] | _T) -> _T:
+    """The answer of a redis-py command, typed: its hints say "awaitable or not" for sync and async clients."""
+    return await value if inspect.isawaitable(value) else value
 
 
 class CaseStatus(StrEnum):
@@ -165,13 +174,13 @@ class Transaction:
     async def conversation(self, conversation_id: str) -> Conversation | None:
         key = self.keys.conversation(conversation_id)
         await self.pipe.watch(key)
-        data = await self.pipe.hgetall(key)
+        data: dict[str, str] = await reply(self.pipe.hgetall(key))
         return Conversation.from_hash(conversation_id, data) if data else None
 
     async def case(self, number: int) -> Case | None:
         key = self.keys.case(number)
         await self.pipe.watch(key)
-        data = await self.pipe.hgetall(key)
+        data: dict[str, str] = await reply(self.pipe.hgetall(key))
         return Case.from_hash(data) if data else None
 
     async def queue_position(self, team: str, score: float) -> int:
@@ -181,8 +190,8 @@ class Transaction:
 
     async def reserve_case_number(self) -> int:
         # Runs outside MULTI on purpose: numbers must be unique even when two workers race.
-        return int(await self.pipe.eval(_RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id),
-                                        self.keys.case_counter, FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS))
+        return int(await reply(self.pipe.eval(_RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id),
+                                        self.keys.case_counter, FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS)))
 
     # -- buffered writes -------------------------------------------------------------------
     def save_conversation(self, conversation: Conversation) -> None:
@@ -220,7 +229,7 @@ class Transaction:
 
     def log(self, conversation_id: str, role: str, text: str, **extra: Any) -> None:
         """Append to the conversation transcript (customer, bot, agent, note, system)."""
-        entry = {"role": role, "text": text, "at": repr(self.now), "entry": self.entry_id}
+        entry: StreamFields = {"role": role, "text": text, "at": repr(self.now), "entry": self.entry_id}
         entry.update({k: str(v) for k, v in extra.items() if v not in (None, "")})
         key = self.keys.transcript(conversation_id)
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=TRANSCRIPT_MAX_LENGTH, approximate=True))
@@ -228,7 +237,7 @@ class Transaction:
 
     def event(self, name: Event, /, **fields_: Any) -> None:
         """Append to the events stream that KPIs and audits are computed from."""
-        entry = {"type": str(name), "at": repr(self.now), "entry": self.entry_id}
+        entry: StreamFields = {"type": str(name), "at": repr(self.now), "entry": self.entry_id}
         entry.update({k: str(v) for k, v in fields_.items() if v not in (None, "")})
         key = self.keys.events
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))

@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from router.keys import INBOX_GROUP, Keys
 from router.messages import PayloadError
+from router.store import StreamFields
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,10 @@ class StreamWorker:
 
     async def _dead_letter(self, entry_id: str, fields: Mapping[str, str], reason: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.dead_letters, {**fields, "stream": self.stream, "entry_id": entry_id,
-                                          "reason": reason[:2000], "at": repr(time.time())})
+            entry: StreamFields = {}
+            entry.update(fields)
+            entry.update({"stream": self.stream, "entry_id": entry_id, "reason": reason[:2000], "at": repr(time.time())})
+            pipe.xadd(self.dead_letters, entry)
             pipe.xack(self.stream, self.group, entry_id)
             await pipe.execute()
 

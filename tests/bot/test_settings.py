@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.settings import SettingsError, expand_env, load_settings, parse_settings, resolve_config_path
 

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from bot.commands_faq import cmd_faq_gaps, parse_since, read_gap_questions, run_faq_gaps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
-from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
+from bot.commands_faq import cmd_faq_gaps, parse_since, read_gap_questions, run_faq_gaps
 from faq import GapQuestion, find_gaps, load_knowledge_base
+from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 CANCEL = ["how do I cancel my order", "I want to cancel my order", "cancel my order",
           "can I cancel my order from yesterday", "how do i cancel my order"]

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from bot.commands_faq import cmd_faq_lint
-from tests.faq.faq_samples import write
-
 from faq import LintWarning, lint, load_knowledge_base
+from tests.faq.faq_samples import write
 
 CLEAN_YAML = """\
 entries:

@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval
-from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
+from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval
 from faq import Case, CasesError, KnowledgeBaseError, LiveKnowledgeBase, evaluate, load_knowledge_base, read_cases
+from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 GOOD = "entries:\n  - id: hours\n    questions: [When are you open]\n    answer: Nine to five.\n"
 BROKEN = "entries:\n  - id: hours\n    questions: [When are you open]\n"

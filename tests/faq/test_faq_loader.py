@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faq import KnowledgeBaseError, Problem, load_knowledge_base
+from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 
 def problems_of(folder: Path) -> list[Problem]:

@@ -7,11 +7,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faq import Decision, KnowledgeBase, detect_language, load_knowledge_base, normalize
+from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 ANSWER_AT, SUGGEST_AT = 0.82, 0.65
 

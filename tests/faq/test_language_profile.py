@@ -7,7 +7,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from faq import detect_language, load_knowledge_base
 from faq.langprofile import LanguageProfile, builtin_profile

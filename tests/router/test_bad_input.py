@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from router.sanitize import clean_text
 from router.messages import (
     AgentAction,
     InboundMessage,
@@ -19,6 +19,7 @@ from router.messages import (
     new_id,
     to_json,
 )
+from router.sanitize import clean_text
 from tests.drivers import Customer
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from channels.slack.settings import SlackSettings
-
 from bot.settings import SettingsError, parse_settings
+from channels.slack.settings import SlackSettings
 from tests.conftest import REPO
 
 
