@@ -376,7 +376,8 @@ class Router:
             turn.say(conversation, "rephrase", options=(turn.option(conversation, PERSON_OPTION, "talk_to_person"),))
             return
         questions = " / ".join((*earlier, text))
-        turn.event(Event.NO_MATCH, conversation=conversation.id, question=questions[:MAX_QUESTION_CHARS],
+        # Only this message's words: the earlier ones are in their rephrase_asked events already.
+        turn.event(Event.NO_MATCH, conversation=conversation.id, question=text[:MAX_QUESTION_CHARS],
                    language=conversation.language)
         turn.say(conversation, "no_match")
         await lifecycle.open_case(turn, conversation, team=None, reason=OpenReason.NO_MATCH, subject=questions)

@@ -48,7 +48,10 @@ class Event(StrEnum):
     ACTION_REFUSED = "action_refused"
 
 
-# The events that mean "the FAQ did not settle this question": what `helpline faq gaps` groups.
+# The events that mean "the FAQ did not settle this question": what `helpline faq gaps` groups. A
+# question the bot asked to have put another way counts even when the second wording matched: the
+# first one is how a customer asks, and the FAQ should know it.
 GAP_EVENTS: tuple[str, ...] = (
-    Event.NO_MATCH, Event.HANDOFF_REQUESTED, Event.ANSWER_NOT_HELPFUL, Event.SUGGESTIONS_REJECTED,
+    Event.NO_MATCH, Event.REPHRASE_ASKED, Event.HANDOFF_REQUESTED, Event.ANSWER_NOT_HELPFUL,
+    Event.SUGGESTIONS_REJECTED,
 )
