@@ -13,12 +13,14 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.app import Helpline
+from router.keys import FIRST_CASE_NUMBER
 from router.messages import ActionKind, AgentAction, inbox_fields, new_id
-from router.store import Case, Conversation
+from router.store import Case, CaseStatus, Conversation
 from router.worker import live_workers
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 
 ACTION_TIMEOUT_SECONDS = 15.0  # how long the Slack desk waits for the service's verdict
 SERVICE_GRACE_SECONDS = 5  # how long a seemingly running service gets before the CLI applies an action itself
+LATEST_LINE_WINDOW = 10  # transcript entries read per listed case to find the customer's latest message
+CASE_SCAN_PAGE = 500  # case hashes read per round trip when looking for an agent's cases
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,18 @@ class ActionOutcome:
     message: str
 
 
+@dataclass(frozen=True)
+class TranscriptLine:
+    text: str
+    at: float
+
+
 def agent_id(name: str) -> str:
     """A stable id for an agent name: lower case, words joined by '-'."""
     return re.sub(r"[^\w.@-]+", "-", name.strip().casefold()).strip("-") or "agent"
 
 
-async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str = "", text: str = "",
+async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str, text: str = "",
               team: str | None = None, grace: float = SERVICE_GRACE_SECONDS) -> ActionOutcome:
     """Submit an agent action through the inbox and return the router's verdict.
 
@@ -48,9 +58,10 @@ async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str =
     few seconds), this process applies exactly this entry itself. It starts no worker: a worker
     reads the whole inbox, and a customer message waiting there would load the FAQ (seconds).
     """
-    agent = agent_id(agent_name) if agent_name else ""
-    if agent:
-        await _register_agent(helpline, agent, agent_name)
+    if not agent_name.strip():
+        raise ValueError("an agent action needs the agent's name")  # the CLI asks for one before it gets here
+    agent = agent_id(agent_name)
+    await _register_agent(helpline, agent, agent_name)
     action = AgentAction(id=new_id(), kind=kind, case=case, agent=agent, agent_name=agent_name, text=text,
                          team=team, at=time.time())
     fields = inbox_fields(action)
@@ -139,20 +150,118 @@ async def queue_listing(helpline: Helpline, team: str | None = None) -> dict[str
         teams = [team]
     else:
         teams = sorted(set(helpline.settings.teams) | set(await helpline.redis.smembers(helpline.keys.teams_seen)))
+    async with helpline.redis.pipeline(transaction=False) as pipe:
+        for name in teams:
+            pipe.zrange(helpline.keys.queue(name), 0, -1)
+        queues: list[list[str]] = await pipe.execute()
+    cases = await _load_cases(helpline, [int(number) for numbers in queues for number in numbers])
+    latest = await latest_customer_lines(helpline, [case.conversation for case in cases.values()])
     now = time.time()
     listing: dict[str, list[dict[str, Any]]] = {}
-    for name in teams:
-        numbers = await helpline.redis.zrange(helpline.keys.queue(name), 0, -1)
-        cases = []
+    for name, numbers in zip(teams, queues):
+        listing[name] = []
         for position, number in enumerate(numbers, start=1):
-            case = await load_case(helpline, int(number))
+            case = cases.get(int(number))
             if case is None:
                 continue
-            cases.append({"case": case.number, "position": position, "waiting_seconds": round(now - case.queued_at, 1),
-                          "customer": case.customer_name, "channel": case.channel, "language": case.language,
-                          "priority": case.priority, "reason": case.reason, "subject": case.subject})
-        listing[name] = cases
+            listing[name].append({"position": position, "waiting_seconds": round(now - case.queued_at, 1),
+                                  **_summary(case, latest.get(case.conversation))})
     return listing
+
+
+async def claimed_cases(helpline: Helpline, agent_name: str) -> list[dict[str, Any]]:
+    """The cases assigned to an agent, longest held first, as the JSON of `helpline queue --mine --json`."""
+    agent = agent_id(agent_name)
+    numbers = await _numbers_assigned_to(helpline, agent)
+    cases = await _load_cases(helpline, numbers)
+    # Read again in full: a case released between the scan and now is not the agent's any more.
+    mine = sorted((case for case in cases.values() if case.status == CaseStatus.ASSIGNED and case.agent == agent),
+                  key=lambda case: case.claimed_at)
+    latest = await latest_customer_lines(helpline, [case.conversation for case in mine])
+    now = time.time()
+    return [{"team": case.team, "claimed_seconds": round(now - case.claimed_at, 1),
+             **_summary(case, latest.get(case.conversation))} for case in mine]
+
+
+def _summary(case: Case, latest: TranscriptLine | None) -> dict[str, Any]:
+    """What a listing shows of a case: who, where, why, and what the customer said last."""
+    return {"case": case.number, "customer": case.customer_name, "channel": case.channel, "language": case.language,
+            "priority": case.priority, "reason": case.reason, "subject": case.subject,
+            "latest_message": latest.text if latest else None, "latest_message_at": latest.at if latest else None}
+
+
+async def _load_cases(helpline: Helpline, numbers: Sequence[int]) -> dict[int, Case]:
+    """The cases by number, read in one round trip; numbers without a case are left out."""
+    async with helpline.redis.pipeline(transaction=False) as pipe:
+        for number in numbers:
+            pipe.hgetall(helpline.keys.case(number))
+        hashes: list[dict[str, str]] = await pipe.execute()
+    return {number: Case.from_hash(data) for number, data in zip(numbers, hashes) if data}
+
+
+async def _numbers_assigned_to(helpline: Helpline, agent: str) -> list[int]:
+    """Numbers of the cases assigned to `agent` (an agent id).
+
+    The router keeps no index of an agent's cases, and this command must not make it write one, so
+    this reads the `agent` and `status` fields of every case from FIRST_CASE_NUMBER up to the case
+    counter, a page of pipelined HMGETs per round trip. That is fine for tens of thousands of cases;
+    beyond that a set of each agent's open cases, kept by the router, would be the way.
+    """
+    last = int(await helpline.redis.get(helpline.keys.case_counter) or FIRST_CASE_NUMBER - 1)
+    assigned = []
+    for first in range(FIRST_CASE_NUMBER, last + 1, CASE_SCAN_PAGE):
+        page = range(first, min(first + CASE_SCAN_PAGE, last + 1))
+        async with helpline.redis.pipeline(transaction=False) as pipe:
+            for number in page:
+                pipe.hmget(helpline.keys.case(number), "agent", "status")
+            rows: list[list[str | None]] = await pipe.execute()
+        assigned += [number for number, (holder, status) in zip(page, rows)
+                     if holder == agent and status == CaseStatus.ASSIGNED]
+    return assigned
+
+
+async def latest_customer_lines(helpline: Helpline, conversations: Sequence[str]) -> dict[str, TranscriptLine]:
+    """The last thing each conversation's customer wrote (conversations where they wrote nothing are left out).
+
+    The newest LATEST_LINE_WINDOW transcript entries of every conversation come in one round trip;
+    the rare conversation whose customer is not among them (a long exchange of agents and notes)
+    is read further back on its own.
+    """
+    conversations = list(dict.fromkeys(conversations))
+    async with helpline.redis.pipeline(transaction=False) as pipe:
+        for conversation in conversations:
+            pipe.xrevrange(helpline.keys.transcript(conversation), count=LATEST_LINE_WINDOW)
+        windows: list[list[tuple[str, dict[str, str]]]] = await pipe.execute()
+    latest: dict[str, TranscriptLine] = {}
+    for conversation, entries in zip(conversations, windows):
+        line = _first_customer_line(entries)
+        if line is None and len(entries) == LATEST_LINE_WINDOW:
+            line = await _customer_line_before(helpline, conversation, entries[-1][0])
+        if line is not None:
+            latest[conversation] = line
+    return latest
+
+
+async def _customer_line_before(helpline: Helpline, conversation: str, entry_id: str) -> TranscriptLine | None:
+    """Page back through the transcript from `entry_id` (exclusive) to the customer's last line."""
+    while True:
+        entries = await helpline.redis.xrevrange(helpline.keys.transcript(conversation), max=f"({entry_id}",
+                                                 count=LATEST_LINE_WINDOW * 10)
+        line = _first_customer_line(entries)
+        if line is not None or not entries:
+            return line
+        entry_id = entries[-1][0]
+
+
+def _first_customer_line(entries: Sequence[tuple[str, dict[str, str]]]) -> TranscriptLine | None:
+    """The first customer entry with something in it, of entries newest first."""
+    for _entry_id, fields in entries:
+        if fields.get("role") != "customer":
+            continue
+        text = fields.get("text", "") or (f"[{fields['attachments']}]" if fields.get("attachments") else "")
+        if text:
+            return TranscriptLine(text, float(fields.get("at") or 0))
+    return None
 
 
 def format_duration(seconds: float) -> str:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,6 +19,7 @@ from bot.settings import CONFIG_ENV_VAR, DEFAULT_CONFIG, Settings, SettingsError
 from router.messages import ActionKind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+AGENT_ENV_VAR = "HELPLINE_AGENT"
 log = logging.getLogger("helpline")
 
 
@@ -42,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--session", help="continue the conversation of this session id")
     chat.add_argument("--name", default="Console customer", help="the customer's name agents see")
 
-    queue = command("queue", "waiting cases per team")
+    queue = command("queue", "waiting cases per team; with --mine, the cases an agent holds")
     queue.add_argument("--team")
+    queue.add_argument("--mine", action="store_true", help="the cases assigned to the agent instead")
+    _add_agent_argument(queue)
     queue.add_argument("--json", action="store_true")
 
     case = command("case", "look at and act on a case")
@@ -60,17 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("number", type=_case_number)
         for argument in extra:
             action.add_argument(argument)
-        action.add_argument("--agent", required=True, metavar="NAME")
+        _add_agent_argument(action)
     transfer = command("transfer", "move a case to another team's queue", case_commands)
     transfer.add_argument("number", type=_case_number)
     transfer.add_argument("team")
-    transfer.add_argument("--agent", default="", metavar="NAME")
+    _add_agent_argument(transfer)
     for name, help_text in (("release", "put a claimed case back in its queue"),
                             ("resolve", "mark solved; the customer is asked to rate"),
                             ("reopen", "reopen a resolved case")):
         action = command(name, help_text, case_commands)
         action.add_argument("number", type=_case_number)
-        action.add_argument("--agent", default="", metavar="NAME")
+        _add_agent_argument(action)
 
     faq = command("faq", "the FAQ knowledge base")
     faq_commands = faq.add_subparsers(dest="faq_command", required=True, metavar="ACTION")
@@ -112,6 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_agent_argument(parser: argparse.ArgumentParser) -> None:
+    # Not required by argparse: $HELPLINE_AGENT may give it, which `_agent_name` checks.
+    parser.add_argument("--agent", metavar="NAME", help=f"the agent acting (default: ${AGENT_ENV_VAR})")
+
+
+def _agent_name(args: argparse.Namespace, command: str) -> str | None:
+    """`--agent NAME`, else $HELPLINE_AGENT; None, after saying so on stderr, when neither names one."""
+    name = (args.agent or os.environ.get(AGENT_ENV_VAR) or "").strip()
+    if not name:
+        print(f"helpline: {command} needs an agent: pass --agent NAME or set {AGENT_ENV_VAR}", file=sys.stderr)
+        return None
+    return name
+
+
 def _case_number(text: str) -> int:
     try:
         number = int(text.lstrip("#"))
@@ -145,8 +163,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _settings_for(config_arg: str | None) -> Settings:
     """The settings file; built-in defaults when none is named and the default file is absent."""
-    import os
-
     if config_arg is None and not os.environ.get(CONFIG_ENV_VAR) and not DEFAULT_CONFIG.exists():
         return Settings()
     return load_settings(config_arg)
@@ -229,21 +245,48 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _queue(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.agent_desk import format_duration, queue_listing
+    if not args.mine:
+        return _with_helpline(lambda helpline: _print_waiting(helpline, args.team, args.json), settings)
+    agent_name = _agent_name(args, "queue --mine")
+    if agent_name is None:
+        return EXIT_USAGE
+    return _with_helpline(lambda helpline: _print_claimed(helpline, agent_name, args.team, args.json), settings)
 
-    async def body(helpline: Any) -> int:
-        listing = await queue_listing(helpline, args.team)
-        if args.json:
-            print(json.dumps({"teams": listing}, ensure_ascii=False, indent=2))
-            return EXIT_OK
-        for team, cases in listing.items():
-            print(f"{team}: {len(cases)} waiting")
-            for item in cases:
-                print(f"  {item['position']:>3}. #{item['case']}  waiting {format_duration(item['waiting_seconds']):>7}  "
-                      f"{item['channel']:<8} {item['language']:<3} {item['customer']}: {item['subject'][:60]}")
+
+async def _print_waiting(helpline: Any, team: str | None, as_json: bool) -> int:
+    from bot.agent_desk import queue_listing
+
+    listing = await queue_listing(helpline, team)
+    if as_json:
+        print(json.dumps({"teams": listing}, ensure_ascii=False, indent=2))
         return EXIT_OK
+    for name, cases in listing.items():
+        print(f"{name}: {len(cases)} waiting")
+        for item in cases:
+            print(f"  {item['position']:>3}. {_listed_case(item, item['waiting_seconds'], 'waiting')}")
+    return EXIT_OK
 
-    return _with_helpline(body, settings)
+
+async def _print_claimed(helpline: Any, agent_name: str, team: str | None, as_json: bool) -> int:
+    from bot.agent_desk import claimed_cases
+
+    cases = [item for item in await claimed_cases(helpline, agent_name) if team in (None, item["team"])]
+    if as_json:
+        print(json.dumps({"agent": agent_name, "cases": cases}, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"{agent_name}: {len(cases)} claimed")
+    for item in cases:
+        print(f"  {item['team']:<10} {_listed_case(item, item['claimed_seconds'], 'claimed')}")
+    return EXIT_OK
+
+
+def _listed_case(item: dict[str, Any], seconds: float, since: str) -> str:
+    """One line of a listing: the case, for how long, where, and what the customer said last."""
+    from bot.agent_desk import format_duration
+
+    said = (item["latest_message"] or item["subject"]).replace("\n", " ")
+    return (f"#{item['case']}  {since} {format_duration(seconds):>7}  {item['channel']:<8} {item['language']:<3} "
+            f"{item['customer']}: {said[:60]}")
 
 
 def _case(args: argparse.Namespace, settings: Settings) -> int:
@@ -260,14 +303,19 @@ def _case(args: argparse.Namespace, settings: Settings) -> int:
             print(_format_case(details))
         return EXIT_OK
 
-    async def action(helpline: Any) -> int:
+    async def action(helpline: Any, agent_name: str) -> int:
         kind = ActionKind(args.case_command)
-        outcome = await act(helpline, kind, args.number, agent_name=args.agent, text=getattr(args, "text", ""),
+        outcome = await act(helpline, kind, args.number, agent_name=agent_name, text=getattr(args, "text", ""),
                             team=getattr(args, "team", None))
         print(outcome.message, file=sys.stdout if outcome.ok else sys.stderr)
         return EXIT_OK if outcome.ok else EXIT_FAILED
 
-    return _with_helpline(show if args.case_command == "show" else action, settings)
+    if args.case_command == "show":
+        return _with_helpline(show, settings)
+    agent_name = _agent_name(args, f"case {args.case_command}")
+    if agent_name is None:
+        return EXIT_USAGE
+    return _with_helpline(lambda helpline: action(helpline, agent_name), settings)
 
 
 def _format_case(details: dict[str, Any]) -> str:
