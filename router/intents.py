@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from rapidfuzz.distance import OSA
 
-from faq.normalize import latin_key, normalize
+from faq.normalize import has_greek, latin_key, normalize
 
 VOCABULARY_PATH = Path(__file__).with_name("vocabulary")
 
@@ -93,11 +93,13 @@ class _Word:
     plain: str
     latin: str
     stem: bool  # listed with a trailing *: any ending matches
+    greek: bool  # written in Greek letters, so Greeklish may spell it in Latin ones
 
-    def matches(self, token: Token) -> bool:
+    def matches(self, token: Token, latin: bool, typos: bool = True) -> bool:
         # Typos are forgiven in the plain spelling only: the coarse one already merges many letters, and
         # a typo on top of it would merge unrelated words ("collect" and "connect").
-        return _close(token.plain, self.plain, self.stem) or _close(token.latin, self.latin, self.stem, typos=False)
+        return _close(token.plain, self.plain, self.stem, typos) or (
+            latin and self.greek and _close(token.latin, self.latin, self.stem, typos=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,10 @@ class _Phrase:
     words: tuple[_Word, ...]
     languages: frozenset[str]
 
-    def match_at(self, tokens: Sequence[Token], start: int) -> bool:
+    def match_at(self, tokens: Sequence[Token], start: int, latin: bool, typos: bool) -> bool:
         if start + len(self.words) > len(tokens):
             return False
-        return all(word.matches(tokens[start + offset]) for offset, word in enumerate(self.words))
+        return all(word.matches(tokens[start + offset], latin, typos) for offset, word in enumerate(self.words))
 
 
 @dataclass
@@ -116,6 +118,7 @@ class _PhraseList:
     """Phrases looked up by their first letter (in either spelling): a typo in the first letter is rare,
     and looking only there keeps a long message fast."""
 
+    typos: bool = True  # False for short function words, where one letter changes the meaning ("want", "wasnt")
     phrases: dict[tuple[_Word, ...], _Phrase] = field(default_factory=dict)
     by_initial: dict[str, list[_Phrase]] = field(default_factory=dict)
 
@@ -131,23 +134,23 @@ class _PhraseList:
             bucket.sort(key=lambda item: -len(item.words))  # longest first: "thank you so much" before "thank"
             self.by_initial[initial] = bucket
 
-    def at(self, tokens: Sequence[Token], start: int) -> _Phrase | None:
-        """The longest phrase that matches at `start`."""
+    def at(self, tokens: Sequence[Token], start: int, latin: bool) -> _Phrase | None:
+        """The longest phrase that matches at `start` (with `latin`, also in the coarse Latin spelling)."""
         token = tokens[start]
         candidates = self.by_initial.get(token.plain[:1], [])
-        if token.latin[:1] != token.plain[:1]:
+        if latin and token.latin[:1] != token.plain[:1]:
             candidates = sorted([*candidates, *self.by_initial.get(token.latin[:1], [])],
                                 key=lambda item: -len(item.words))
         for phrase in candidates:
-            if phrase.match_at(tokens, start):
+            if phrase.match_at(tokens, start, latin, self.typos):
                 return phrase
         return None
 
-    def find(self, tokens: Sequence[Token]) -> list[tuple[int, _Phrase]]:
+    def find(self, tokens: Sequence[Token], latin: bool) -> list[tuple[int, _Phrase]]:
         """Every (position, phrase) that matches somewhere in `tokens`."""
         found = []
         for start in range(len(tokens)):
-            phrase = self.at(tokens, start)
+            phrase = self.at(tokens, start, latin)
             if phrase is not None:
                 found.append((start, phrase))
         return found
@@ -178,7 +181,7 @@ class Intents:
     """Recognises the conversation-level intents of every configured language at once."""
 
     def __init__(self, vocabularies: Mapping[str, Mapping[str, object]]) -> None:
-        self._lists: dict[str, _PhraseList] = {key: _PhraseList() for key in _LIST_KEYS}
+        self._lists: dict[str, _PhraseList] = {key: _PhraseList(typos=key != "negation") for key in _LIST_KEYS}
         self._ratings: dict[int, _PhraseList] = {score: _PhraseList() for score in range(1, 6)}
         for language, vocabulary in vocabularies.items():
             for key in _LIST_KEYS:
@@ -193,7 +196,8 @@ class Intents:
             words: list[_Word] = []
             for raw in str(entry).split():
                 stem = raw.endswith("*")
-                words.extend(_Word(token.plain, token.latin, stem) for token in tokens_of(raw.rstrip("*")))
+                words.extend(_Word(token.plain, token.latin, stem, has_greek(token.plain))
+                             for token in tokens_of(raw.rstrip("*")))
             if words:
                 target.add(_Phrase(tuple(words), frozenset({language})))
 
@@ -215,14 +219,24 @@ class Intents:
         tokens = tokens_of(stripped)[:MAX_SCANNED_TOKENS]
         if not tokens:
             return Reading(wordless=True)
-        small_talk, talk_language = self._small_talk(tokens)
-        yes, yes_language = self._whole(tokens, "yes")
-        no, no_language = self._whole(tokens, "no")
+        # Words as spelled first; only a message that says nothing to the bot that way is read again in
+        # the coarse Latin spelling, for Greeklish. In one pass Latvian "nē" (no) and Greek "ναι" (yes),
+        # both "ne" in Latin letters, would read as yes and no at once.
+        reading = self._read(stripped, tokens, latin=False)
+        if reading == Reading():
+            reading = self._read(stripped, tokens, latin=True)
+        return reading
+
+    def _read(self, text: str, tokens: Sequence[Token], latin: bool) -> Reading:
+        small_talk, talk_language = self._small_talk(tokens, latin)
+        yes, yes_language = self._whole(tokens, "yes", latin)
+        no, no_language = self._whole(tokens, "no", latin)
         return Reading(
             small_talk=small_talk, language=talk_language or yes_language or no_language, yes=yes, no=no,
-            wants_person=self._wants_person(tokens), complaint=self._said(tokens, "complaint"),
-            asks_case_status=bool(self._lists["case"].find(tokens)) and bool(self._lists["status"].find(tokens)),
-            solved=self._said(tokens, "solved"), rating=self._rating(stripped, tokens))
+            wants_person=self._wants_person(tokens, latin), complaint=self._said(tokens, "complaint", latin),
+            asks_case_status=bool(self._lists["case"].find(tokens, latin))
+            and bool(self._lists["status"].find(tokens, latin)),
+            solved=self._said(tokens, "solved", latin), rating=self._rating(text, tokens, latin))
 
     # -- the parts ---------------------------------------------------------------------------
     @staticmethod
@@ -236,7 +250,8 @@ class Intents:
             kinds.append(SmallTalk(kind))
         return max(kinds, key=_SMALL_TALK_WEIGHT.__getitem__) if kinds else None
 
-    def _cover(self, tokens: Sequence[Token], keys: Sequence[str]) -> tuple[set[str], set[frozenset[str]]] | None:
+    def _cover(self, tokens: Sequence[Token], keys: Sequence[str],
+               latin: bool) -> tuple[set[str], set[frozenset[str]]] | None:
         """Which of `keys` cover the whole message (filler words aside), and the languages of what matched."""
         if len(tokens) > MAX_SMALL_TALK_TOKENS:
             return None
@@ -246,7 +261,7 @@ class Intents:
         while position < len(tokens):
             best: tuple[str, _Phrase] | None = None
             for key in keys:
-                phrase = self._lists[key].at(tokens, position)
+                phrase = self._lists[key].at(tokens, position, latin)
                 if phrase is not None and (best is None or len(phrase.words) > len(best[1].words)):
                     best = (key, phrase)
             if best is not None:
@@ -254,44 +269,45 @@ class Intents:
                 languages.add(best[1].languages)
                 position += len(best[1].words)
                 continue
-            filler = self._lists["filler"].at(tokens, position)
+            filler = self._lists["filler"].at(tokens, position, latin)
             if filler is None:
                 return None
             position += len(filler.words)
         return (found, languages) if found else None
 
-    def _small_talk(self, tokens: Sequence[Token]) -> tuple[SmallTalk | None, str | None]:
-        covered = self._cover(tokens, [kind.value for kind in SmallTalk])
+    def _small_talk(self, tokens: Sequence[Token], latin: bool) -> tuple[SmallTalk | None, str | None]:
+        covered = self._cover(tokens, [kind.value for kind in SmallTalk], latin)
         if covered is None:
             return None, None
         kinds, languages = covered
         kind = max((SmallTalk(name) for name in kinds), key=_SMALL_TALK_WEIGHT.__getitem__)
         return kind, _one_language(languages)
 
-    def _whole(self, tokens: Sequence[Token], key: str) -> tuple[bool, str | None]:
+    def _whole(self, tokens: Sequence[Token], key: str, latin: bool) -> tuple[bool, str | None]:
         # "yes thanks", "no, not really": yes/no together with small talk still answer the question.
-        covered = self._cover(tokens, [key, *(kind.value for kind in SmallTalk)])
+        covered = self._cover(tokens, [key, *(kind.value for kind in SmallTalk)], latin)
         if covered is None or key not in covered[0]:
             return False, None
         return True, _one_language(covered[1])
 
-    def _negated(self, tokens: Sequence[Token], start: int) -> bool:
+    def _negated(self, tokens: Sequence[Token], start: int, latin: bool) -> bool:
         before = tokens[max(0, start - NEGATION_REACH):start]
-        return any(self._lists["negation"].at(before, index) for index in range(len(before)))
+        return any(self._lists["negation"].at(before, index, latin) for index in range(len(before)))
 
-    def _said(self, tokens: Sequence[Token], key: str) -> bool:
+    def _said(self, tokens: Sequence[Token], key: str, latin: bool) -> bool:
         """A phrase of `key` somewhere in the message, not negated ("not solved", "no complaints")."""
-        return any(not self._negated(tokens, start) for start, _ in self._lists[key].find(tokens))
+        return any(not self._negated(tokens, start, latin) for start, _ in self._lists[key].find(tokens, latin))
 
-    def _wants_person(self, tokens: Sequence[Token]) -> bool:
-        if self._said(tokens, "person_phrases"):
+    def _wants_person(self, tokens: Sequence[Token], latin: bool) -> bool:
+        if self._said(tokens, "person_phrases", latin):
             return True
-        people = [start for start, _ in self._lists["person"].find(tokens) if not self._negated(tokens, start)]
+        people = [start for start, _ in self._lists["person"].find(tokens, latin)
+                  if not self._negated(tokens, start, latin)]
         if not people:
             return False
-        return len(tokens) <= MAX_BARE_PERSON_TOKENS or bool(self._lists["talk"].find(tokens))
+        return len(tokens) <= MAX_BARE_PERSON_TOKENS or bool(self._lists["talk"].find(tokens, latin))
 
-    def _rating(self, text: str, tokens: Sequence[Token]) -> int | None:
+    def _rating(self, text: str, tokens: Sequence[Token], latin: bool) -> int | None:
         number = _RATING_NUMBER.match(text)
         if number:
             return int(number.group(1))
@@ -299,8 +315,8 @@ class Intents:
             return None
         best: tuple[int, int] | None = None  # (phrase length, score)
         for score, phrases in self._ratings.items():
-            for start, phrase in phrases.find(tokens):
-                if self._negated(tokens, start) and len(phrase.words) == 1:
+            for start, phrase in phrases.find(tokens, latin):
+                if self._negated(tokens, start, latin) and len(phrase.words) == 1:
                     continue
                 if best is None or len(phrase.words) > best[0]:
                     best = (len(phrase.words), score)
@@ -334,8 +350,9 @@ def option_named(text: str, labels: Sequence[str]) -> int | None:
         return None
     overlaps = []
     for label in labels:
-        words = [_Word(token.plain, token.latin, stem=False) for token in tokens_of(label) if len(token.plain) >= 3]
-        overlaps.append(sum(1 for token in typed if any(word.matches(token) for word in words)))
+        words = [_Word(token.plain, token.latin, stem=False, greek=has_greek(token.plain))
+                 for token in tokens_of(label) if len(token.plain) >= 3]
+        overlaps.append(sum(1 for token in typed if any(word.matches(token, latin=True) for word in words)))
     best = max(range(len(labels)), key=overlaps.__getitem__, default=None)
     if best is None or overlaps[best] * 2 < len(typed) or overlaps.count(overlaps[best]) > 1:
         return None
