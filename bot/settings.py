@@ -2,6 +2,10 @@
 
 Values may use `${VAR}` and `${VAR:-default}` from the environment. Errors name the file, the line
 and the key. Secrets are `pydantic.SecretStr`, so they never show in logs or `repr`.
+
+Relative paths in a settings file are relative to the file's folder, so `helpline` reads the same
+FAQ wherever it is started from. The built-in defaults (`Settings()`, and any path a file leaves
+out) are relative to the current directory and fit the repository root.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -24,6 +28,9 @@ CONFIG_ENV_VAR = "HELPLINE_CONFIG"
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+_AnySection = TypeVar("_AnySection", bound=BaseModel)
 
 
 class SettingsError(Exception):
@@ -196,7 +203,10 @@ def expand_env(text: str, env: Mapping[str, str], where: str = "") -> str:
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read, expand and validate the configuration file; raise SettingsError naming file, line and key."""
+    """Read, expand and validate the configuration file; raise SettingsError naming file, line and key.
+
+    Relative paths in it are taken from the file's folder.
+    """
     env = os.environ if env is None else env
     config_path = resolve_config_path(path, env)
     try:
@@ -205,11 +215,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         raise SettingsError(f"{config_path}: configuration file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsError(f"{config_path}: cannot read: {error}") from None
-    return parse_settings(text, str(config_path), env)
+    return parse_settings(text, str(config_path), env, base_dir=config_path.absolute().parent)
 
 
-def parse_settings(text: str, source: str, env: Mapping[str, str]) -> Settings:
-    """Validate configuration text; `source` names it in errors."""
+def parse_settings(text: str, source: str, env: Mapping[str, str], base_dir: Path | None = None) -> Settings:
+    """Validate configuration text; `source` names it in errors.
+
+    With `base_dir`, relative paths in the text are taken from there; without, from the current directory.
+    """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text) if root is not None else {}
@@ -225,9 +238,43 @@ def parse_settings(text: str, source: str, env: Mapping[str, str]) -> Settings:
         raise SettingsError(f"{source}: the top level must be a mapping of settings")
     data = _expand_tree(data, env, source, lines, ())
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as error:
         raise SettingsError(_describe(error, source, lines)) from None
+    return settings if base_dir is None else _with_paths_under(settings, base_dir, ())
+
+
+# Settings typed `str` that name files; those typed `Path` are found by their type.
+_FILE_STRINGS = {("channels", "email", "imap", "ca_file"), ("channels", "email", "smtp", "ca_file")}
+
+
+def _with_paths_under(section: _AnySection, base_dir: Path, key: tuple[str, ...]) -> _AnySection:
+    """`section` with every relative path the file sets in it, however deep, taken from `base_dir`.
+
+    A path the file leaves out keeps its built-in default, relative to the current directory.
+    """
+    changes: dict[str, Any] = {}
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        where = key + (name,)
+        if isinstance(value, BaseModel):
+            resolved = _with_paths_under(value, base_dir, where)
+            if resolved is not value:
+                changes[name] = resolved
+        elif name not in section.model_fields_set:
+            continue
+        elif isinstance(value, Path) or (isinstance(value, str) and _names_a_file(where, value)):
+            # `~/...` is left as written: it means the home folder, wherever the file is.
+            if not Path(value).is_absolute() and not str(value).startswith("~"):
+                changes[name] = type(value)(base_dir / value)
+    return section.model_copy(update=changes) if changes else section
+
+
+def _names_a_file(key: tuple[str, ...], value: str) -> bool:
+    if key == ("faq", "semantic_model"):
+        # A model folder or an installed package's name; only a path has a slash or starts with a dot.
+        return value.startswith(".") or "/" in value or os.sep in value
+    return key in _FILE_STRINGS and bool(value)
 
 
 def _expand_tree(value: Any, env: Mapping[str, str], source: str, lines: dict, key: tuple) -> Any:

