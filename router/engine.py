@@ -305,7 +305,8 @@ class Router:
                                           subject=pending.question)
                 return True
         elif isinstance(pending, AwaitingChoice):
-            picked = _picked(message.option, text, reading, pending)
+            none_label = self.texts.render(conversation.language, "none_of_these")
+            picked = _picked(message.option, text, reading, pending, none_label)
             if picked == "none":
                 turn.event(Event.SUGGESTIONS_REJECTED, conversation=conversation.id,
                            faq_entries=",".join(pending.entries), question=pending.question,
@@ -450,7 +451,7 @@ def _rating_option(option: str | None) -> int | None:
     return None
 
 
-def _picked(option: str | None, text: str, reading: Reading, choice: AwaitingChoice) -> str | None:
+def _picked(option: str | None, text: str, reading: Reading, choice: AwaitingChoice, none_label: str) -> str | None:
     """The entry the customer chose; "none" for none of these; "ask again" for a yes among several; else None."""
     if option == "none":
         return "none"
@@ -465,5 +466,7 @@ def _picked(option: str | None, text: str, reading: Reading, choice: AwaitingCho
         return choice.entries[0] if len(choice.entries) == 1 else "ask again"
     if reading.no:
         return "none"
-    named = option_named(text, choice.labels)
-    return choice.entries[named] if named is not None else None
+    named = option_named(text, (*choice.labels, none_label))  # the words of "None of these" pick it too
+    if named is None:
+        return None
+    return choice.entries[named] if named < len(choice.entries) else "none"
