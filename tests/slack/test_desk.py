@@ -228,3 +228,15 @@ async def test_rate_limit_is_honoured_by_the_desk_worker(desk_helpline: Helpline
     events = [from_json(DeskEvent, fields["data"]) for _, fields in
               await desk_helpline.redis.xrange(desk_helpline.keys.desk)]
     assert (await slack.desk.mapping(events[0].case))["ts"]
+
+
+async def test_what_the_bot_answers_while_a_case_waits_is_in_the_thread(
+        desk_helpline: Helpline, customer: Customer, slack: SlackChannel, fake: FakeSlack) -> None:
+    number, ts = await open_case(desk_helpline, customer, slack)
+    replies = await customer.say("How long does delivery take?")  # the FAQ knows, though a person will follow
+    assert replies[0].text == "Delivery takes 2 to 4 working days." and f"#{number}" in replies[1].text
+    await show_desk(desk_helpline, slack)
+    thread = [post["text"] for post in fake.posts(SUPPORT, thread_ts=ts)]
+    assert any("How long does delivery take?" in text for text in thread)  # the customer's question
+    assert any("answered from the FAQ" in text and "2 to 4 working days" in text for text in thread)
+    assert (await case_hash(desk_helpline, number))["status"] == "queued"
