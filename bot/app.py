@@ -220,9 +220,10 @@ class Helpline:
 
 
 class LocalWorkers:
-    """A router worker and the console sender run inside a CLI process when no service does.
+    """What `helpline chat` runs itself when no service does: a router worker, the console sender
+    and the FAQ reload, so edits of the knowledge base go into service as under `helpline run`.
 
-    `start_unless_served()` looks for live workers (heartbeats); a CLI that then waits in vain
+    `start_unless_served()` looks for live workers (heartbeats); a chat that then waits in vain
     (a service that was killed leaves its heartbeat for a few seconds) calls `start()` anyway.
     """
 
@@ -230,6 +231,7 @@ class LocalWorkers:
         self.helpline = helpline
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -240,16 +242,22 @@ class LocalWorkers:
             self.start()
 
     def start(self) -> None:
+        """Start the workers and the FAQ reload; raises KnowledgeBaseUnavailable when the FAQ does not load."""
         if self._tasks:
             return
+        knowledge_base = self.helpline.knowledge_base  # loaded before any worker needs it
         workers = self.helpline.router_workers(1, tag="local", block_ms=200)
         workers.append(self.helpline.console_sender(block_ms=200))
         self._tasks = [asyncio.create_task(worker.run(self._stop)) for worker in workers]
+        self._watcher = asyncio.create_task(knowledge_base.watch(self.helpline.settings.faq.reload_seconds))
 
     async def stop(self) -> None:
-        """Stop reading; what was read is finished and acknowledged first."""
+        """Stop reading; what was read is finished and acknowledged first. The FAQ reload stops too."""
         self._stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._watcher is not None:
+            self._watcher.cancel()  # it only polls the folder: nothing to finish
+            await asyncio.gather(self._watcher, return_exceptions=True)
 
     async def __aenter__(self) -> LocalWorkers:
         await self.start_unless_served()
