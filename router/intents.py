@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -38,6 +38,7 @@ _RATING_NUMBER = re.compile(r"^\s*([1-5])\s*(?:/\s*5|(?:out\s+)?of\s+5|stars?|[�
 _STARS = re.compile(r"^\s*([★⭐]\ufe0f?\s*){1,5}[.!]*\s*$")
 _NUMBER = re.compile(r"^\s*(?:#|no\.?\s*|nr\.?\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
 _HAS_WORD = re.compile(r"\w")
+_QUESTION_MARKS = ("?", ";", "\u037e", "？")  # Greek writes its question mark as ";" (or U+037E)
 
 # Emoji say as much as words do; normalisation would drop them.
 _EMOJI_SMALL_TALK = {
@@ -84,7 +85,7 @@ def _close(token: str, key: str, stem: bool, typos: bool = True) -> bool:
         return True
     if not typos:
         return False
-    limit = 2 if len(key) >= 9 else 1 if len(key) >= 5 else 0
+    limit = 2 if len(key) >= 12 else 1 if len(key) >= 5 else 0
     return limit > 0 and abs(len(token) - len(key)) <= limit and OSA.distance(token, key) <= limit
 
 
@@ -133,6 +134,11 @@ class _PhraseList:
             bucket.append(phrase)
             bucket.sort(key=lambda item: -len(item.words))  # longest first: "thank you so much" before "thank"
             self.by_initial[initial] = bucket
+
+    def remove(self, words: tuple[_Word, ...]) -> None:
+        del self.phrases[words]
+        for initial, bucket in self.by_initial.items():
+            self.by_initial[initial] = [item for item in bucket if item.words != words]
 
     def at(self, tokens: Sequence[Token], start: int, latin: bool) -> _Phrase | None:
         """The longest phrase that matches at `start` (with `latin`, also in the coarse Latin spelling)."""
@@ -189,6 +195,12 @@ class Intents:
             ratings = vocabulary.get("rating") or {}
             for score, words in ratings.items():  # type: ignore[attr-defined]
                 self._add(self._ratings[int(score)], words, language)
+        # "great", "perfect", "labi" after the rating prompt are an "ok, thanks", not five stars: a word that
+        # acknowledges or thanks is never read as a rating, so CSAT holds only ratings customers meant.
+        acknowledging = {words for key in ("ack", "thanks", "yes") for words in self._lists[key].phrases}
+        for ratings_list in self._ratings.values():
+            for words in [words for words in ratings_list.phrases if words in acknowledging]:
+                ratings_list.remove(words)
 
     @staticmethod
     def _add(target: _PhraseList, entries: Iterable[str], language: str) -> None:
@@ -209,6 +221,7 @@ class Intents:
         first = stripped.split(maxsplit=1)[0].casefold()
         if first in _COMMANDS_FOR_PERSON:
             return Reading(wants_person=True)
+        asks = stripped.endswith(_QUESTION_MARKS)
         emoji_talk = self._emoji_small_talk(stripped)
         if emoji_talk is not None:
             return Reading(small_talk=emoji_talk)
@@ -225,6 +238,9 @@ class Intents:
         reading = self._read(stripped, tokens, latin=False)
         if reading == Reading():
             reading = self._read(stripped, tokens, latin=True)
+        if asks and reading.solved:
+            # "Is it solved yet?" asks; it does not say so.
+            reading = replace(reading, solved=False)
         return reading
 
     def _read(self, text: str, tokens: Sequence[Token], latin: bool) -> Reading:
