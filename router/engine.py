@@ -47,6 +47,7 @@ SEEN_TTL_SECONDS = 14 * 24 * 3600
 MAX_QUESTION_CHARS = 500  # of a question kept in events and pending state
 _COMMANDS = ("/start", "/help", "/case")
 _SMALL_TALK_TEXT = {"greeting": "greeting", "thanks": "thanks_reply", "goodbye": "goodbye", "ack": "ack_reply"}
+LINGUA_FRANCA = "en"
 PERSON_OPTION = "person"
 SOLVED_OPTION = "solved"
 
@@ -143,7 +144,10 @@ class Router:
         conversation_id = await turn.pipe.get(address_key)
         conversation = await turn.conversation(conversation_id) if conversation_id else None
         hint = (conversation.language if conversation else None) or message.language_hint
-        language = reading.language or self._language_of(text, hint)
+        if reading.language == LINGUA_FRANCA and conversation is not None and conversation.language:
+            language = conversation.language  # "thanks", "ok", "bye" are typed in every language: no switch
+        else:
+            language = reading.language or self._language_of(text, hint)
         if language not in self.config.languages:
             language = self.config.languages[0]
         if conversation is None:
