@@ -278,8 +278,9 @@ class Router:
         if reading.asks_case_status:
             await self._case_status(turn, conversation, None)
             return
-        if reading.small_talk is not None:
-            self._small_talk_reply(turn, conversation, reading, closes_loop=False)
+        if reading.small_talk is not None or reading.solved:
+            # "That solved it" with no case open: nothing to close, a goodbye to answer.
+            self._small_talk_reply(turn, conversation, reading, closes_loop=reading.solved)
             return
         if reading.wordless:
             turn.event(Event.SMALL_TALK, conversation=conversation.id, kind="wordless")
@@ -293,8 +294,8 @@ class Router:
         pending = conversation.pending
         if isinstance(pending, AwaitingFeedback):
             verdict = {"yes": True, "no": False}.get(message.option or "")
-            if verdict is None and (reading.yes or reading.small_talk in ("thanks", "ack")):
-                verdict = True  # "thanks!" / "great" after an answer: it helped
+            if verdict is None and (reading.yes or reading.solved or reading.small_talk in ("thanks", "ack")):
+                verdict = True  # "thanks!", "great", "that solved it" after an answer: it helped
             if verdict is None and reading.no:
                 verdict = False
             if verdict is True:
