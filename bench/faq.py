@@ -23,7 +23,8 @@ from faq import evaluate, load_knowledge_base, read_cases  # noqa: E402
 
 LANGUAGES = ("en", "el", "lv", "hu")
 DEFAULT_DATA = REPO.parent / "shared/data/faq"
-COLUMNS = ("cases", "top1_accuracy", "answered_correct", "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms")
+COLUMNS = ("cases", "top1_accuracy", "self_served", "answered_correct", "answered_wrong", "offered_right",
+           "offered_wrong", "handed_off", "oos_answered", "oos_offered", "oos_handed_off", "p50_ms", "p99_ms")
 
 
 def thresholds() -> tuple[float, float]:
@@ -60,14 +61,15 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"answer_at={answer_at} suggest_at={suggest_at} languages={','.join(LANGUAGES)}")
     header = ["set", *COLUMNS, "build_s", "entries", "questions"]
-    print("  ".join(f"{h:>16}" if i else f"{h:<10}" for i, h in enumerate(header)))
+    widths = [max(len(h), 7) for h in header]
+    print("  ".join(f"{h:>{w}}" if i else f"{h:<10}" for i, (h, w) in enumerate(zip(header, widths))))
     for folder in sets:
         started = time.perf_counter()
         kb = load_knowledge_base(folder / "kb", LANGUAGES, factory)
         build = time.perf_counter() - started
         report = evaluate(kb, read_cases(folder / "dev.jsonl"), answer_at=answer_at, suggest_at=suggest_at).to_dict()
         cells = [_cell(report[c]) for c in COLUMNS] + [f"{build:.3f}", str(len(kb.entries)), str(kb.question_count)]
-        print("  ".join([f"{folder.name:<10}", *(f"{c:>16}" for c in cells)]))
+        print("  ".join([f"{folder.name:<10}", *(f"{c:>{w}}" for c, w in zip(cells, widths[1:]))]))
     if semantic_model is None:
         _word_vectors()
         _anchors(sets)

@@ -54,6 +54,17 @@ class EvalReport:
     p99_ms: float
     # The entries most often ranked first in place of the right one, most frequent first (top 10).
     confusions: tuple[Confusion, ...] = ()
+    # What became of the messages, as shares. In scope: answered right or offered with the right
+    # entry among the choices (self_served), answered wrong, offered with or without the right entry,
+    # handed to a person. Out of scope: answered, offered choices, handed to a person.
+    self_served: float | None = None
+    answered_wrong: float | None = None
+    offered_right: float | None = None
+    offered_wrong: float | None = None
+    handed_off: float | None = None
+    oos_answered: float | None = None
+    oos_offered: float | None = None
+    oos_handed_off: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report with its contract key names, ready for JSON."""
@@ -108,7 +119,8 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
         # An expectation nobody can meet is a typo in the cases, not a matcher failure.
         raise ValueError(f"cases expect entries not in the knowledge base: {', '.join(unknown)}")
     timings = []
-    top1 = answered_right = answered = in_scope = handed_off = 0
+    top1 = answered = in_scope = 0
+    outcomes: Counter[str] = Counter()
     confused: Counter[tuple[str, str]] = Counter()
     for case in cases:
         started = time.perf_counter()
@@ -117,15 +129,23 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
         best = result.matches[0].entry_id if result.matches else None
         is_answer = result.decision is Decision.ANSWER
         answered += is_answer
+        offered = {match.entry_id for match in kb.suggestions(result, suggest_at)} \
+            if result.decision is Decision.SUGGEST else set()
         if case.expect is None:
-            handed_off += not is_answer
+            outcomes["oos_" + ("answered" if is_answer else "offered" if offered else "handed_off")] += 1
             continue
         in_scope += 1
         top1 += best == case.expect
         if best is not None and best != case.expect:
             confused[(case.expect, best)] += 1
-        answered_right += is_answer and best == case.expect
+        if is_answer:
+            outcomes["answered_right" if best == case.expect else "answered_wrong"] += 1
+        elif offered:
+            outcomes["offered_right" if case.expect in offered else "offered_wrong"] += 1
+        else:
+            outcomes["handed_off"] += 1
     out_of_scope = len(cases) - in_scope
+    answered_right = outcomes["answered_right"]
     times = np.asarray(timings) if timings else np.zeros(1)
     return EvalReport(
         cases=len(cases),
@@ -134,10 +154,19 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
         top1_accuracy=_share(top1, in_scope),
         answered_correct=_share(answered_right, in_scope),
         answer_precision=_share(answered_right, answered),
-        oos_handoff_recall=_share(handed_off, out_of_scope),
+        # Not answered outright, as before the outcome shares: choices offered count as not answered.
+        oos_handoff_recall=_share(outcomes["oos_offered"] + outcomes["oos_handed_off"], out_of_scope),
         p50_ms=float(np.percentile(times, 50)),
         p99_ms=float(np.percentile(times, 99)),
         confusions=_top_confusions(confused),
+        self_served=_share(answered_right + outcomes["offered_right"], in_scope),
+        answered_wrong=_share(outcomes["answered_wrong"], in_scope),
+        offered_right=_share(outcomes["offered_right"], in_scope),
+        offered_wrong=_share(outcomes["offered_wrong"], in_scope),
+        handed_off=_share(outcomes["handed_off"], in_scope),
+        oos_answered=_share(outcomes["oos_answered"], out_of_scope),
+        oos_offered=_share(outcomes["oos_offered"], out_of_scope),
+        oos_handed_off=_share(outcomes["oos_handed_off"], out_of_scope),
     )
 
 

@@ -95,6 +95,9 @@ class ScriptedMatcher:
         "can i send back": [("refund-window", 0.7), ("delivery-time", 0.2)],
         "capital of Mongolia": [("opening-hours", 0.3)],
         "What are your opening hours?": [("opening-hours", 0.95)],
+        "where did my box go": [("delivery-time", 0.7), ("opening-hours", 0.66), ("refund-window", 0.2)],
+        "zzz": [("refund-window", 0.3)],
+        "what is the weather": [("opening-hours", 0.7)],
     }
 
     def __init__(self, entries: object) -> None:
@@ -108,7 +111,9 @@ def test_evaluate_numbers_on_hand_made_set(shop_kb_dir: Path) -> None:
     kb = load_knowledge_base(shop_kb_dir, LANGUAGES, ScriptedMatcher)
     report = evaluate(kb, hand_made_cases(), answer_at=0.82, suggest_at=0.65).to_dict()
     assert list(report) == ["cases", "in_scope", "out_of_scope", "top1_accuracy", "answered_correct",
-                            "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms", "confusions"]
+                            "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms", "confusions",
+                            "self_served", "answered_wrong", "offered_right", "offered_wrong", "handed_off",
+                            "oos_answered", "oos_offered", "oos_handed_off"]
     assert (report["cases"], report["in_scope"], report["out_of_scope"]) == (6, 4, 2)
     assert report["top1_accuracy"] == pytest.approx(3 / 4)
     assert report["answered_correct"] == pytest.approx(2 / 4)
@@ -117,10 +122,25 @@ def test_evaluate_numbers_on_hand_made_set(shop_kb_dir: Path) -> None:
     assert 0 < report["p50_ms"] <= report["p99_ms"]
 
 
+def test_outcome_shares_add_up_per_scope(shop_kb_dir: Path) -> None:
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES, ScriptedMatcher)
+    cases = [*hand_made_cases(),
+             Case("where did my box go", "refund-window"),  # offered, but not the right entry
+             Case("zzz", "refund-window"),  # top-1 right, too unsure even to offer: a person
+             Case("what is the weather", None)]  # out of scope, offered choices
+    report = evaluate(kb, cases, answer_at=0.82, suggest_at=0.65)
+    assert (report.in_scope, report.out_of_scope) == (6, 3)
+    assert report.self_served == pytest.approx(3 / 6)  # two answered right, one offered with the right one
+    assert (report.answered_wrong, report.offered_right, report.offered_wrong, report.handed_off) == \
+        pytest.approx((1 / 6, 1 / 6, 1 / 6, 1 / 6))
+    assert (report.oos_answered, report.oos_offered, report.oos_handed_off) == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    assert report.oos_handoff_recall == pytest.approx(2 / 3)  # not answered outright
+
+
 def test_evaluate_without_out_of_scope_cases_reports_null(shop_kb_dir: Path) -> None:
     kb = load_knowledge_base(shop_kb_dir, LANGUAGES)
     report = evaluate(kb, hand_made_cases()[:2], answer_at=0.82, suggest_at=0.65)
-    assert report.oos_handoff_recall is None
+    assert report.oos_handoff_recall is None and report.oos_handed_off is None and report.self_served == 1.0
     with pytest.raises(ValueError, match="no-such-entry"):
         evaluate(kb, [Case("x", "no-such-entry")], answer_at=0.82, suggest_at=0.65)
 
