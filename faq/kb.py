@@ -7,14 +7,14 @@ from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
+from .decision import decide
 from .langdetect import detect_language
 from .langprofile import LanguageProfile, builtin_profile
 from .loader import load_entries
 from .matcher import MatcherFactory, build_default_matcher
-from .model import Decision, Entry, Match, MatchResult
+from .model import Entry, Match, MatchResult
 
 MAX_MATCHES = 5
-MAX_SUGGESTIONS = 3
 MAX_MESSAGE_CHARS = 5000  # customers' questions are short; the rest of a long paste only adds noise and time
 
 
@@ -45,14 +45,8 @@ class KnowledgeBase:
         language = detect_language(text, lang_hint, self.languages, self.language_profile)
         ranked = self._matcher.rank(text, MAX_MATCHES)
         matches = tuple(Match(entry_id, score, self.entries[entry_id].team) for entry_id, score in ranked)
-        best = matches[0].score if matches else 0.0
-        if best >= answer_at:
-            decision = Decision.ANSWER
-        elif best >= suggest_at:
-            decision = Decision.SUGGEST
-        else:
-            decision = Decision.NO_MATCH
-        return MatchResult(decision, matches, language)
+        decision, offered = decide(matches, answer_at, suggest_at)
+        return MatchResult(decision, matches, language, offered)
 
     @cached_property
     def language_profile(self) -> LanguageProfile:
@@ -64,8 +58,8 @@ class KnowledgeBase:
         return LanguageProfile.learn(samples, base=builtin_profile())
 
     def suggestions(self, result: MatchResult, suggest_at: float) -> tuple[Match, ...]:
-        """The matches worth offering as "did you mean" choices: up to three at or above `suggest_at`."""
-        return tuple(m for m in result.matches if m.score >= suggest_at)[:MAX_SUGGESTIONS]
+        """The "did you mean" choices of a SUGGEST decision (see `decision`); `suggest_at` is the one it was made with."""
+        return result.offered
 
     def answer(self, entry_id: str, lang: str) -> str:
         """The entry's answer in `lang`, else in the default language, else in any language it has."""

@@ -46,3 +46,4 @@ class MatchResult:
     decision: Decision
     matches: tuple[Match, ...]
     language: str
+    offered: tuple[Match, ...] = ()  # the choices to offer when the decision is SUGGEST

@@ -52,7 +52,7 @@ def make_settings(prefix: str, kb: Path = FIXTURE_KB, **router: object) -> Setti
     return Settings.model_validate({
         "redis": {"url": REDIS_URL, "prefix": prefix},
         "languages": ["en", "el", "lv", "hu"],
-        "faq": {"path": str(kb), "answer_at": 0.82, "suggest_at": 0.65},
+        "faq": {"path": str(kb), "answer_at": 0.82, "suggest_at": 0.45},
         "teams": {"support": {"name": "Customer Support"}, "billing": {"name": "Billing"}},
         "router": {"default_team": "support", "messages_path": str(REPO / "config" / "messages"), **router},
         "http": {"port": 0},

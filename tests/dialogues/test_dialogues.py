@@ -526,7 +526,7 @@ def dialogue_settings(prefix: str, router: Mapping[str, Any]) -> Settings:
     return Settings.model_validate({
         "redis": {"url": REDIS_URL, "prefix": prefix},
         "languages": list(LANGUAGES),
-        "faq": {"path": str(KNOWLEDGE_BASE), "answer_at": 0.82, "suggest_at": 0.65},
+        "faq": {"path": str(KNOWLEDGE_BASE), "answer_at": 0.82, "suggest_at": 0.45},
         "teams": TEAMS,
         "router": {"default_team": "support", "messages_path": str(MESSAGES), **router},
         "http": {"port": 0},

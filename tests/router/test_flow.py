@@ -219,4 +219,6 @@ async def test_the_reopen_window_is_counted_in_days(customer: Customer, agent: A
             await customer.say("", option="rate:5")
         else:
             assert case["status"] == "closed"
-            assert [option.value for option in replies[-1].options] == ["person"]  # the bot's turn again
+            assert all(f"#{number}" not in reply.text for reply in replies)  # the bot's turn again, no reopening
+            conversation = await helpline.redis.hgetall(helpline.keys.conversation(case["conversation"]))
+            assert conversation["case"] == ""
