@@ -24,18 +24,33 @@ DATA = Path(__file__).resolve().parents[3] / "shared/data/faq"
 LANGUAGES = ("en", "el", "lv", "hu")
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"no shared dev sets at {DATA}")
 
-# set: {metric: target}. Figures only; speed is measured by bench/faq.py.
+# set: {metric: target}: at least the target, or for the shares of what goes wrong (MAXIMA) at most.
+# Figures only; speed is measured by bench/faq.py. Issue 11's outcome shares: self_served (answered
+# right, or the right entry among the choices), answered_wrong, and for out-of-scope questions
+# oos_answered and oos_handed_off.
+_OUTCOMES = {"answered_wrong": 0.02, "oos_answered": 0.03, "oos_handed_off": 0.75}
 TARGETS = {
-    "clinc150": {"top1_accuracy": 0.84, "answer_precision": 0.90, "oos_handoff_recall": 0.85},
-    "banking77": {"top1_accuracy": 0.75, "answer_precision": 0.90},
-    "home-el": {"top1_accuracy": 0.84, "answer_precision": 0.92, "oos_handoff_recall": 0.95},
-    "home-hu": {"top1_accuracy": 0.84, "answer_precision": 0.92, "oos_handoff_recall": 0.95},
-    "home-en": {"top1_accuracy": 0.84, "answer_precision": 0.92, "oos_handoff_recall": 0.95},
-    "home-lv": {"top1_accuracy": 0.90, "answer_precision": 0.92, "oos_handoff_recall": 0.95},
+    "clinc150": {"top1_accuracy": 0.84, "answer_precision": 0.90, "oos_handoff_recall": 0.85, "self_served": 0.88,
+                 **_OUTCOMES},
+    "banking77": {"top1_accuracy": 0.75, "answer_precision": 0.90, "self_served": 0.82, "answered_wrong": 0.02},
+    "home-el": {"top1_accuracy": 0.84, "answer_precision": 0.92, "oos_handoff_recall": 0.95, "self_served": 0.88,
+                **_OUTCOMES},
+    "home-hu": {"top1_accuracy": 0.84, "answer_precision": 0.92, "oos_handoff_recall": 0.95, "self_served": 0.88,
+                **_OUTCOMES},
+    "home-en": {"top1_accuracy": 0.85, "answer_precision": 0.92, "oos_handoff_recall": 0.95, "self_served": 0.88,
+                **_OUTCOMES},
+    "home-lv": {"top1_accuracy": 0.90, "answer_precision": 0.92, "oos_handoff_recall": 0.95, "self_served": 0.88,
+                **_OUTCOMES},
 }
+MAXIMA = {"answered_wrong", "oos_answered"}
 # Targets the default matcher does not reach yet, with what it measures: kept visible as strict xfails
-# so the gate turns them into passes, and tells, the day they are met. None at present.
-NOT_YET: dict[tuple[str, str], str] = {}
+# so the gate turns them into passes, and tells, the day they are met.
+NOT_YET: dict[tuple[str, str], str] = {
+    ("clinc150", "self_served"): "0.807",
+    ("banking77", "self_served"): "0.705",
+    ("home-el", "self_served"): "0.847",
+    ("home-hu", "self_served"): "0.822",
+}
 
 
 def thresholds() -> tuple[float, float]:
@@ -74,7 +89,10 @@ def _gate_params():
 
 @pytest.mark.parametrize(("name", "metric", "target"), list(_gate_params()))
 def test_dev_set_meets_target(name: str, metric: str, target: float) -> None:
-    assert cli_report(name)[metric] >= target
+    if metric in MAXIMA:
+        assert cli_report(name)[metric] <= target
+    else:
+        assert cli_report(name)[metric] >= target
 
 
 def strip_marks(text: str) -> str:
