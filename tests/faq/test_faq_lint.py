@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.commands_faq import cmd_faq_lint
 from faq import LintWarning, lint, load_knowledge_base
+from faq.lint import lint_report
 from tests.faq.faq_samples import write
 
 CLEAN_YAML = """\
@@ -149,7 +150,11 @@ def test_clean_knowledge_base_has_no_warnings(tmp_path: Path) -> None:
     assert lint(load_knowledge_base(tmp_path, ("en",))) == []
     out = io.StringIO()
     assert cmd_faq_lint(tmp_path, ("en",), out) == 0
-    assert out.getvalue() == f"{tmp_path}: no warnings, 3 entries\n"
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == f"{tmp_path}: no warnings, 3 entries"
+    # Each question left out still finds its entry, so none is "least reached".
+    assert lines[:-1] == ["reach: 9 of 9 questions (100%), each left out, find their entry: 9 answered, 0 offered "
+                          "among choices; 0 answered with another entry, 0 offered only others, 0 to a person"]
 
 
 def test_folds_find_a_fight_in_a_larger_knowledge_base(tmp_path: Path) -> None:
@@ -176,12 +181,14 @@ def test_cli_lint_warnings_exit_zero_text_and_json(tmp_path: Path) -> None:
     out = io.StringIO()
     assert cmd_faq_lint(tmp_path, LANGS, out) == 0
     text = out.getvalue().splitlines()
-    assert f"{file}:{line_of(MESSY_YAML, 'gift-wrap')}: [few-questions] gift-wrap: " in "\n".join(text)
-    assert text[-1] == f"{len(text) - 1} warnings in 4 of 5 entries"
+    warned = [line for line in text if line.startswith(f"{file}:")]
+    assert f"{file}:{line_of(MESSY_YAML, 'gift-wrap')}: [few-questions] gift-wrap: " in "\n".join(warned)
+    assert text[-1] == f"{len(warned)} warnings in 4 of 5 entries"
+    assert text[len(warned)].startswith("reach: ")
     out = io.StringIO()
     assert cmd_faq_lint(tmp_path, LANGS, out, as_json=True) == 0
     data = json.loads(out.getvalue())
-    assert data["errors"] == [] and len(data["warnings"]) == len(text) - 1
+    assert data["errors"] == [] and len(data["warnings"]) == len(warned)
     assert {"kind": "missing-answer", "entry_id": "refund", "file": str(file),
             "line": line_of(MESSY_YAML, "refund"), "message": "no answer in lv"} in data["warnings"]
 
@@ -198,12 +205,70 @@ def test_cli_lint_broken_knowledge_base_exits_one_with_every_problem(tmp_path: P
     assert [(e["file"], e["line"]) for e in errors] == [(str(file), 2), (str(file), 4)]
 
 
-def test_a_fight_needs_the_other_entry_to_be_offered(tmp_path: Path) -> None:
-    """Ranked first but below `given_at`, the customer goes to a person: a thin entry, not a fight."""
+def test_a_fight_is_a_wrong_answer_not_a_wrong_choice(tmp_path: Path) -> None:
+    """Another entry among the choices tells the customer nothing wrong: only being answered with it is a fight."""
     write(tmp_path, "shop.yaml", MESSY_YAML)
     kb = load_knowledge_base(tmp_path, LANGS)
-    offered = by_kind(lint(kb), "fight")
-    assert offered  # the planted fight, at the default suggest_at
-    assert by_kind(lint(kb, given_at=1.01), "fight") == []  # nothing scores above 1
-    everything = by_kind(lint(kb, given_at=0.0), "fight")
-    assert {w.entry_id for w in offered} <= {w.entry_id for w in everything}
+    assert by_kind(lint(kb), "fight")  # the planted fight, at the service's thresholds
+    assert by_kind(lint(kb, answer_at=1.01), "fight") == []  # nothing scores above 1: nothing is answered
+
+
+def test_json_says_per_entry_how_often_it_is_reached_and_by_whom(tmp_path: Path) -> None:
+    write(tmp_path, "shop.yaml", MESSY_YAML)
+    out = io.StringIO()
+    assert cmd_faq_lint(tmp_path, LANGS, out, as_json=True) == 0
+    data = json.loads(out.getvalue())
+    assert set(data) == {"errors", "warnings", "reach", "entries"}
+    entries = {e["id"]: e for e in data["entries"]}
+    assert list(entries) == ["track-parcel", "change-address", "opening-hours", "gift-wrap", "refund"]
+    track = entries["track-parcel"]
+    assert track["answered_instead"] == {"change-address": 1}  # the planted question
+    assert entries["change-address"]["took"] == {"track-parcel": 1}
+    assert 0 <= track["self_served"] <= 1 and track["messages"] == sum(track["outcomes"].values())
+    assert set(track["languages"]) == {"en", "lv"}
+    assert data["reach"]["messages"] == sum(e["messages"] for e in entries.values())
+    # gift-wrap's only English question has nothing left to be found by: not counted, warned as too few.
+    assert entries["gift-wrap"]["languages"].keys() == {"lv"}
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "config" / "faq"
+
+
+def test_the_shipped_sample_shows_only_what_an_admin_should_act_on() -> None:
+    """Complete in four languages with 8 questions each: no thin entries, translations or duplicates to
+    report, and few questions that another entry would be answered with (each one worth a look)."""
+    kb = load_knowledge_base(SAMPLE, ("en", "el", "lv", "hu"))
+    report = lint_report(kb)
+    kinds = {w.kind for w in report.warnings}
+    assert kinds <= {"fight", "hard-to-reach"}, kinds
+    assert len(report.warnings) <= 8, "\n".join(map(str, report.warnings))
+    assert report.overall.messages == kb.question_count
+
+
+def test_a_letter_apart_in_two_entries_is_no_duplicate_but_the_same_words_are(tmp_path: Path) -> None:
+    """Turn the fan on and turn it off differ by a prefix in Greek: two needs, not one question twice."""
+    text = """\
+entries:
+  - id: fan-on
+    questions:
+      - ενεργοποίησε τον ανεμιστήρα στο σαλόνι
+      - άναψε τον ανεμιστήρα
+      - βάλε μπρος τον ανεμιστήρα
+    answer: Ο ανεμιστήρας άναψε.
+  - id: fan-off
+    questions:
+      - απενεργοποίησε τον ανεμιστήρα στο σαλόνι
+      - σβήσε τον ανεμιστήρα
+      - κλείσε τον ανεμιστήρα στο σαλόνι
+    answer: Ο ανεμιστήρας έσβησε.
+  - id: fan-speed
+    questions:
+      - στο σαλόνι τον ανεμιστήρα κλείσε
+      - πιο γρήγορα ο ανεμιστήρας
+      - αύξησε την ταχύτητα του ανεμιστήρα
+    answer: Πιο γρήγορα.
+"""
+    write(tmp_path, "kb.yaml", text)
+    duplicates = by_kind(lint(load_knowledge_base(tmp_path, ("el",))), "duplicate")
+    assert [(w.entry_id, "'fan-off'" in w.message) for w in duplicates] == [("fan-speed", True)]
+    assert "near-duplicates" in duplicates[0].message
