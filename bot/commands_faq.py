@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
 
 from faq import (
     CasesError,
@@ -24,7 +26,9 @@ from faq import (
 from faq.lint import ANSWER_AT, SUGGEST_AT, lint_report
 from faq.matcher import matcher_factory
 from faq.semantic import SemanticModelError
-from router.events import GAP_EVENTS
+from router.events import GAP_EVENTS, Event
+
+HANDOFF_REQUESTED = Event.HANDOFF_REQUESTED.value
 
 OK, FAILED = 0, 1
 
@@ -246,22 +250,88 @@ def _gap_question(entry_id: str, fields: dict[str, str]) -> GapQuestion | None:
     return GapQuestion(text=text, language=fields.get("language") or None, kind=kind, at=at)
 
 
+class PersonRequests:
+    """Tells a request for a person that carries no question ("I want to talk to a human") from one that
+    does ("I want a refund for my broken phone, let me talk to someone").
+
+    A text is only a request when the router would read it as one (`Intents.read(...).wants_person`);
+    it carries no question when, with every word of the vocabularies' person, talk, filler, small talk,
+    yes, no and complaint lists taken out (in any configured language), no word is left that says
+    something: three letters or more and, where the shipped word vectors know it, not among the most
+    frequent words of its language ("with", "could", "where"). One is enough: "agent for refund" says
+    what the FAQ should answer; "real person asap" is the price (urgency is no word list's).
+    """
+
+    _LISTS = ("person", "talk", "person_phrases", "filler", "greeting", "thanks", "goodbye", "ack", "yes", "no",
+              "complaint")
+    _MIN_LETTERS = 3
+    _MIN_WEIGHT = 0.45  # word-vector weight a / (a + frequency): "with" 0.10, "could" 0.36, "refund" 0.82
+
+    def __init__(self, languages: Sequence[str]) -> None:
+        from faq.wordvectors import builtin_word_vectors
+        from router.intents import Intents, load_vocabularies, tokens_of
+
+        vocabularies = load_vocabularies(languages)
+        self._intents = Intents(vocabularies)
+        self._tokens_of = tokens_of
+        self._words: set[str] = set()
+        self._stems: set[str] = set()
+        for vocabulary in vocabularies.values():
+            for key in self._LISTS:
+                for phrase in vocabulary.get(key) or ():  # type: ignore[attr-defined]
+                    for raw in str(phrase).split():
+                        for token in tokens_of(raw.rstrip("*")):
+                            target = self._stems if raw.endswith("*") else self._words
+                            target.update((token.plain, token.latin))
+        self._vectors = builtin_word_vectors()
+
+    def only_asks_for_person(self, text: str) -> bool:
+        """True for a request for a person with (nearly) nothing else in it."""
+        if not isinstance(text, str) or not self._intents.read(text).wants_person:
+            return False
+        return not self.need_words(text)
+
+    def need_words(self, text: str) -> list[str]:
+        """The words of `text` that are not about reaching a person, small talk or filler, and say something."""
+        left = []
+        for token in self._tokens_of(text):
+            if len(token.plain) < self._MIN_LETTERS or token.plain in self._words or token.latin in self._words:
+                continue
+            if any(token.plain.startswith(stem) or token.latin.startswith(stem) for stem in self._stems):
+                continue
+            vector = self._vectors.word(token.plain) if self._vectors is not None else None
+            if self._vectors is not None and (vector is None or float(np.linalg.norm(vector)) < self._MIN_WEIGHT):
+                continue  # a frequent word of the language, or digits
+            left.append(token.plain)
+        return left
+
+
 def cmd_faq_gaps(
-    questions: Sequence[GapQuestion], kb: KnowledgeBase | None, as_json: bool, out: TextIO, since: str | None = None
+    questions: Sequence[GapQuestion], kb: KnowledgeBase | None, as_json: bool, out: TextIO, since: str | None = None,
+    only_asks_for_person: Callable[[str], bool] | None = None,
 ) -> int:
-    """Print what customers asked that the FAQ did not settle, as clusters of one need, biggest first."""
+    """Print what customers asked that the FAQ did not settle, as clusters of one need, biggest first.
+
+    Requests for a person that `only_asks_for_person` says carry no question are left out (and counted):
+    "I want to talk to a human" tells the admin nothing to write."""
+    left_out = 0
+    if only_asks_for_person is not None:
+        kept = [q for q in questions if q.kind != HANDOFF_REQUESTED or not only_asks_for_person(q.text)]
+        left_out, questions = len(questions) - len(kept), kept
     clusters = find_gaps(questions, kb)
     if as_json:
-        json.dump({"since": since, "questions": len(questions), "clusters": [c.to_dict() for c in clusters]},
-                  out, ensure_ascii=False)
+        json.dump({"since": since, "questions": len(questions), "person_requests_left_out": left_out,
+                   "clusters": [c.to_dict() for c in clusters]}, out, ensure_ascii=False)
         out.write("\n")
         return OK
     span = f" in the last {since}" if since else ""
+    besides = (f" ({left_out} request{'s' if left_out != 1 else ''} for a person with no question left out)"
+               if left_out else "")
     if not questions:
-        print(f"no unanswered questions{span}", file=out)
+        print(f"no unanswered questions{span}{besides}", file=out)
         return OK
     print(f"{len(questions)} unanswered question{'s' if len(questions) != 1 else ''}{span}, "
-          f"{len(clusters)} need{'s' if len(clusters) != 1 else ''}, biggest first:", file=out)
+          f"{len(clusters)} need{'s' if len(clusters) != 1 else ''}, biggest first{besides}:", file=out)
     for number, cluster in enumerate(clusters, start=1):
         languages = ", ".join(f"{lang} {n}" for lang, n in cluster.languages.items())
         kinds = ", ".join(f"{kind} {n}" for kind, n in cluster.kinds.items())
@@ -291,13 +361,15 @@ async def run_faq_gaps(
         print(f"error: {exc}", file=err)
         return FAILED
     questions = await read_gap_questions(redis, events_key, seconds)
+    person_requests = PersonRequests(languages)
     try:
         kb: KnowledgeBase | None = load_knowledge_base(Path(kb_dir), languages)
     except KnowledgeBaseError as exc:
         print("the knowledge base does not load, so no closest entries are shown;", file=err)
         _print_problems(exc.problems, err)
         kb = None
-    return cmd_faq_gaps(questions, kb, as_json, out, since=since)
+    return cmd_faq_gaps(questions, kb, as_json, out, since=since,
+                        only_asks_for_person=person_requests.only_asks_for_person)
 
 
 def _format(value: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from bot.commands_faq import cmd_faq_gaps, parse_since, read_gap_questions, run_faq_gaps
-from faq import GapQuestion, find_gaps, load_knowledge_base
+import faq.gaps as gaps
+from bot.commands_faq import PersonRequests, cmd_faq_gaps, parse_since, read_gap_questions, run_faq_gaps
+from faq import GapQuestion, find_gaps, load_knowledge_base, normalize
+from faq.gaps import cluster_labels
 from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 CANCEL = ["how do I cancel my order", "I want to cancel my order", "cancel my order",
@@ -161,3 +164,135 @@ def test_cmd_faq_gaps_without_questions() -> None:
     out = io.StringIO()
     assert cmd_faq_gaps([], None, False, out, since="1d") == 0
     assert out.getvalue() == "no unanswered questions in the last 1d\n"
+
+
+# Sixteen unanswered questions of five needs, in different words (the n-gram clustering alone made 13
+# groups of them); Greek also typed in Latin letters.
+NEEDS = {
+    "loyalty": ["do you have a loyalty program", "is there a loyalty card", "loyalty points for my purchases",
+                "how do I join the loyalty club"],
+    "warranty": ["how long is the warranty on electronics", "is my blender still under warranty",
+                 "warranty claim for a broken kettle"],
+    "bitcoin": ["can I pay with bitcoin", "do you accept crypto currency", "bitcoin payment possible?"],
+    "store": ["where is your nearest store", "do you have a physical shop in Riga", "shop address in Riga"],
+    "loyalty-el": ["έχετε πρόγραμμα επιβράβευσης", "πόντοι επιβράβευσης για τις αγορές μου", "programma epivravefsis"],
+}
+
+
+def test_questions_of_one_need_in_different_words_group_and_needs_stay_apart(tmp_path: Path) -> None:
+    write(tmp_path, "shop.yaml", SHOP_YAML)
+    kb = load_knowledge_base(tmp_path, LANGUAGES)
+    need_of = {text: need for need, texts in NEEDS.items() for text in texts}
+    asked = [GapQuestion(text, "el" if need.endswith("-el") else "en", "no_match", 1.0) for text, need in need_of.items()]
+    clusters = find_gaps(asked, kb, max_examples=10)
+    assert len(clusters) <= 9
+    for cluster in clusters:
+        assert len({need_of[text] for text in cluster.examples}) == 1, cluster.examples  # no two needs mixed
+    assert clusters[0].size == 4 and set(clusters[0].examples) == set(NEEDS["loyalty"])
+    assert sum(c.size for c in clusters) == len(asked)
+
+
+def test_cluster_labels_are_the_clusters_of_find_gaps() -> None:
+    asked = questions(CANCEL) + questions(INVOICE) + questions(PARCEL)
+    labels = cluster_labels(asked)
+    assert len(labels) == len(asked)
+    sizes = sorted(Counter(labels).values(), reverse=True)
+    assert sizes == [c.size for c in find_gaps(asked, None)] == [5, 3, 2]
+    assert len({labels[0], labels[4]}) == 1  # "how do I cancel" in two cases: one question
+
+
+def test_many_distinct_questions_past_the_pairwise_limit_still_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the pairwise limit the most asked are linked and the rest join by centroid or lead their own."""
+    monkeypatch.setattr(gaps, "_MAX_LINKAGE", 4)
+    asked = questions(CANCEL[:2] * 3 + INVOICE[:2] * 2 + CANCEL[2:] + INVOICE[2:] + ["what is the capital of Mongolia"])
+    labels = dict(zip((q.text for q in asked), cluster_labels(asked)))
+    assert len({labels[text] for text in CANCEL}) == 1 and len({labels[text] for text in INVOICE}) == 1
+    assert labels["what is the capital of Mongolia"] not in {labels[CANCEL[0]], labels[INVOICE[0]]}
+    assert sum(c.size for c in find_gaps(asked, None)) == len(asked)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=60), st.sampled_from(["en", "el", "lv", None])), max_size=25))
+def test_cluster_labels_never_raise_and_identical_questions_share_one(raw: list[tuple[str, str | None]]) -> None:
+    asked = [GapQuestion(text, language, "no_match", 0.0) for text, language in raw]
+    asked += asked[:3]  # some asked twice
+    labels = cluster_labels(asked)
+    assert len(labels) == len(asked)
+    first: dict[str, int] = {}
+    for question, label in zip(asked, labels):
+        key = normalize(question.text[:500])
+        if key:
+            assert first.setdefault(key, label) == label
+
+
+@pytest.fixture(scope="module")
+def person_requests() -> PersonRequests:
+    return PersonRequests(LANGUAGES)
+
+
+@pytest.mark.parametrize("text", [
+    "I want to talk to a human", "agent please", "can I speak with a manager please", "/human",
+    "could you please connect me with a real person", "hello, can I talk to customer service?",
+    "θέλω να μιλήσω με κάποιον", "gribu runāt ar cilvēku", "ügyintézővel szeretnék beszélni",
+])
+def test_a_request_for_a_person_alone_is_no_gap(person_requests: PersonRequests, text: str) -> None:
+    assert person_requests.only_asks_for_person(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I want a refund for my broken phone, let me talk to someone", "agent for refund",
+    "my parcel never arrived and nobody answers, get me a person now",
+    "Θέλω να μιλήσω με κάποιον για την επιστροφή χρημάτων της παραγγελίας μου",
+    "gribu runāt ar cilvēku par savu pasūtījumu, kas nav atnācis",
+    "szeretnék beszélni egy ügyintézővel a számlámról, kétszer fizettem",
+    "I want to talk about a gift card",  # no person asked for at all
+    "how do I cancel my order",
+])
+def test_a_request_with_a_question_in_it_is_a_gap(person_requests: PersonRequests, text: str) -> None:
+    assert not person_requests.only_asks_for_person(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120))
+def test_person_requests_read_any_text(person_requests: PersonRequests, text: str) -> None:
+    alone = person_requests.only_asks_for_person(text)
+    assert isinstance(alone, bool)
+    if alone:
+        assert person_requests.need_words(text) == []
+    # Whatever else a customer writes, a clear question beside the request keeps it a gap.
+    assert not person_requests.only_asks_for_person(f"{text} agent please, my invoice download is broken")
+
+
+def test_cmd_faq_gaps_leaves_out_requests_for_a_person_alone_and_says_so(person_requests: PersonRequests) -> None:
+    asked = (questions(INVOICE) + questions(["I want to talk to a human", "agent please"], "handoff_requested")
+             + questions(["I want a refund for my broken phone, let me talk to someone"], "handoff_requested")
+             + questions(["agent please"], "no_match"))  # not a handoff event: never left out
+    out = io.StringIO()
+    assert cmd_faq_gaps(asked, None, True, out, since="7d", only_asks_for_person=person_requests.only_asks_for_person) == 0
+    data = json.loads(out.getvalue())
+    assert (data["questions"], data["person_requests_left_out"]) == (5, 2)
+    examples = [e for c in data["clusters"] for e in c["examples"]]
+    assert "I want a refund for my broken phone, let me talk to someone" in examples
+    assert "I want to talk to a human" not in examples and "agent please" in examples
+    out = io.StringIO()
+    cmd_faq_gaps(asked, None, False, out, only_asks_for_person=person_requests.only_asks_for_person)
+    assert "(2 requests for a person with no question left out)" in out.getvalue().splitlines()[0]
+    out = io.StringIO()
+    cmd_faq_gaps(questions(["agent please"], "handoff_requested"), None, False, out, since="1d",
+                 only_asks_for_person=person_requests.only_asks_for_person)
+    assert out.getvalue() == "no unanswered questions in the last 1d (1 request for a person with no question left out)\n"
+
+
+async def test_run_faq_gaps_reads_requests_for_a_person_from_redis(redis: Redis, prefix: str, tmp_path: Path) -> None:
+    key = f"{prefix}events"
+    now = time.time()
+    await add_event(redis, key, "handoff_requested", now, question="I want to talk to a human", language="en")
+    await add_event(redis, key, "handoff_requested", now, question="θέλω να μιλήσω με κάποιον", language="el")
+    await add_event(redis, key, "handoff_requested", now, language="en",
+                    question="I want a refund for my broken phone, let me talk to someone")
+    write(tmp_path, "shop.yaml", SHOP_YAML)
+    out, err = io.StringIO(), io.StringIO()
+    assert await run_faq_gaps(redis, key, "1h", tmp_path, LANGUAGES, True, out, err) == 0
+    data = json.loads(out.getvalue())
+    assert (data["questions"], data["person_requests_left_out"]) == (1, 2)
+    assert data["clusters"][0]["examples"] == ["I want a refund for my broken phone, let me talk to someone"]

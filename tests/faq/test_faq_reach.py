@@ -16,8 +16,8 @@ from faq import Decision, Entry, load_knowledge_base
 from faq.lint import lint
 from faq.reach import (
     ANSWERED_RIGHT,
-    FOLDS,
     ANSWERED_WRONG,
+    FOLDS,
     HANDED_OFF,
     OFFERED_RIGHT,
     OFFERED_WRONG,
