@@ -346,11 +346,18 @@ def _faq(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_faq_check(args.dir or settings.faq.path, settings.languages, sys.stdout)
     if args.faq_command == "lint":
         return cmd_faq_lint(args.dir or settings.faq.path, settings.languages, sys.stdout, as_json=args.json,
-                            suggest_at=settings.faq.suggest_at)
+                            suggest_at=settings.faq.suggest_at, answer_at=settings.faq.answer_at)
     if args.faq_command == "gaps":
+        from router.texts import TextsError, load_texts
+
+        try:  # the operator's extra handoff words tell requests for a person too
+            extra_words = load_texts(settings.router.messages_path, settings.languages).extra_vocabulary()
+        except TextsError:
+            extra_words = None
+
         async def gaps(redis: Any) -> int:
             return await run_faq_gaps(redis, f"{settings.redis.prefix}events", args.since, args.kb or settings.faq.path,
-                                      settings.languages, args.json, sys.stdout, sys.stderr)
+                                      settings.languages, args.json, sys.stdout, sys.stderr, extra_words=extra_words)
 
         return _with_redis(gaps, settings)
     if args.faq_command == "ask":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -267,11 +267,12 @@ class PersonRequests:
     _MIN_LETTERS = 3
     _MIN_WEIGHT = 0.45  # word-vector weight a / (a + frequency): "with" 0.10, "could" 0.36, "refund" 0.82
 
-    def __init__(self, languages: Sequence[str]) -> None:
+    def __init__(self, languages: Sequence[str],
+                 extra_words: Mapping[str, Mapping[str, Sequence[str]]] | None = None) -> None:
         from faq.wordvectors import builtin_word_vectors
         from router.intents import Intents, load_vocabularies, tokens_of
 
-        vocabularies = load_vocabularies(languages)
+        vocabularies = load_vocabularies(languages, extra_words)
         self._intents = Intents(vocabularies)
         self._tokens_of = tokens_of
         self._words: set[str] = set()
@@ -348,7 +349,7 @@ def cmd_faq_gaps(
 
 async def run_faq_gaps(
     redis: Any, events_key: str, since: str, kb_dir: Path, languages: Sequence[str], as_json: bool,
-    out: TextIO, err: TextIO,
+    out: TextIO, err: TextIO, extra_words: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> int:
     """`helpline faq gaps`: parse --since, read the events, load the knowledge base and print the gaps.
 
@@ -361,7 +362,7 @@ async def run_faq_gaps(
         print(f"error: {exc}", file=err)
         return FAILED
     questions = await read_gap_questions(redis, events_key, seconds)
-    person_requests = PersonRequests(languages)
+    person_requests = PersonRequests(languages, extra_words)
     try:
         kb: KnowledgeBase | None = load_knowledge_base(Path(kb_dir), languages)
     except KnowledgeBaseError as exc:
