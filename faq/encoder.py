@@ -140,7 +140,8 @@ class EmbeddingCache:
         if not self.path.is_file():
             return {}
         try:
-            with np.load(self.path, allow_pickle=False) as data:
+            # Opened here, not by np.load, so that a file that is no .npz at all is closed too.
+            with open(self.path, "rb") as file, np.load(file, allow_pickle=False) as data:
                 layout = int(data["format"])
                 model = bytes(data["model"]).decode("utf-8")
                 keys = np.asarray(data["keys"])
