@@ -21,7 +21,8 @@ from .calibration import (
 from .encoder import EmbeddingCache, SentenceEmbeddings, load_encoder
 from .features import FeatureSpace, needs_latin, prepare
 from .model import Entry
-from .normalize import latin_key, normalize
+from .normalize import latin_key, normalize, strip_accents
+from .respell import Spelling
 from .training import train_one_vs_rest
 from .wordvectors import WordVectors, builtin_word_vectors
 
@@ -54,6 +55,7 @@ class SideBySide:
 
     def __init__(self, first: Encoder, second: Encoder, second_share: float) -> None:
         self.first = first
+        self.reads_accents = bool(getattr(first, "reads_accents", False))
         self._parts = ((first, float(np.sqrt(1.0 - second_share))), (second, float(np.sqrt(second_share))))
         self.dimension = first.dimension + second.dimension
         self.feature_weight = first.feature_weight
@@ -91,6 +93,7 @@ class CentredSentences:
 
     feature_weight = 1.5  # chosen on the bench sets with nearest_weight: 1.0 / 2.0 move top-1 by a point either way
     nearest_weight = 1.0
+    reads_accents = True  # see ClassifierMatcher: questions are also learnt as typed without accents
 
     def __init__(self, sentences: SentenceEmbeddings, prune: bool = True) -> None:
         self.sentences = sentences
@@ -98,11 +101,13 @@ class CentredSentences:
         self._prune = prune
         self._mean = np.zeros(sentences.dimension, dtype=np.float32)
         self._axes = np.eye(sentences.dimension, SENTENCE_AXES, dtype=np.float32)
+        self._spelling = Spelling(())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The questions' projected vectors; fits the centre and axes on them (embedding what the cache lacks)."""
         raw = self.sentences.embeddings(texts, prune=self._prune)
         assert raw is not None  # only a should_stop callback can stop it
+        self._spelling = Spelling(texts)
         if len(texts) > 1:
             self._mean = raw.mean(axis=0)
             # Right singular vectors: the directions in which the questions differ most, strongest first.
@@ -113,8 +118,8 @@ class CentredSentences:
         return self._project(raw)
 
     def embed_one(self, text: str) -> np.ndarray:
-        """A message's projected vector."""
-        return self._project(self.sentences.embed_one(text)[None, :])[0]
+        """A message's projected vector, read in the questions' spelling (see `respell`)."""
+        return self._project(self.sentences.embed_one(self._spelling.respell(text))[None, :])[0]
 
     def _project(self, raw: np.ndarray) -> np.ndarray:
         projected = (raw - self._mean) @ self._axes
@@ -198,13 +203,25 @@ class ClassifierMatcher:
         self._space = FeatureSpace(texts)
         questions = self._space.matrix
         inputs = questions
+        trained_owners = self._owners
         self._embeddings: np.ndarray | None = None
         if encoder is not None:
             # Encoders read text as written: a sentence model finds meaning in case, punctuation and accents.
-            self._embeddings = encoder.embed(originals)
-            inputs = sp.hstack([questions, sp.csr_matrix(encoder.feature_weight * self._embeddings)],
+            rows = np.arange(len(originals))
+            embedded = list(originals)
+            if getattr(encoder, "reads_accents", False):
+                # Customers type Hungarian, Latvian and Greek without accents too, which the sentence model
+                # reads as other words: it also learns each accented question as typed without them.
+                bare = [(row, stripped) for row, original in enumerate(originals)
+                        if (stripped := strip_accents(original)) != original]
+                rows = np.concatenate([rows, np.asarray([row for row, _ in bare], dtype=np.int64)])
+                embedded += [stripped for _, stripped in bare]
+            self._embeddings = encoder.embed(embedded)
+            trained_owners = self._owners[rows]
+            inputs = sp.hstack([questions[rows], sp.csr_matrix(encoder.feature_weight * self._embeddings)],
                                format="csr", dtype=np.float32)
-        weights, self._bias = train_one_vs_rest(inputs, self._owners, len(self._entry_ids))
+        self._embedding_owners = trained_owners
+        weights, self._bias = train_one_vs_rest(inputs, trained_owners, len(self._entry_ids))
         lexical = self._space.size
         # Stored feature-major: a message has few features, so its products touch few rows.
         self._weights = sp.csr_matrix(weights[:, :lexical].T)
@@ -237,7 +254,7 @@ class ClassifierMatcher:
             embedding = self._encoder.embed_one(text)
         classifier += embedding @ self._embedding_weights
         semantic = np.full(len(self._entry_ids), -1.0)
-        np.maximum.at(semantic, self._owners, self._embeddings @ embedding)
+        np.maximum.at(semantic, self._embedding_owners, self._embeddings @ embedding)
         return Evidence(classifier + self._encoder.nearest_weight * semantic, nearest, semantic)
 
     def rank(self, text: str, limit: int) -> list[tuple[str, float]]:

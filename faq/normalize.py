@@ -25,6 +25,12 @@ def _fold(text: str) -> str:
     return _WS.sub(" ", folded.replace("ς", "σ")).strip()
 
 
+def strip_accents(text: str) -> str:
+    """`text` as typed without accents or diacritics ("Kā es varu" -> "Ka es varu"); case and punctuation kept."""
+    return unicodedata.normalize("NFC", "".join(
+        char for char in unicodedata.normalize("NFD", text) if not unicodedata.combining(char)))
+
+
 def normalize(text: str) -> str:
     """Fold `text` for matching: NFKC, casefold, no accents, final sigma folded, punctuation gone."""
     folded = _fold(text)

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from bot.commands_faq import cmd_faq_eval
 from faq import Decision, KnowledgeBase, detect_language, evaluate, load_knowledge_base, normalize, read_cases
+from faq.encoder import default_cache_path
 from faq.evaluate import Case
+from faq.matcher import matcher_factory
 from faq.normalize import latin_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +47,10 @@ def thresholds() -> tuple[float, float]:
 
 @lru_cache(maxsize=None)
 def knowledge_base(name: str) -> KnowledgeBase:
-    return load_knowledge_base(DATA / name / "kb", LANGUAGES)
+    """The set's knowledge base with the matcher `faq eval` uses (so also the sentence encoder, when installed)."""
+    kb_dir = DATA / name / "kb"
+    factory = matcher_factory(sentence_encoder=True, embedding_cache=default_cache_path(kb_dir))
+    return load_knowledge_base(kb_dir, LANGUAGES, factory)
 
 
 @lru_cache(maxsize=None)
