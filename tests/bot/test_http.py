@@ -9,7 +9,6 @@ import pytest
 from redis.asyncio import Redis
 
 import faq.encoder
-
 from bot.app import Helpline
 from bot.http import start_http_server
 

