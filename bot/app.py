@@ -87,12 +87,16 @@ class Helpline:
         """The FAQ in service; raises KnowledgeBaseUnavailable when it has never loaded cleanly."""
         if self._knowledge_base is None:
             from faq import KnowledgeBaseError, LiveKnowledgeBase
+            from faq.encoder import default_cache_path
             from faq.matcher import matcher_factory
             from faq.semantic import SemanticModelError
 
             try:
-                self._knowledge_base = LiveKnowledgeBase(self.settings.faq.path, self.settings.languages,
-                                                         matcher_factory(self.settings.faq.semantic_model))
+                faq = self.settings.faq
+                factory = matcher_factory(faq.semantic_model, sentence_encoder=faq.sentence_encoder,
+                                          embedding_cache=faq.embedding_cache or default_cache_path(faq.path),
+                                          background=True)
+                self._knowledge_base = LiveKnowledgeBase(faq.path, self.settings.languages, factory)
             except KnowledgeBaseError as error:
                 problems = "\n".join(f"  {problem}" for problem in error.problems)
                 raise KnowledgeBaseUnavailable(f"the FAQ in {self.settings.faq.path} does not load:\n{problems}") from None

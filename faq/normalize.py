@@ -12,6 +12,8 @@ _KEEP_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl", "No", "M
 
 
 def _fold(text: str) -> str:
+    # Marks go before casefolding: casefold turns the Greek iota subscript (U+0345), a mark, into a letter.
+    text = "".join(char for char in unicodedata.normalize("NFD", text) if not unicodedata.combining(char))
     text = unicodedata.normalize("NFKC", text).casefold()
     # NFD splits letters from their accents so the accents can be dropped ("Πώς" -> "πως").
     decomposed = unicodedata.normalize("NFD", text)
@@ -23,6 +25,12 @@ def _fold(text: str) -> str:
         chars.append(char if category in _KEEP_CATEGORIES else " ")
     folded = unicodedata.normalize("NFC", "".join(chars))
     return _WS.sub(" ", folded.replace("ς", "σ")).strip()
+
+
+def strip_accents(text: str) -> str:
+    """`text` as typed without accents or diacritics ("Kā es varu" -> "Ka es varu"); case and punctuation kept."""
+    return unicodedata.normalize("NFC", "".join(
+        char for char in unicodedata.normalize("NFD", text) if not unicodedata.combining(char)))
 
 
 def normalize(text: str) -> str:

