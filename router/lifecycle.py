@@ -11,7 +11,6 @@ check `allowed()` (and their own rules, such as who may release) first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 
@@ -241,8 +240,3 @@ async def close(turn: Turn, case: Case, conversation: Conversation, reason: Clos
         if reason is CloseReason.SOLVED_BY_CUSTOMER:
             turn.say(replace(conversation, case=None), "closed_by_customer", case=case.number)
     return closed
-
-
-def allowed_from(status: CaseStatus) -> Sequence[Transition]:
-    """The transitions a case in `status` may take, in a stable order (for refusals that say what is possible)."""
-    return [transition for transition in Transition if allowed(status, transition)]

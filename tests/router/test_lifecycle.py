@@ -32,7 +32,7 @@ def test_the_transition_table_is_the_diagram_of_states_md() -> None:
 def test_every_status_has_a_way_out_but_the_bot_starts_only_with_open() -> None:
     assert {transition for origin, transition, _ in TRANSITIONS if origin == BOT} == {Transition.OPEN}
     for status in CaseStatus:
-        assert lifecycle.allowed_from(status), status
+        assert any(lifecycle.allowed(status, transition) for transition in Transition), status
     assert not lifecycle.allowed(CaseStatus.ASSIGNED, Transition.CLOSE)  # an agent's case is not closed under them
     assert not lifecycle.allowed(CaseStatus.QUEUED, Transition.RELEASE)
 
