@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,6 +16,7 @@ import numpy as np
 from faq import (
     CasesError,
     Decision,
+    EvalReport,
     GapQuestion,
     KnowledgeBase,
     KnowledgeBaseError,
@@ -123,7 +125,8 @@ def cmd_faq_eval(
         return FAILED
     try:
         loaded = read_cases(Path(cases))
-        report = evaluate(kb, loaded, answer_at=answer_at, suggest_at=suggest_at).to_dict()
+        evaluation = evaluate(kb, loaded, answer_at=answer_at, suggest_at=suggest_at)
+        report = evaluation.to_dict()
     except CasesError as exc:
         _print_problems(exc.problems, out)
         return FAILED
@@ -136,6 +139,7 @@ def cmd_faq_eval(
         out.write("\n")
         return OK
     confusions = report.pop("confusions")
+    report.pop("entries")
     width = max(len(key) for key in report)
     for key, value in report.items():
         print(f"{key:<{width}}  {_format(value)}", file=out)
@@ -145,7 +149,27 @@ def cmd_faq_eval(
             print(f"  {confusion['count']:>5}  {confusion['expected']} <- {confusion['given']}", file=out)
     else:
         print("confusions: none", file=out)
+    _print_entry_reach(evaluation, out)
     return OK
+
+
+def _print_entry_reach(evaluation: EvalReport, out: TextIO) -> None:
+    """Which entries customers fail to reach and which take other entries' questions: what to add or reword."""
+    least = evaluation.least_reached()
+    if least:
+        print("least reached (self-served of the entry's cases; where the rest went):", file=out)
+        for entry in least:
+            elsewhere = Counter(entry.answered_instead) + Counter(entry.offered_instead)
+            went = [f"{other} {count}" for other, count in elsewhere.most_common(3)]
+            handed = entry.outcomes.get("handed_off", 0)
+            went += [f"a person {handed}"] if handed else []
+            print(f"  {entry.self_served:>4}/{entry.messages:<4} {entry.entry_id}: {', '.join(went)}", file=out)
+    taking = evaluation.taking_others()
+    if taking:
+        print("taking others' questions (answered or offered first instead of the right entry):", file=out)
+        for entry in taking:
+            took = [f"{other or 'out of scope'} {count}" for other, count in list(entry.took.items())[:3]]
+            print(f"  {sum(entry.took.values()):>9} {entry.entry_id}: from {', '.join(took)}", file=out)
 
 
 def cmd_faq_lint(kb_dir: Path, languages: Sequence[str], out: TextIO, as_json: bool = False,

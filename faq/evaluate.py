@@ -6,7 +6,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 from .errors import CasesError, Problem
 from .kb import KnowledgeBase
 from .model import Decision
+from .reach import EntryReach, Reached, reach
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class Case:
 
 
 MAX_CONFUSIONS = 10
+# Entries listed as least reached (lowest self-served share of their cases) and as taking most of other
+# entries' cases, so an admin sees what to add or reword first.
+MAX_ENTRIES_LISTED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +69,25 @@ class EvalReport:
     oos_answered: float | None = None
     oos_offered: float | None = None
     oos_handed_off: float | None = None
+    # Per entry with cases, what became of them (see reach.EntryReach), in knowledge base order.
+    entries: tuple[EntryReach, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The report with its contract key names, ready for JSON."""
-        report = asdict(self)
+        report = {field.name: getattr(self, field.name) for field in fields(self)}
         report["confusions"] = [asdict(confusion) for confusion in self.confusions]
+        report["entries"] = [entry.to_dict() for entry in self.entries]
         return report
+
+    def least_reached(self, count: int = MAX_ENTRIES_LISTED) -> list[EntryReach]:
+        """Entries whose cases are least often self-served (answered right or offered), lowest share first."""
+        failing = [entry for entry in self.entries if entry.messages and entry.self_served < entry.messages]
+        return sorted(failing, key=lambda e: (e.self_served / e.messages, -e.messages, e.entry_id))[:count]
+
+    def taking_others(self, count: int = MAX_ENTRIES_LISTED) -> list[EntryReach]:
+        """Entries answered or offered first for other entries' cases (or out-of-scope ones), most first."""
+        taking = [entry for entry in self.entries if entry.took]
+        return sorted(taking, key=lambda e: (-sum(e.took.values()), e.entry_id))[:count]
 
 
 def read_cases(path: Path) -> list[Case]:
@@ -122,6 +139,7 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
     top1 = answered = in_scope = 0
     outcomes: Counter[str] = Counter()
     confused: Counter[tuple[str, str]] = Counter()
+    reached: list[Reached] = []
     for case in cases:
         started = time.perf_counter()
         result = kb.match(case.text, case.lang, answer_at=answer_at, suggest_at=suggest_at)
@@ -129,8 +147,11 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
         best = result.matches[0].entry_id if result.matches else None
         is_answer = result.decision is Decision.ANSWER
         answered += is_answer
-        offered = {match.entry_id for match in kb.suggestions(result, suggest_at)} \
-            if result.decision is Decision.SUGGEST else set()
+        offered_in_order = tuple(match.entry_id for match in kb.suggestions(result, suggest_at)) \
+            if result.decision is Decision.SUGGEST else ()
+        offered = set(offered_in_order)
+        reached.append(Reached(case.expect, case.lang, case.text, result.decision,
+                               tuple((m.entry_id, m.score) for m in result.matches), offered_in_order))
         if case.expect is None:
             outcomes["oos_" + ("answered" if is_answer else "offered" if offered else "handed_off")] += 1
             continue
@@ -167,6 +188,7 @@ def evaluate(kb: KnowledgeBase, cases: Sequence[Case], *, answer_at: float, sugg
         oos_answered=_share(outcomes["oos_answered"], out_of_scope),
         oos_offered=_share(outcomes["oos_offered"], out_of_scope),
         oos_handed_off=_share(outcomes["oos_handed_off"], out_of_scope),
+        entries=tuple(entry for entry in reach(reached, kb.entries).values() if entry.messages or entry.took),
     )
 
 

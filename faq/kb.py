@@ -54,9 +54,11 @@ class KnowledgeBase:
         """Rank entries for a customer's message and decide: answer, suggest up to three, or no match."""
         text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
         language = detect_language(text, lang_hint, self.languages, self.language_profile)
-        ranked = self._matcher.rank(text, MAX_MATCHES)
+        rank_in_scope = getattr(self._matcher, "rank_in_scope", None)  # a matcher of its own may not have it
+        ranked, in_scope = rank_in_scope(text, MAX_MATCHES, language) if rank_in_scope \
+            else (self._matcher.rank(text, MAX_MATCHES), None)
         matches = tuple(Match(entry_id, score, self.entries[entry_id].team) for entry_id, score in ranked)
-        decision, offered = decide(matches, answer_at, suggest_at)
+        decision, offered = decide(matches, answer_at, suggest_at, in_scope)
         return MatchResult(decision, matches, language, offered)
 
     @cached_property

@@ -18,11 +18,13 @@ from .calibration import (
     SENTENCE_CALIBRATION,
     Calibration,
 )
+from .coverage import Vocabulary
 from .encoder import EmbeddingCache, SentenceEmbeddings, load_encoder
 from .features import FeatureSpace, needs_latin, prepare
 from .model import Entry
 from .normalize import latin_key, normalize, strip_accents
 from .respell import Spelling
+from .scope import SENTENCE_SCOPE, ScopeModel
 from .training import train_one_vs_rest
 from .wordvectors import WordVectors, builtin_word_vectors
 
@@ -56,15 +58,30 @@ class SideBySide:
     def __init__(self, first: Encoder, second: Encoder, second_share: float) -> None:
         self.first = first
         self.reads_accents = bool(getattr(first, "reads_accents", False))
+        # A first encoder that reads only some languages (an English sentence model) is left out, its
+        # part at zeros, for questions and messages in the others: it would only add noise there.
+        self.languages: frozenset[str] | None = getattr(first, "languages", None)
         self._parts = ((first, float(np.sqrt(1.0 - second_share))), (second, float(np.sqrt(second_share))))
         self.dimension = first.dimension + second.dimension
         self.feature_weight = first.feature_weight
         self.nearest_weight = first.nearest_weight
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return np.hstack([scale * encoder.embed(texts) for encoder, scale in self._parts]).astype(np.float32)
+    def embed(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> np.ndarray:
+        """Joined vectors of `texts`; with `languages` (one per text), the first part only for texts in
+        a language the first encoder reads."""
+        (first, first_scale), (second, second_scale) = self._parts
+        read = list(range(len(texts))) if languages is None or self.languages is None else \
+            [row for row, language in enumerate(languages) if language is None or language in self.languages]
+        first_part = np.zeros((len(texts), first.dimension), dtype=np.float32)
+        if read:
+            first_part[read] = first_scale * first.embed([texts[row] for row in read])
+        return np.hstack([first_part, second_scale * second.embed(texts)]).astype(np.float32)
 
-    def embed_one(self, text: str) -> np.ndarray:
+    def embed_one(self, text: str, language: str | None = None) -> np.ndarray:
+        """The joined vector of a message; the first part at zeros when it is in a language the first
+        encoder does not read."""
+        if language is not None and self.languages is not None and language not in self.languages:
+            return self.embed_one_cheaply(text)
         return np.concatenate([scale * encoder.embed_one(text) for encoder, scale in self._parts]).astype(np.float32)
 
     def embed_one_cheaply(self, text: str) -> np.ndarray:
@@ -135,7 +152,12 @@ BUILTIN = _Builtin()
 
 
 class Matcher(Protocol):
-    """Scores entries for a message: (entry id, score in 0..1), best first."""
+    """Scores entries for a message: (entry id, score in 0..1), best first.
+
+    A matcher may also have `rank_in_scope(text, limit, language)`: the same ranking of a message in a
+    detected language, and a 0..1 score that the message is one the knowledge base covers at all, the
+    bar for offering choices (see `scope`).
+    """
 
     def rank(self, text: str, limit: int) -> list[tuple[str, float]]: ...
 
@@ -185,18 +207,24 @@ class ClassifierMatcher:
         # (stopping early when told to) and says whether it finished; a rebuild then uses the model.
         self.warm_up: Callable[[Callable[[], bool]], bool] | None = None
         self._calibration = calibration or _calibration_for(encoder)
-        raw = [(index, question) for index, entry in enumerate(entries.values())
-               for questions in entry.questions.values() for question in questions]
-        normalized = [normalize(question) for _, question in raw]
+        # Only the sentence encoder's closest questions tell out-of-scope messages apart well enough;
+        # with word vectors alone, the share of known words cost Hungarian and Latvian more than it
+        # gained elsewhere (see `scope`), so the best score stays the bar there.
+        self.scope: ScopeModel | None = SENTENCE_SCOPE if self._calibration is SENTENCE_CALIBRATION else None
+        raw = [(index, question, language) for index, entry in enumerate(entries.values())
+               for language, questions in entry.questions.items() for question in questions]
+        normalized = [normalize(question) for _, question, _ in raw]
         self._latin = needs_latin(normalized)
-        owners, texts, originals = [], [], []
-        for (index, original), question in zip(raw, normalized):
+        owners, texts, originals, languages = [], [], [], []
+        for (index, original, language), question in zip(raw, normalized):
             text = latin_key(question) if self._latin else question
             if text:
                 owners.append(index)
                 texts.append(text)
                 originals.append(original)
+                languages.append(language)
         self._owners = np.asarray(owners, dtype=np.int64)
+        self._vocabulary = Vocabulary(texts)
         if not texts:
             self._space = None
             return
@@ -216,7 +244,10 @@ class ClassifierMatcher:
                         if (stripped := strip_accents(original)) != original]
                 rows = np.concatenate([rows, np.asarray([row for row, _ in bare], dtype=np.int64)])
                 embedded += [stripped for _, stripped in bare]
-            self._embeddings = encoder.embed(embedded)
+            if isinstance(encoder, SideBySide) and encoder.languages is not None:
+                self._embeddings = encoder.embed(embedded, [languages[row] for row in rows])
+            else:
+                self._embeddings = encoder.embed(embedded)
             trained_owners = self._owners[rows]
             inputs = sp.hstack([questions[rows], sp.csr_matrix(encoder.feature_weight * self._embeddings)],
                                format="csr", dtype=np.float32)
@@ -229,8 +260,9 @@ class ClassifierMatcher:
                                    if encoder is not None else None)
         self._questions = sp.csr_matrix(questions.T)
 
-    def evidence(self, text: str) -> Evidence | None:
-        """Classifier values and closest-question cosines for every entry; None when nothing can match."""
+    def evidence(self, text: str, language: str | None = None) -> Evidence | None:
+        """Classifier values and closest-question cosines for every entry; None when nothing can match.
+        `language`, when known, is the message's (an encoder that does not read it is left out)."""
         if self._space is None:
             return None
         prepared = prepare(text, self._latin)
@@ -250,6 +282,8 @@ class ClassifierMatcher:
             # sentence model's ~13 ms is skipped (its part of the vector is left at zero, the centre).
             embedding = self._encoder.embed_one_cheaply(text)
             self.cheap_matches += 1
+        elif isinstance(self._encoder, SideBySide):
+            embedding = self._encoder.embed_one(text, language)
         else:
             embedding = self._encoder.embed_one(text)
         classifier += embedding @ self._embedding_weights
@@ -257,17 +291,31 @@ class ClassifierMatcher:
         np.maximum.at(semantic, self._embedding_owners, self._embeddings @ embedding)
         return Evidence(classifier + self._encoder.nearest_weight * semantic, nearest, semantic)
 
+    def known_share(self, text: str) -> float:
+        """The share of the message's words that the questions use (see `coverage`)."""
+        return self._vocabulary.known_share(prepare(text, self._latin))
+
     def rank(self, text: str, limit: int) -> list[tuple[str, float]]:
         """Entries for `text`, best first, at most `limit`."""
+        return self.rank_in_scope(text, limit)[0]
+
+    def rank_in_scope(self, text: str, limit: int, language: str | None = None) -> tuple[list[tuple[str, float]], float | None]:
+        """`rank` of a message in `language` (None: unknown), and the score that the message is one the
+        knowledge base covers (see `scope`); None when this matcher has no scope model (then the best
+        score is the bar for offering choices)."""
         if limit <= 0:
-            return []
-        evidence = self.evidence(text)
+            return [], None
+        evidence = self.evidence(text, language)
         if evidence is None:
-            return []
+            return [], None
         order = _top(evidence.classifier, limit)
         scores = self._calibration.scores(evidence.classifier, evidence.nearest, order, evidence.semantic)
         ranked = sorted(zip(order, scores), key=lambda pair: -pair[1])
-        return [(self._entry_ids[i], min(1.0, float(score))) for i, score in ranked if score > 0]
+        result = [(self._entry_ids[i], min(1.0, float(score))) for i, score in ranked if score > 0]
+        if self.scope is None or evidence.semantic is None or not result:
+            return result, None
+        in_scope = self.scope.in_scope(result[0][1], self.known_share(text), float(evidence.semantic.max()))
+        return result, in_scope
 
 
 def _calibration_for(encoder: object) -> Calibration:
@@ -313,7 +361,17 @@ def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool
     goes into service without the model and leaves the embedding to its `warm_up`."""
     if semantic_model:
         encoder = encoder_for(semantic_model)
-        return lambda entries: ClassifierMatcher(entries, encoder=encoder)
+        reads = encoder.languages if isinstance(encoder, SideBySide) else None
+
+        def with_model(entries: Mapping[str, Entry]) -> Matcher:
+            if reads is not None and not any(language in reads for entry in entries.values() for language in entry.questions):
+                # No question in a language the model reads: it would only change the weights.
+                matcher = ClassifierMatcher(entries)
+                matcher.description += f" (semantic model: reads only {', '.join(sorted(reads))})"
+                return matcher
+            return ClassifierMatcher(entries, encoder=encoder)
+
+        return with_model
     if not sentence_encoder:
         return build_default_matcher
     model = load_encoder()

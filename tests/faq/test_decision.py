@@ -48,3 +48,22 @@ def test_any_scores(values: list[float], answer_at: float, suggest_at: float) ->
         assert matches[0].score >= answer_at
     if decision is Decision.NO_MATCH and matches and matches[0].score > 0:
         assert matches[0].score < suggest_at
+
+
+def test_with_a_scope_score_it_is_the_bar_for_choices_not_the_best_score() -> None:
+    # A low best score in the FAQ's own words is still worth asking about ...
+    decision, offered = decide(ranked(0.3, 0.2), 0.82, 0.45, in_scope=0.9)
+    assert decision is Decision.SUGGEST and [m.entry_id for m in offered] == ["e0", "e1"]
+    # ... and a fair one for a message about something else is not.
+    assert decide(ranked(0.7, 0.3), 0.82, 0.45, in_scope=0.2) == (Decision.NO_MATCH, ())
+    # A clear answer does not depend on it.
+    assert decide(ranked(0.9, 0.05), 0.82, 0.45, in_scope=0.2) == (Decision.ANSWER, ())
+
+
+@given(scores, st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_any_scores_with_a_scope_score(values: list[float], answer_at: float, suggest_at: float, in_scope: float) -> None:
+    decision, offered = decide(ranked(*values), answer_at, suggest_at, in_scope)
+    if decision is Decision.SUGGEST:
+        assert in_scope >= suggest_at and offered
+    if decision is Decision.NO_MATCH and values and values[0] > 0 and not (values[0] >= answer_at):
+        assert in_scope < suggest_at

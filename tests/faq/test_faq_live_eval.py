@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from bot.commands_faq import cmd_faq_ask, cmd_faq_check, cmd_faq_eval
-from faq import Case, CasesError, KnowledgeBaseError, LiveKnowledgeBase, evaluate, load_knowledge_base, read_cases
+from faq import (
+    Case,
+    CasesError,
+    Decision,
+    KnowledgeBaseError,
+    LiveKnowledgeBase,
+    evaluate,
+    load_knowledge_base,
+    read_cases,
+)
 from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
 GOOD = "entries:\n  - id: hours\n    questions: [When are you open]\n    answer: Nine to five.\n"
@@ -113,7 +122,7 @@ def test_evaluate_numbers_on_hand_made_set(shop_kb_dir: Path) -> None:
     assert list(report) == ["cases", "in_scope", "out_of_scope", "top1_accuracy", "answered_correct",
                             "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms", "confusions",
                             "self_served", "answered_wrong", "offered_right", "offered_wrong", "handed_off",
-                            "oos_answered", "oos_offered", "oos_handed_off"]
+                            "oos_answered", "oos_offered", "oos_handed_off", "entries"]
     assert (report["cases"], report["in_scope"], report["out_of_scope"]) == (6, 4, 2)
     assert report["top1_accuracy"] == pytest.approx(3 / 4)
     assert report["answered_correct"] == pytest.approx(2 / 4)
@@ -244,8 +253,45 @@ def test_cli_eval_prints_confusions(shop_kb_dir: Path, tmp_path: Path) -> None:
     assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, False, 0.82, 0.65, out) == 0
     lines = out.getvalue().splitlines()
     start = lines.index("confusions (count, right entry <- entry ranked first instead):")
-    assert lines[start + 1:] == ["      2  refund-window <- delivery-time", "      1  password-reset <- opening-hours"]
+    assert lines[start + 1:start + 3] == ["      2  refund-window <- delivery-time", "      1  password-reset <- opening-hours"]
+    assert lines[start + 3] == "least reached (self-served of the entry's cases; where the rest went):"
     out = io.StringIO()
     assert cmd_faq_eval(cases, shop_kb_dir, LANGUAGES, True, 0.82, 0.65, out) == 0
     assert json.loads(out.getvalue())["confusions"][0] == {"expected": "refund-window", "given": "delivery-time",
                                                            "count": 2}
+
+
+def test_evaluate_says_per_entry_which_are_missed_and_which_take_others(shop_kb_dir: Path) -> None:
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES, ScriptedMatcher)
+    cases = [*hand_made_cases(), Case("where did my box go", "refund-window"), Case("zzz", "refund-window")]
+    report = evaluate(kb, cases, answer_at=0.82, suggest_at=0.65)
+    entries = {entry["id"]: entry for entry in report.to_dict()["entries"]}
+    refunds = entries["refund-window"]
+    # Six cases meant for refund-window: two answered right, one offered right, one answered with
+    # delivery-time, one offered only delivery-time's choices, one to a person.
+    assert refunds["messages"] == 6 and refunds["self_served"] == pytest.approx(3 / 6)
+    assert refunds["outcomes"] == {"answered_right": 2, "offered_right": 1, "answered_wrong": 1,
+                                   "offered_wrong": 1, "handed_off": 1}
+    assert refunds["answered_instead"] == {"delivery-time": 1} and refunds["offered_instead"] == {"delivery-time": 1}
+    # delivery-time took two of refund-window's; opening-hours was answered for an out-of-scope question.
+    assert entries["delivery-time"]["took"] == {"refund-window": 2}
+    assert entries["opening-hours"]["took"] == {"": 1}
+    assert [e.entry_id for e in report.least_reached()] == ["refund-window"]
+    assert [e.entry_id for e in report.taking_others()] == ["delivery-time", "opening-hours"]
+
+
+class ScopedMatcher(ScriptedMatcher):
+    """The scripted ranking plus a scope score: high for the FAQ's own words, low otherwise."""
+
+    def rank_in_scope(self, text: str, limit: int, language: str | None = None) -> tuple[list[tuple[str, float]], float | None]:
+        return self.rank(text, limit), 0.9 if text in ("zzz", "can i send back") else 0.1
+
+
+def test_a_matcher_with_a_scope_score_sets_the_bar_for_choices(shop_kb_dir: Path) -> None:
+    kb = load_knowledge_base(shop_kb_dir, LANGUAGES, ScopedMatcher)
+    # Best score 0.3, under suggest_at, but in scope: offered.
+    assert kb.match("zzz", "en", answer_at=0.82, suggest_at=0.65).decision is Decision.SUGGEST
+    # Best score 0.7, over suggest_at, but out of scope: to a person.
+    assert kb.match("what is the weather", "en", answer_at=0.82, suggest_at=0.65).decision is Decision.NO_MATCH
+    # A clear answer stays an answer.
+    assert kb.match("What are your opening hours?", "en", answer_at=0.82, suggest_at=0.65).decision is Decision.ANSWER

@@ -48,11 +48,13 @@ MAXIMA = {"answered_wrong", "oos_answered"}
 # Targets the default matcher does not reach yet, with what it measures: kept visible as strict xfails
 # so the gate turns them into passes, and tells, the day they are met.
 NOT_YET: dict[tuple[str, str], str] = {
-    ("clinc150", "self_served"): "0.807",
-    ("banking77", "self_served"): "0.705",
-    ("home-el", "self_served"): "0.847",
-    ("home-hu", "self_served"): "0.822",
+    ("home-hu", "self_served"): "0.849",
 }
+
+
+# The first test of a set evaluates all its cases through the sentence encoder (clinc150: 3,100
+# messages, ~1 minute on an idle 2-core machine, several on a busy one).
+SLOW = pytest.mark.timeout(1200)
 
 
 def thresholds() -> tuple[float, float]:
@@ -86,7 +88,7 @@ def top1(name: str, transform) -> float:
 def _gate_params():
     for name, targets in TARGETS.items():
         for metric, target in targets.items():
-            marks = [needs_data]
+            marks = [needs_data, SLOW]
             if (name, metric) in NOT_YET:
                 marks.append(pytest.mark.xfail(strict=True, reason=f"measures {NOT_YET[name, metric]}, target {target}"))
             yield pytest.param(name, metric, target, marks=marks, id=f"{name}-{metric}")
@@ -135,6 +137,7 @@ ACCENTS_NOT_YET = {"home-el", "home-hu", "home-lv"} if HAVE_ENCODER else set()
 
 
 @needs_data
+@SLOW
 @pytest.mark.parametrize("name", [  # the English sets have no accents
     pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason="sentence encoder: see ACCENTS_NOT_YET")]
                  if name in ACCENTS_NOT_YET else []) for name in ("home-el", "home-hu", "home-lv")])
@@ -143,6 +146,7 @@ def test_without_accents_scores_within_a_point(name: str) -> None:
 
 
 @needs_data
+@SLOW
 @pytest.mark.parametrize(("name", "lexical"), [("home-el", 0.847), ("home-hu", 0.866), ("home-lv", 0.912)])
 def test_without_accents_the_encoder_costs_at_most_a_point_and_a_half(name: str, lexical: float) -> None:
     # Today's n-grams and word vectors (the figures in the parameters) are the floor, less 1.5 points
@@ -151,6 +155,7 @@ def test_without_accents_the_encoder_costs_at_most_a_point_and_a_half(name: str,
 
 
 @needs_data
+@SLOW
 def test_greeklish_scores_within_five_points_of_greek() -> None:
     assert abs(top1("home-el", greeklish) - cli_report("home-el")["top1_accuracy"]) <= 0.05
 

@@ -1,0 +1,39 @@
+"""How much of a message the knowledge base knows: the share of its words that its questions use.
+
+A question the FAQ covers is mostly written in the FAQ's own words ("how long does delivery to
+Germany take" beside "how long does delivery take"); a question it does not cover brings words no
+question has ("what's the weather in Riga"). Scores alone tell these apart badly when a few common
+words match well: on the bench sets' dev cases, holding 80% of out-of-scope messages back, the best
+score alone lets 82% of in-scope clinc150 messages through, the score plus this share 90%.
+
+Words are compared in the matcher's prepared spelling (normalised, accents off, Greek in Latin
+letters), and a word also counts as known when it shares its first STEM_LETTERS letters with a known
+word, so inflections ("deliveries", "kapcsold" beside "kapcsolja") are not strangers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+STEM_LETTERS = 5
+
+
+class Vocabulary:
+    """The words of a knowledge base's (prepared) questions, and their stems."""
+
+    __slots__ = ("_stems", "_words")
+
+    def __init__(self, prepared_questions: Iterable[str]) -> None:
+        self._words = frozenset(word for question in prepared_questions for word in question.split())
+        self._stems = frozenset(word[:STEM_LETTERS] for word in self._words if len(word) >= STEM_LETTERS)
+
+    def known(self, word: str) -> bool:
+        """True when a question uses `word`, or a word of the same stem."""
+        return word in self._words or (len(word) >= STEM_LETTERS and word[:STEM_LETTERS] in self._stems)
+
+    def known_share(self, prepared_text: str) -> float:
+        """The share (0..1) of the words of `prepared_text` that are known; 0 for a text without words."""
+        words = prepared_text.split()
+        if not words:
+            return 0.0
+        return sum(self.known(word) for word in words) / len(words)
