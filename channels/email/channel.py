@@ -239,19 +239,32 @@ class EmailChannel:
         return Received("submitted", message=message)
 
     async def _thread_root(self, parsed: ParsedMail, message_id: str) -> str:
+        """The conversation this mail joins: a thread or tagged case of the same customer, else its own.
+
+        Threading headers and the subject tag are written by the sender, so they only point at a
+        conversation; the mail joins it only when its From is that conversation's customer. Reply-To
+        never counts here: anyone can write any address into it.
+        """
         if parsed.forwarded:
             return message_id  # a forward is a new matter for its sender
         root = await self.threads.root_of(parsed.thread_ids)
         if root is not None:
-            return root
+            if await self._is_customer_of(root, parsed.from_address):
+                return root
+            log.info("email: %s answers a thread of another customer; new conversation", parsed.from_address)
+            return message_id
         if parsed.case_number is not None:
             owner = await self.threads.case_owner(parsed.case_number)
-            if owner is not None and owner[1] in (parsed.from_address, parsed.reply_to):
+            if owner is not None and owner[1] == parsed.from_address:
                 return owner[0]
             if owner is not None:
                 log.info("email: %s uses the tag of case #%d but is not its customer; new conversation",
                          parsed.from_address, parsed.case_number)
         return message_id
+
+    async def _is_customer_of(self, root: str, address: str) -> bool:
+        conversation = await self.threads.conversation(root)
+        return conversation is not None and conversation.customer.lower() == address.lower()
 
     def _attachments(self, parsed: ParsedMail, message_id: str) -> tuple[Attachment, ...]:
         limit = self.settings.max_attachment_bytes
