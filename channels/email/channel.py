@@ -203,7 +203,8 @@ class EmailChannel:
     async def receive(self, raw: bytes, ref: str = "") -> Received:
         """One message from the mailbox: into the inbox, or recognised as noise or unreadable (and said so)."""
         try:
-            parsed = parse_mail(raw)
+            # In a thread: a hostile mail may take a while to read, and the event loop serves every channel.
+            parsed = await asyncio.to_thread(parse_mail, raw)
         except Exception as error:  # noqa: BLE001 - parse_mail does not raise; if it ever does, keep the mail
             return await self._unprocessable(ref, f"parser failed: {type(error).__name__}: {error}", "")
         message_id = parsed.message_id or f"<{parsed.fingerprint[:40]}@helpline.invalid>"
@@ -301,7 +302,7 @@ class EmailChannel:
                 quoted = message_id.replace("\\", "").replace('"', "")
                 for uid in reversed(await mailbox.search(f'HEADER Message-ID "{quoted}"')):
                     raw = await mailbox.fetch(uid)
-                    data = part_bytes(raw, part) if raw is not None else None
+                    data = await asyncio.to_thread(part_bytes, raw, part) if raw is not None else None
                     if data is not None:
                         return data
         except MAILBOX_ERRORS as error:
