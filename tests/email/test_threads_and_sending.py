@@ -278,3 +278,23 @@ async def test_a_contact_form_customer_joins_by_replying_from_the_reply_to_addre
     form = await channel.receive(mail(sender="noreply@shop.test", message_id="<form-3@shop.test>",
                                       headers=f"In-Reply-To: {ours}\r\n"))
     assert form.message is not None and form.message.address == "<form-3@shop.test>"
+
+
+async def test_a_mail_whose_submit_failed_is_submitted_when_read_again(harness: Harness) -> None:
+    """The done mark comes after the inbox XADD: a failed XADD leaves the mail to be read again, not lost."""
+    failures: list[str] = []
+
+    def fail_once(message: object) -> None:
+        if not failures:
+            failures.append("inbox unreachable")
+            raise ConnectionError("Redis went away during XADD")
+
+    harness.submit_hook = fail_once
+    channel = harness.channel(email_settings(None))
+    raw = mail(message_id="<submit-fails@customer.test>", body="Is my order on its way?")
+    with pytest.raises(ConnectionError):
+        await channel.receive(raw)
+    assert await harness.inbox() == []
+    again = await channel.receive(raw)  # the mailbox hands it out again: it was never marked \Seen
+    assert again.outcome == "submitted"
+    assert [m.platform_id for m in await harness.inbox()] == ["<submit-fails@customer.test>"]
