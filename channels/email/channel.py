@@ -190,18 +190,21 @@ class EmailChannel:
 
     async def _handle(self, mailbox: Mailbox, uid: int, validity: int) -> None:
         imap = self.settings.imap
-        raw = await mailbox.fetch(uid)
-        if raw is not None:
+        fetched = await mailbox.fetch_mail(uid, self.settings.max_message_bytes)
+        if fetched is not None:
             self.fetched += 1
-            received = await self.receive(raw, ref=f"imap:{validity}:{uid}")
+            received = await self.receive(fetched.data, ref=f"imap:{validity}:{uid}", size=fetched.size)
             if received.outcome == "unprocessable":
                 await mailbox.mark_unprocessable(uid, imap.unprocessable_folder)
             else:
                 await mailbox.mark_processed(uid, imap.processed_folder)
         await self.threads.set_cursor(Cursor(validity, uid))
 
-    async def receive(self, raw: bytes, ref: str = "") -> Received:
-        """One message from the mailbox: into the inbox, or recognised as noise or unreadable (and said so)."""
+    async def receive(self, raw: bytes, ref: str = "", size: int | None = None) -> Received:
+        """One message from the mailbox: into the inbox, or recognised as noise or unreadable (and said so).
+
+        `size` is the whole message's size when `raw` is only its beginning (a mail over max_message_bytes).
+        """
         try:
             # In a thread: a hostile mail may take a while to read, and the event loop serves every channel.
             parsed = await asyncio.to_thread(parse_mail, raw)
@@ -229,10 +232,18 @@ class EmailChannel:
         if parsed.forwarded or not text.strip():
             text = "\n\n".join(part for part in (parsed.text, parsed.quoted) if part.strip()) or parsed.body
         option = await self.threads.take_option(root, parsed.text) if parsed.text else None
+        cut_at = size if size is not None and size > len(raw) else None
+        if cut_at is not None:
+            log.warning("email: %s (%s) from %s is %d bytes, over max_message_bytes (%d): only its beginning is "
+                        "read, its attachments cannot be fetched; the whole mail stays in the mailbox",
+                        message_id, ref or "?", parsed.from_address, cut_at, self.settings.max_message_bytes)
+            await self._event("email_oversized", message_id=message_id, ref=ref, size=str(cut_at))
+        text = self._bounded_text(text, message_id, cut_at)
         message = InboundMessage(
             id=new_id(), channel=CHANNEL, address=root,
             sender=Sender(id=parsed.from_address, name=parsed.from_name, address=parsed.from_address),
-            text=text, attachments=self._attachments(parsed, message_id), platform_id=message_id,
+            text=text, attachments=self._attachments(parsed, message_id, fetchable=cut_at is None),
+            platform_id=message_id,
             received_at=time.time(), language_hint=parsed.content_language, option=option, reply_to=parsed.in_reply_to or None)
         await self.context.submit(message)
         await self.threads.mark_done(message_id)
@@ -267,16 +278,37 @@ class EmailChannel:
         conversation = await self.threads.conversation(root)
         return conversation is not None and conversation.customer.lower() == address.lower()
 
-    def _attachments(self, parsed: ParsedMail, message_id: str) -> tuple[Attachment, ...]:
+    def _bounded_text(self, text: str, message_id: str, cut_at: int | None) -> str:
+        """`text` within max_text_chars, with a note for the agent when it was cut here or at fetching."""
+        limit = self.settings.max_text_chars
+        notes = []
+        if len(text) > limit:
+            log.warning("email: the text of %s is %d characters, over max_text_chars (%d); the inbox gets the "
+                        "first %d, the whole mail stays in the mailbox", message_id, len(text), limit, limit)
+            notes.append(f"[cut: the text is {len(text)} characters, here are the first {limit}; "
+                         "the whole mail is in the support mailbox]")
+            text = text[:limit]
+        if cut_at is not None:
+            notes.append(f"[cut: the mail is {cut_at} bytes, over the limit of {self.settings.max_message_bytes}; "
+                         "only its beginning was read, the whole mail is in the support mailbox]")
+        return "\n\n".join([text, *notes]) if notes else text
+
+    def _attachments(self, parsed: ParsedMail, message_id: str, fetchable: bool = True) -> tuple[Attachment, ...]:
         limit = self.settings.max_attachment_bytes
+        listed = parsed.attachments[:self.settings.max_attachments]
+        if len(parsed.attachments) > len(listed):
+            log.warning("email: %s has %d attachments, over max_attachments (%d); the first %d are listed, all stay "
+                        "in the mailbox", message_id, len(parsed.attachments), len(listed), len(listed))
         result = []
-        for item in parsed.attachments:
+        for item in listed:
             too_big = item.size > limit
             if too_big:
                 log.info("email: attachment %s (%d bytes) is over the %d-byte limit", item.name, item.size, limit)
-            # Found again by Message-ID, so a move to the processed folder does not lose it.
-            result.append(Attachment(item.name, item.media_type, item.size,
-                                     "" if too_big or not item.part else f"imap:{item.part}:{message_id}"))
+            # Found again by Message-ID, so a move to the processed folder does not lose it. A part of a
+            # mail read only in part may itself be cut: not offered for fetching.
+            result.append(Attachment(item.name[:200], item.media_type, item.size,
+                                     "" if too_big or not fetchable or not item.part
+                                     else f"imap:{item.part}:{message_id}"))
         return tuple(result)
 
     async def _unprocessable(self, ref: str, reason: str, message_id: str) -> Received:
