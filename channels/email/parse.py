@@ -11,6 +11,7 @@ import binascii
 import email
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
@@ -257,7 +258,7 @@ def decode_header_value(value: object) -> str:
     return text.strip()
 
 
-def _addresses(values: list[object]) -> list[tuple[str, str]]:
+def _addresses(values: Sequence[object]) -> list[tuple[str, str]]:
     raw = [_raw(value) for value in values]
     try:
         pairs = getaddresses(raw)
@@ -272,7 +273,7 @@ def _addresses(values: list[object]) -> list[tuple[str, str]]:
     return result
 
 
-def _first_address(values: list[object]) -> tuple[str, str]:
+def _first_address(values: Sequence[object]) -> tuple[str, str]:
     found = _addresses(values)
     if found:
         return found[0]
@@ -403,8 +404,8 @@ def _walk(part: Message, number: str, attachments: list[MailAttachment], defects
         if media_type == "multipart/alternative":
             bodies = [_walk(child, num, [], defects, depth + 1) + (child,) for child, num in numbered]
             plain = [body for body in bodies if body[0].strip() and not body[1]]
-            html = [body for body in bodies if body[0].strip() and body[1]]
-            chosen = plain[0] if plain else (html[-1] if html else None)
+            html_bodies = [body for body in bodies if body[0].strip() and body[1]]
+            chosen = plain[0] if plain else (html_bodies[-1] if html_bodies else None)
             # Attachments inside the chosen alternative (related images) still count.
             for child, num in numbered:
                 if chosen is not None and child is chosen[2]:
@@ -548,7 +549,10 @@ def part_bytes(data: bytes, number: str) -> bytes | None:
             position = int(index) - 1
             if not isinstance(children, list) or not 0 <= position < len(children):
                 return None
-            node = children[position]
+            child = children[position]
+            if not isinstance(child, Message):
+                return None
+            node = child
         if node.is_multipart():
             return node.as_bytes()
         return _payload_bytes(node, [])
