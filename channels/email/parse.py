@@ -145,11 +145,12 @@ def _bounded_headers(data: bytes, defects: list[str]) -> bytes:
     for line in data[:end].split(b"\n"):
         if line[:1] not in (b" ", b"\t"):
             header_size = 0
-        room = min(MAX_HEADER_CHARS - header_size, MAX_HEADER_BYTES - total)
-        if room <= 0:
+        piece = line[:max(0, MAX_HEADER_CHARS - header_size)].rstrip(b"\r")
+        # A line is kept whole or not at all once the section is full: half a header name would read as body.
+        if not piece or total + len(piece) > MAX_HEADER_BYTES:
             cut += 1
+            total = MAX_HEADER_BYTES if piece else total
             continue
-        piece = line[:room].rstrip(b"\r")
         kept.append(piece)
         header_size += len(piece)
         total += len(piece) + 2
