@@ -263,8 +263,7 @@ class EmailChannel:
         if root is not None:
             if await self._is_customer_of(root, parsed.from_address):
                 return root
-            log.info("email: %s answers a thread of another customer; new conversation", parsed.from_address)
-            return message_id
+            log.info("email: %s answers a thread of another customer; not joined to it", parsed.from_address)
         if parsed.case_number is not None:
             owner = await self.threads.case_owner(parsed.case_number)
             if owner is not None and owner[1] == parsed.from_address:

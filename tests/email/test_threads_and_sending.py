@@ -298,3 +298,15 @@ async def test_a_mail_whose_submit_failed_is_submitted_when_read_again(harness: 
     again = await channel.receive(raw)  # the mailbox hands it out again: it was never marked \Seen
     assert again.outcome == "submitted"
     assert [m.platform_id for m in await harness.inbox()] == ["<submit-fails@customer.test>"]
+
+
+async def test_a_customer_answering_someone_elses_thread_with_her_own_tag_joins_her_case(channel: EmailChannel,
+                                                                                          smtp: SmtpPeer) -> None:
+    root, _ = await start_conversation(channel, smtp)  # Ann's case #1042
+    bob = await channel.receive(mail(sender="bob@customer.test", message_id="<bob-1@customer.test>"))
+    assert bob.message is not None
+    bobs_reply = await channel.deliver(reply(bob.message.address, case=2001))
+    # Ann was in copy of Bob's thread and answers it, with her own case tag in the subject.
+    received = await channel.receive(mail(subject="Re: [#1042]", headers=f"In-Reply-To: {bobs_reply}\r\n",
+                                          message_id="<ann-cc@customer.test>"))
+    assert received.message is not None and received.message.address == root
