@@ -22,9 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
 from channels.telegram.settings import TelegramSettings
+from faq.bounded_yaml import YamlLimitError, YamlLimits, check_yaml_limits
 
 DEFAULT_CONFIG = Path("config/helpline.yaml")
 CONFIG_ENV_VAR = "HELPLINE_CONFIG"
+# A configuration is a few kilobytes: a bigger, deeper or alias-bombed file is refused before it is built.
+CONFIG_YAML_LIMITS = YamlLimits(max_bytes=1024 * 1024, max_depth=32, max_alias_nodes=10_000)
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
@@ -228,6 +231,12 @@ def parse_settings(text: str, source: str, env: Mapping[str, str], base_dir: Pat
 
     With `base_dir`, relative paths in the text are taken from there; without, from the current directory.
     """
+    try:
+        check_yaml_limits(text, CONFIG_YAML_LIMITS)
+    except YamlLimitError as error:
+        raise SettingsError(f"{source}{f':{error.line}' if error.line else ''}: refused: {error.message}") from None
+    except yaml.YAMLError:
+        pass  # reported below, with its line, like any YAML error
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text) if root is not None else {}

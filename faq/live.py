@@ -54,13 +54,22 @@ class LiveKnowledgeBase:
             return self._install(self._load())
 
     async def watch(self, interval: float) -> None:
-        """Poll the folder every `interval` seconds and reload on change, loading off the event loop."""
+        """Poll the folder every `interval` seconds and reload on change, loading off the event loop.
+
+        Nothing but cancellation ends the watch: a check that fails unexpectedly is logged, the last good
+        knowledge base stays in service, and the next poll looks again.
+        """
         while True:
             await asyncio.sleep(interval)
-            signature = await asyncio.to_thread(self._safe_signature)
-            if signature == self._signature:
-                continue
-            await asyncio.to_thread(self._reload_changed, signature)
+            try:
+                signature = await asyncio.to_thread(self._safe_signature)
+                if signature == self._signature:
+                    continue
+                await asyncio.to_thread(self._reload_changed, signature)
+            except Exception as exc:  # noqa: BLE001 - a dead watcher would silently stop every later reload
+                log.exception("watching the knowledge base in %s failed; the one in service stays, "
+                              "looking again in %ss", self.path, interval)
+                self.problems = [Problem(self.path, None, f"unexpected error while reloading: {exc!r}")]
 
     def _reload_changed(self, signature: Signature) -> None:
         with self._loading:

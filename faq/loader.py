@@ -10,6 +10,7 @@ from types import MappingProxyType
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .bounded_yaml import YamlLimitError, YamlLimits, check_yaml_limits
 from .errors import KnowledgeBaseError, Problem
 from .model import Entry
 
@@ -21,6 +22,7 @@ _FILE_KEYS = ("team", "entries")
 _ENTRY_KEYS = ("id", "team", "tags", "questions", "answer")
 _NULL_TAG = "tag:yaml.org,2002:null"
 MAX_FILE_BYTES = 20 * 1024 * 1024  # far above any hand-edited file; stops a stray dump from eating memory
+YAML_LIMITS = YamlLimits(max_bytes=MAX_FILE_BYTES)
 
 
 def knowledge_base_files(path: Path) -> list[Path]:
@@ -104,7 +106,11 @@ class _FileReader:
             self.problem(None, f"cannot read: {exc.strerror or exc}")
             return None
         try:
+            check_yaml_limits(text, YAML_LIMITS)
             nodes = list(yaml.compose_all(text, Loader=_LOADER))
+        except YamlLimitError as exc:
+            self.problems.append(Problem(self.file, exc.line, f"refused: {exc.message}"))
+            return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark is not None else None

@@ -190,20 +190,24 @@ class EmailChannel:
 
     async def _handle(self, mailbox: Mailbox, uid: int, validity: int) -> None:
         imap = self.settings.imap
-        raw = await mailbox.fetch(uid)
-        if raw is not None:
+        fetched = await mailbox.fetch_mail(uid, self.settings.max_message_bytes)
+        if fetched is not None:
             self.fetched += 1
-            received = await self.receive(raw, ref=f"imap:{validity}:{uid}")
+            received = await self.receive(fetched.data, ref=f"imap:{validity}:{uid}", size=fetched.size)
             if received.outcome == "unprocessable":
                 await mailbox.mark_unprocessable(uid, imap.unprocessable_folder)
             else:
                 await mailbox.mark_processed(uid, imap.processed_folder)
         await self.threads.set_cursor(Cursor(validity, uid))
 
-    async def receive(self, raw: bytes, ref: str = "") -> Received:
-        """One message from the mailbox: into the inbox, or recognised as noise or unreadable (and said so)."""
+    async def receive(self, raw: bytes, ref: str = "", size: int | None = None) -> Received:
+        """One message from the mailbox: into the inbox, or recognised as noise or unreadable (and said so).
+
+        `size` is the whole message's size when `raw` is only its beginning (a mail over max_message_bytes).
+        """
         try:
-            parsed = parse_mail(raw)
+            # In a thread: a hostile mail may take a while to read, and the event loop serves every channel.
+            parsed = await asyncio.to_thread(parse_mail, raw)
         except Exception as error:  # noqa: BLE001 - parse_mail does not raise; if it ever does, keep the mail
             return await self._unprocessable(ref, f"parser failed: {type(error).__name__}: {error}", "")
         message_id = parsed.message_id or f"<{parsed.fingerprint[:40]}@helpline.invalid>"
@@ -228,10 +232,18 @@ class EmailChannel:
         if parsed.forwarded or not text.strip():
             text = "\n\n".join(part for part in (parsed.text, parsed.quoted) if part.strip()) or parsed.body
         option = await self.threads.take_option(root, parsed.text) if parsed.text else None
+        cut_at = size if size is not None and size > len(raw) else None
+        if cut_at is not None:
+            log.warning("email: %s (%s) from %s is %d bytes, over max_message_bytes (%d): only its beginning is "
+                        "read, its attachments cannot be fetched; the whole mail stays in the mailbox",
+                        message_id, ref or "?", parsed.from_address, cut_at, self.settings.max_message_bytes)
+            await self._event("email_oversized", message_id=message_id, ref=ref, size=str(cut_at))
+        text = self._bounded_text(text, message_id, cut_at)
         message = InboundMessage(
             id=new_id(), channel=CHANNEL, address=root,
             sender=Sender(id=parsed.from_address, name=parsed.from_name, address=parsed.from_address),
-            text=text, attachments=self._attachments(parsed, message_id), platform_id=message_id,
+            text=text, attachments=self._attachments(parsed, message_id, fetchable=cut_at is None),
+            platform_id=message_id,
             received_at=time.time(), language_hint=parsed.content_language, option=option, reply_to=parsed.in_reply_to or None)
         await self.context.submit(message)
         await self.threads.mark_done(message_id)
@@ -239,30 +251,63 @@ class EmailChannel:
         return Received("submitted", message=message)
 
     async def _thread_root(self, parsed: ParsedMail, message_id: str) -> str:
+        """The conversation this mail joins: a thread or tagged case of the same customer, else its own.
+
+        Threading headers and the subject tag are written by the sender, so they only point at a
+        conversation; the mail joins it only when its From is that conversation's customer. Reply-To
+        never counts here: anyone can write any address into it.
+        """
         if parsed.forwarded:
             return message_id  # a forward is a new matter for its sender
         root = await self.threads.root_of(parsed.thread_ids)
         if root is not None:
-            return root
+            if await self._is_customer_of(root, parsed.from_address):
+                return root
+            log.info("email: %s answers a thread of another customer; not joined to it", parsed.from_address)
         if parsed.case_number is not None:
             owner = await self.threads.case_owner(parsed.case_number)
-            if owner is not None and owner[1] in (parsed.from_address, parsed.reply_to):
+            if owner is not None and owner[1] == parsed.from_address:
                 return owner[0]
             if owner is not None:
                 log.info("email: %s uses the tag of case #%d but is not its customer; new conversation",
                          parsed.from_address, parsed.case_number)
         return message_id
 
-    def _attachments(self, parsed: ParsedMail, message_id: str) -> tuple[Attachment, ...]:
+    async def _is_customer_of(self, root: str, address: str) -> bool:
+        conversation = await self.threads.conversation(root)
+        return conversation is not None and conversation.customer.lower() == address.lower()
+
+    def _bounded_text(self, text: str, message_id: str, cut_at: int | None) -> str:
+        """`text` within max_text_chars, with a note for the agent when it was cut here or at fetching."""
+        limit = self.settings.max_text_chars
+        notes = []
+        if len(text) > limit:
+            log.warning("email: the text of %s is %d characters, over max_text_chars (%d); the inbox gets the "
+                        "first %d, the whole mail stays in the mailbox", message_id, len(text), limit, limit)
+            notes.append(f"[cut: the text is {len(text)} characters, here are the first {limit}; "
+                         "the whole mail is in the support mailbox]")
+            text = text[:limit]
+        if cut_at is not None:
+            notes.append(f"[cut: the mail is {cut_at} bytes, over the limit of {self.settings.max_message_bytes}; "
+                         "only its beginning was read, the whole mail is in the support mailbox]")
+        return "\n\n".join([text, *notes]) if notes else text
+
+    def _attachments(self, parsed: ParsedMail, message_id: str, fetchable: bool = True) -> tuple[Attachment, ...]:
         limit = self.settings.max_attachment_bytes
+        listed = parsed.attachments[:self.settings.max_attachments]
+        if len(parsed.attachments) > len(listed):
+            log.warning("email: %s has %d attachments, over max_attachments (%d); the first %d are listed, all stay "
+                        "in the mailbox", message_id, len(parsed.attachments), len(listed), len(listed))
         result = []
-        for item in parsed.attachments:
+        for item in listed:
             too_big = item.size > limit
             if too_big:
                 log.info("email: attachment %s (%d bytes) is over the %d-byte limit", item.name, item.size, limit)
-            # Found again by Message-ID, so a move to the processed folder does not lose it.
-            result.append(Attachment(item.name, item.media_type, item.size,
-                                     "" if too_big or not item.part else f"imap:{item.part}:{message_id}"))
+            # Found again by Message-ID, so a move to the processed folder does not lose it. A part of a
+            # mail read only in part may itself be cut: not offered for fetching.
+            result.append(Attachment(item.name[:200], item.media_type, item.size,
+                                     "" if too_big or not fetchable or not item.part
+                                     else f"imap:{item.part}:{message_id}"))
         return tuple(result)
 
     async def _unprocessable(self, ref: str, reason: str, message_id: str) -> Received:
@@ -288,7 +333,7 @@ class EmailChannel:
                 quoted = message_id.replace("\\", "").replace('"', "")
                 for uid in reversed(await mailbox.search(f'HEADER Message-ID "{quoted}"')):
                     raw = await mailbox.fetch(uid)
-                    data = part_bytes(raw, part) if raw is not None else None
+                    data = await asyncio.to_thread(part_bytes, raw, part) if raw is not None else None
                     if data is not None:
                         return data
         except MAILBOX_ERRORS as error:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 import aioimaplib
 
@@ -20,6 +21,13 @@ log = logging.getLogger(__name__)
 
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _LITERAL = re.compile(rb"\{(\d+)\}$")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMail:
+    data: bytes  # the message, or its first bytes when it is over the fetch limit
+    size: int  # the whole message's size on the server
 
 
 class MailboxError(Exception):
@@ -124,14 +132,25 @@ class Mailbox:
 
     async def fetch(self, uid: int) -> bytes | None:
         """The raw message with `uid` (not marking it \\Seen), or None when it is gone."""
+        fetched = await self.fetch_mail(uid)
+        return fetched.data if fetched is not None else None
+
+    async def fetch_mail(self, uid: int, limit: int | None = None) -> FetchedMail | None:
+        """The message with `uid`, at most its first `limit` bytes, and its whole size; None when it is gone.
+
+        PEEK: the message is marked \\Seen only once it is in the inbox (mark_processed), never by fetching.
+        """
         assert self.client is not None
-        response = await self.client.uid("fetch", str(uid), "(BODY.PEEK[])")
+        part = f"BODY.PEEK[]<0.{limit}>" if limit is not None else "BODY.PEEK[]"
+        response = await self.client.uid("fetch", str(uid), f"(RFC822.SIZE {part})")
         if response.result != "OK":
             raise MailboxError(f"UID FETCH {uid} failed: {_text(response)}")
         lines = response.lines
         for index, line in enumerate(lines):
             if isinstance(line, (bytes, bytearray)) and _LITERAL.search(bytes(line)) and index + 1 < len(lines):
-                return bytes(lines[index + 1])
+                data = bytes(lines[index + 1])
+                size = _SIZE.search(bytes(line))
+                return FetchedMail(data, int(size.group(1)) if size else len(data))
         return None
 
     async def mark_processed(self, uid: int, folder: str | None) -> None:

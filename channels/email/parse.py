@@ -11,16 +11,25 @@ import binascii
 import email
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 from channels.email.charsets import decode_text, guess_decode
+from channels.email.encoded_words import decode_encoded_words
 from channels.email.html import html_to_text
 from channels.email.quotes import split_reply
 
+# Bounds on what one mail makes us read (hostile mail is cut, and the cut is listed in `defects`).
+MAX_HEADER_BYTES = 256 * 1024  # the whole header section; real mail has a few kilobytes
+MAX_HEADER_CHARS = 64 * 1024  # one header's value as read
+MAX_SUBJECT_CHARS = 998  # RFC 5322's line length; a longer subject is cut
+MAX_NAME_CHARS = 200  # a display name
+
+_LINE_BREAKS = re.compile(r"[\r\n]+[ \t]*")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 CASE_TAG = re.compile(r"\[#(\d{1,9})\]")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|antw|odp|ats|vá|ynt|απ|σχετ|atb|odg|r|rif|res|رد)\s*(\[\d+\])?\s*:\s*)+",
@@ -109,6 +118,7 @@ def parse_mail(data: bytes) -> ParsedMail:
     """Read a message; malformed parts are read as well as they can be and listed in `defects`."""
     defects: list[str] = []
     fingerprint = hashlib.sha256(data).hexdigest()
+    data = _bounded_headers(data, defects)
     try:
         message = email.message_from_bytes(data, policy=compat32)
     except Exception as error:  # noqa: BLE001 - the stdlib parser is lenient; this is the last guard
@@ -123,6 +133,32 @@ def parse_mail(data: bytes) -> ParsedMail:
                           body=text, text=text, fingerprint=fingerprint, defects=tuple(defects))
 
 
+def _bounded_headers(data: bytes, defects: list[str]) -> bytes:
+    """`data` with a header section of at most about MAX_HEADER_BYTES: each header cut to MAX_HEADER_CHARS,
+    and the headers past the limit dropped (the body is kept whole)."""
+    blank = _BLANK_LINE.search(data)
+    end = blank.start() if blank else len(data)
+    if end <= MAX_HEADER_BYTES:
+        return data
+    kept: list[bytes] = []
+    total = header_size = cut = 0
+    for line in data[:end].split(b"\n"):
+        if line[:1] not in (b" ", b"\t"):
+            header_size = 0
+        piece = line[:max(0, MAX_HEADER_CHARS - header_size)].rstrip(b"\r")
+        # A line is kept whole or not at all once the section is full: half a header name would read as body.
+        if not piece or total + len(piece) > MAX_HEADER_BYTES:
+            cut += 1
+            total = MAX_HEADER_BYTES if piece else total
+            continue
+        kept.append(piece)
+        header_size += len(piece)
+        total += len(piece) + 2
+    defects.append(f"header section of {end} bytes is over the {MAX_HEADER_BYTES}-byte limit; long headers cut"
+                   + (f", {cut} header line(s) not read" if cut else ""))
+    return b"\r\n".join(kept) + data[end:]
+
+
 def _safe_header(message: Message, name: str) -> str:
     try:
         return decode_header_value(_header(message, name))
@@ -131,8 +167,11 @@ def _safe_header(message: Message, name: str) -> str:
 
 
 def _read(message: Message, fingerprint: str, defects: list[str]) -> ParsedMail:
-    subject = decode_header_value(_header(message, "subject"))
+    subject = _cut(decode_header_value(_header(message, "subject")), MAX_SUBJECT_CHARS, "subject", defects)
     from_name, from_address = _first_address(_header_all(message, "from") or [])
+    from_name = _cut(from_name, MAX_NAME_CHARS, "sender's name", defects)
+    defects += [f"header {name} of {size} characters; only the first {MAX_HEADER_CHARS} read"
+                for name, size in _long_headers(message)]
     _, reply_address = _first_address(_header_all(message, "reply-to") or [])
     body, from_html, attachments = _body_and_attachments(message, defects)
     body, uuencoded = _extract_uuencoded(body)
@@ -167,11 +206,26 @@ def _header(message: Message, name: str) -> str | None:
 
 
 def _header_all(message: Message, name: str) -> list[str]:
+    """Every value of header `name`, each cut to MAX_HEADER_CHARS (address parsing is not linear)."""
     name = name.lower()
     try:
-        return [value for key, value in message.raw_items() if key.lower() == name]
+        return [value[:MAX_HEADER_CHARS] for key, value in message.raw_items() if key.lower() == name]
     except Exception:  # noqa: BLE001
         return []
+
+
+def _long_headers(message: Message) -> list[tuple[str, int]]:
+    try:
+        return [(str(key), len(value)) for key, value in message.raw_items() if len(value) > MAX_HEADER_CHARS]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _cut(text: str, limit: int, what: str, defects: list[str]) -> str:
+    if len(text) <= limit:
+        return text
+    defects.append(f"{what} of {len(text)} characters cut to {limit}")
+    return text[:limit - 1] + "…"
 
 
 def _raw(value: object) -> str:
@@ -188,8 +242,11 @@ def _header_bytes(value: str) -> bytes:
 
 
 def decode_header_value(value: object) -> str:
-    """A header as text: encoded words (any charset, even wrong ones) and raw 8-bit bytes decoded."""
-    raw = _raw(value)
+    """A header as text: encoded words (any charset, even wrong ones) and raw 8-bit bytes decoded.
+
+    Only the first MAX_HEADER_CHARS characters are read: the work per header stays bounded.
+    """
+    raw = _raw(value)[:MAX_HEADER_CHARS]
     if not raw:
         return ""
     try:
@@ -198,22 +255,11 @@ def decode_header_value(value: object) -> str:
         raw_bytes = raw.encode("utf-8", "surrogatepass")
     if not raw_bytes.isascii():
         raw = guess_decode(raw_bytes)[0]
-    try:
-        parts = decode_header(raw)
-    except Exception:  # noqa: BLE001 - broken encoded words: keep the header as written
-        parts = [(raw, None)]
-    pieces = []
-    for chunk, charset in parts:
-        if isinstance(chunk, str):
-            pieces.append(chunk)
-        else:
-            pieces.append(decode_text(chunk, charset)[0] if charset else guess_decode(chunk)[0])
-    text = "".join(pieces)
-    text = re.sub(r"[\r\n]+[ \t]*", " ", text)
+    text = _LINE_BREAKS.sub(" ", decode_encoded_words(raw))
     return text.strip()
 
 
-def _addresses(values: list[object]) -> list[tuple[str, str]]:
+def _addresses(values: Sequence[object]) -> list[tuple[str, str]]:
     raw = [_raw(value) for value in values]
     try:
         pairs = getaddresses(raw)
@@ -228,7 +274,7 @@ def _addresses(values: list[object]) -> list[tuple[str, str]]:
     return result
 
 
-def _first_address(values: list[object]) -> tuple[str, str]:
+def _first_address(values: Sequence[object]) -> tuple[str, str]:
     found = _addresses(values)
     if found:
         return found[0]
@@ -359,8 +405,8 @@ def _walk(part: Message, number: str, attachments: list[MailAttachment], defects
         if media_type == "multipart/alternative":
             bodies = [_walk(child, num, [], defects, depth + 1) + (child,) for child, num in numbered]
             plain = [body for body in bodies if body[0].strip() and not body[1]]
-            html = [body for body in bodies if body[0].strip() and body[1]]
-            chosen = plain[0] if plain else (html[-1] if html else None)
+            html_bodies = [body for body in bodies if body[0].strip() and body[1]]
+            chosen = plain[0] if plain else (html_bodies[-1] if html_bodies else None)
             # Attachments inside the chosen alternative (related images) still count.
             for child, num in numbered:
                 if chosen is not None and child is chosen[2]:
@@ -504,7 +550,10 @@ def part_bytes(data: bytes, number: str) -> bytes | None:
             position = int(index) - 1
             if not isinstance(children, list) or not 0 <= position < len(children):
                 return None
-            node = children[position]
+            child = children[position]
+            if not isinstance(child, Message):
+                return None
+            node = child
         if node.is_multipart():
             return node.as_bytes()
         return _payload_bytes(node, [])

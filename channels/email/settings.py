@@ -56,6 +56,9 @@ class EmailChannelSettings(_Section):
     imap: ImapSettings = ImapSettings()
     smtp: SmtpSettings = SmtpSettings()
     max_attachment_bytes: int = Field(25 * 1024 * 1024, ge=0)  # larger ones are listed, not kept for fetching
+    max_attachments: int = Field(50, ge=0)  # listed per mail; the rest are counted in the log
+    max_message_bytes: int = Field(50 * 1024 * 1024, ge=64 * 1024)  # only this much of a bigger mail is read
+    max_text_chars: int = Field(20_000, ge=1000)  # a longer text goes to the inbox cut, with a note saying so
     auto_reply_limit: int = Field(5, ge=0)  # bot answers to one sender per window; more go unanswered
     auto_reply_window_seconds: float = Field(3600.0, gt=0)
 

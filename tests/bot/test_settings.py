@@ -162,3 +162,24 @@ def test_the_sentence_encoder_is_on_by_default_and_its_cache_file_is_a_path(tmp_
     settings = load_settings(tmp_path / "helpline.yaml", env={})
     assert settings.faq.sentence_encoder is False
     assert settings.faq.embedding_cache == tmp_path / "cache" / "kb.npz"  # beside the settings file
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("languages: &l [en, en, en, en, en, en, en, en, en, en]\n"
+     + "".join(f"x{n}: &l{n} [{', '.join([f'*l{n - 1}' if n > 1 else '*l'] * 10)}]\n" for n in range(1, 9)),
+     4, "aliases expand to more than 10000 nodes"),
+    ("redis:\n  url: " + "[" * 200 + "]" * 200 + "\n", 2, "nested more than 32 levels"),
+    ("faq:\n  " + "- " * 50_000 + "x\n", 2, "nested more than 32 levels"),
+])
+def test_alias_bombs_and_deep_nesting_are_refused_naming_file_and_line(text: str, line: int, fragment: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        parse_settings(text, "c.yaml", {})
+    assert str(error.value).startswith(f"c.yaml:{line}: refused: ")
+    assert fragment in str(error.value)
+
+
+def test_an_oversized_configuration_file_is_refused_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "helpline.yaml"
+    config.write_text("languages: [en]\n# " + "x" * (1024 * 1024) + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=rf"{config}: refused: the file is \d+ bytes, over the limit"):
+        load_settings(config)

@@ -198,3 +198,26 @@ async def test_attachments_are_listed_and_fetched_again_after_the_move(dovecot, 
 
     with pytest.raises(PermanentDeliveryError):
         await channel.fetch_attachment(Attachment("gone.jpg", "image/jpeg", 10, "imap:2:<gone@customer.test>"))
+
+
+async def test_mail_is_not_seen_on_the_server_until_it_is_in_the_inbox(dovecot, imap_peer: ImapPeer,
+                                                                      harness: Harness) -> None:
+    """Fetching must PEEK: a plain BODY[] fetch sets \\Seen before the inbox XADD, and a crash loses the mail."""
+    await imap_peer.deliver(mail(body="Peek only", message_id="<peek-1@customer.test>"))
+    flags_at_submit: list[list[str]] = []
+    context = harness.context()
+    submit = context.submit
+
+    async def looking_submit(message):  # type: ignore[no-untyped-def]
+        flags_at_submit.append(await imap_peer.flags())
+        await submit(message)
+
+    channel = EmailChannel(email_settings(dovecot), dataclasses.replace(context, submit=looking_submit))
+    await channel.start()
+    try:
+        await harness.wait_inbox(1)
+        await eventually(lambda: _seen(imap_peer))
+    finally:
+        await channel.stop()
+    [flags] = flags_at_submit
+    assert len(flags) == 1 and "\\Seen" not in flags[0]

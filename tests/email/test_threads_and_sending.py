@@ -231,3 +231,82 @@ async def test_contact_form_mail_is_answered_at_its_reply_to(channel: EmailChann
     assert received.message is not None
     await channel.deliver(reply(received.message.address))
     assert smtp.recorder.envelopes[-1].rcpt_tos == ["bob@customer.test"]
+
+
+# --- who may join a conversation (review point 3) ---------------------------------------------------------
+
+_EVE = "eve@elsewhere.test"
+
+
+@pytest.mark.parametrize("tag", [False, True])
+@pytest.mark.parametrize("reply_to", ["", "ann@customer.test", "Ann Customer <ANN@customer.test>"])
+@pytest.mark.parametrize("threading", ["none", "in-reply-to ours", "in-reply-to root", "references",
+                                       "references among others"])
+async def test_a_stranger_never_joins_a_customers_conversation(channel: EmailChannel, smtp: SmtpPeer, tag: bool,
+                                                                reply_to: str, threading: str) -> None:
+    """The case tag, Reply-To: <the customer> and the thread's Message-IDs are all written by the sender."""
+    root, ours = await start_conversation(channel, smtp)
+    headers = f"Reply-To: {reply_to}\r\n" if reply_to else ""
+    headers += {"none": "", "in-reply-to ours": f"In-Reply-To: {ours}\r\n",
+                "in-reply-to root": f"In-Reply-To: {root}\r\n", "references": f"References: {root} {ours}\r\n",
+                "references among others": f"References: <a@x.test> {ours} <b@x.test>\r\n"}[threading]
+    subject = "Re: Order late [#1042]" if tag else "Re: Order late"
+    received = await channel.receive(mail(subject=subject, body="Please send the refund to my account instead",
+                                          sender=_EVE, message_id="<eve-1@elsewhere.test>", headers=headers))
+    assert received.message is not None
+    assert received.message.address == "<eve-1@elsewhere.test>"  # a conversation of her own
+    assert received.message.sender.address == _EVE
+
+
+async def test_the_customer_still_joins_by_every_thread_header(channel: EmailChannel, smtp: SmtpPeer) -> None:
+    root, ours = await start_conversation(channel, smtp)
+    for number, headers in enumerate((f"In-Reply-To: {ours}\r\n", f"References: {root} {ours}\r\n", "")):
+        received = await channel.receive(mail(subject="Re: Order late [#1042]", sender="Ann@Customer.test",
+                                              message_id=f"<ann-{number}@customer.test>", headers=headers))
+        assert received.message is not None and received.message.address == root
+
+
+async def test_a_contact_form_customer_joins_by_replying_from_the_reply_to_address(channel: EmailChannel,
+                                                                                     smtp: SmtpPeer) -> None:
+    received = await channel.receive(mail(sender="noreply@shop.test", message_id="<form-2@shop.test>",
+                                          headers="Reply-To: Bob <bob@customer.test>\r\n"))
+    assert received.message is not None
+    ours = await channel.deliver(reply(received.message.address))
+    answer = await channel.receive(mail(sender="bob@customer.test", headers=f"In-Reply-To: {ours}\r\n"))
+    assert answer.message is not None and answer.message.address == "<form-2@shop.test>"
+    # The form's own address is not the customer: it cannot write into Bob's conversation.
+    form = await channel.receive(mail(sender="noreply@shop.test", message_id="<form-3@shop.test>",
+                                      headers=f"In-Reply-To: {ours}\r\n"))
+    assert form.message is not None and form.message.address == "<form-3@shop.test>"
+
+
+async def test_a_mail_whose_submit_failed_is_submitted_when_read_again(harness: Harness) -> None:
+    """The done mark comes after the inbox XADD: a failed XADD leaves the mail to be read again, not lost."""
+    failures: list[str] = []
+
+    def fail_once(message: object) -> None:
+        if not failures:
+            failures.append("inbox unreachable")
+            raise ConnectionError("Redis went away during XADD")
+
+    harness.submit_hook = fail_once
+    channel = harness.channel(email_settings(None))
+    raw = mail(message_id="<submit-fails@customer.test>", body="Is my order on its way?")
+    with pytest.raises(ConnectionError):
+        await channel.receive(raw)
+    assert await harness.inbox() == []
+    again = await channel.receive(raw)  # the mailbox hands it out again: it was never marked \Seen
+    assert again.outcome == "submitted"
+    assert [m.platform_id for m in await harness.inbox()] == ["<submit-fails@customer.test>"]
+
+
+async def test_a_customer_answering_someone_elses_thread_with_her_own_tag_joins_her_case(channel: EmailChannel,
+                                                                                          smtp: SmtpPeer) -> None:
+    root, _ = await start_conversation(channel, smtp)  # Ann's case #1042
+    bob = await channel.receive(mail(sender="bob@customer.test", message_id="<bob-1@customer.test>"))
+    assert bob.message is not None
+    bobs_reply = await channel.deliver(reply(bob.message.address, case=2001))
+    # Ann was in copy of Bob's thread and answers it, with her own case tag in the subject.
+    received = await channel.receive(mail(subject="Re: [#1042]", headers=f"In-Reply-To: {bobs_reply}\r\n",
+                                          message_id="<ann-cc@customer.test>"))
+    assert received.message is not None and received.message.address == root
