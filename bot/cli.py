@@ -150,8 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"helpline: {error}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    from bot.logs import configure_logging, secrets_of
+
+    configure_logging(settings.logging.level, settings.logging.format, secrets_of(settings), sys.stderr)
     if args.command != "run":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     handler = _HANDLERS[args.command]

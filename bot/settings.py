@@ -149,6 +149,8 @@ class HttpSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one object a line with the conversation and case ids, for a log collector.
+    format: Literal["text", "json"] = "text"
 
 
 class Settings(_Section):
