@@ -448,6 +448,9 @@ class SlackDesk:
                 return True
         return False
 
+    async def _is_any_agent(self, user: str) -> bool:
+        return any([await self.may_act(user, team) for team in self.teams])
+
     async def queue_channel_id(self, team: str) -> str:
         learned = await self.context.redis.get(self.key(f"teamchannel:{team}"))
         if learned:
@@ -626,9 +629,17 @@ class SlackDesk:
 
     async def _cmd_queue(self, command: Command, user: str, channel: str) -> str:
         assert self.context.desk is not None
-        listing = await self.context.desk.queue(command.args[0] if command.args else None)
+        # Customers share the workspace: only a team's agents see its queue (names, channels, waits).
+        visible = [team for team in self.teams if await self.may_act(user, team)]
+        wanted = command.args[0] if command.args else None
+        if not visible or (wanted is not None and wanted not in visible):
+            log.info("/helpline queue refused to %s: not an agent of %s", user, wanted or "any team")
+            return "Only a team's agents can see its queue."
+        listing = await self.context.desk.queue(wanted)
         lines = []
         for team, cases in listing.items():
+            if team not in visible:
+                continue
             lines.append(f"*{convert.escape(self._team_label(team))}*: {len(cases) or 'no'} waiting")
             for item in cases[:20]:
                 lines.append(f"  #{item.get('case')} · {convert.escape(str(item.get('customer') or '?'))} · "
@@ -640,9 +651,14 @@ class SlackDesk:
         number = command.number()
         if number is None:
             return "Which case? `/helpline case 1042`"
+        # Case numbers are sequential: whether one exists is not said to someone outside its team either.
+        refusal = f"Only the agents of case #{number}'s team can see it."
         details = await self._case_details(number)
         if details is None:
-            return f"There is no case #{number}."
+            return f"There is no case #{number}." if await self._is_any_agent(user) else refusal
+        if not await self.may_act(user, str(details.get("team") or "")):
+            log.info("/helpline case %s refused to %s: not an agent of team %s", number, user, details.get("team"))
+            return refusal
         where = await self.mapping(number)
         lines = [f"*Case #{number}* · {details.get('status')} · team {convert.escape(str(details.get('team')))} · "
                  f"agent {convert.escape(str(details.get('agent') or '-'))} · "
