@@ -60,8 +60,9 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 
 def _plain(text: str) -> str:
-    """A status line as notification text: mentions as @id, entities as characters."""
-    return convert.unescape(re.sub(r"<@(\w+)>", r"@\1", text))
+    """A status line as notification text: mentions as @id. Entities stay escaped: unescaped, a name
+    like `&lt;!channel&gt;` would become a real `<!channel>` in the push notification."""
+    return re.sub(r"<@(\w+)>", r"@\1", text)
 
 
 class Api(Protocol):
@@ -221,8 +222,9 @@ class SlackDesk:
         blocks = convert.notice_blocks(summary, event.case, team, self.team_names, status, claimable)
 
         async def post() -> str:
-            answer = await self._post(channel, f"Case #{event.case} is waiting: {event.customer_name or 'a customer'}",
-                                      blocks)
+            # `text` is what push notifications show: the customer's name escaped like everywhere else.
+            answer = await self._post(channel, f"Case #{event.case} is waiting: "
+                                      f"{convert.escape(event.customer_name or 'a customer')}", blocks)
             return json.dumps({"channel": answer.get("channel") or channel, "ts": answer.get("ts", "")})
 
         posted = json.loads(await self._step(event, step, post))
@@ -599,9 +601,9 @@ class SlackDesk:
                                  thread_ts)
             return
         if not result.ok:
-            await self.ephemeral(channel, user, f"⚠️ {result.message}", thread_ts)
+            await self.ephemeral(channel, user, f"⚠️ {convert.escape(result.message)}", thread_ts)
         elif announce:
-            await self.ephemeral(channel, user, result.message, thread_ts)
+            await self.ephemeral(channel, user, convert.escape(result.message), thread_ts)
 
     async def ephemeral(self, channel: str, user: str, text: str, thread_ts: str = "") -> None:
         params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
@@ -643,7 +645,8 @@ class SlackDesk:
             lines.append(f"*{convert.escape(self._team_label(team))}*: {len(cases) or 'no'} waiting")
             for item in cases[:20]:
                 lines.append(f"  #{item.get('case')} · {convert.escape(str(item.get('customer') or '?'))} · "
-                             f"{item.get('channel')} · {item.get('language')} · waiting "
+                             f"{convert.escape(str(item.get('channel')))} · "
+                             f"{convert.escape(str(item.get('language')))} · waiting "
                              f"{convert.duration(float(item.get('waiting_seconds') or 0))}")
         return "\n".join(lines) or "No teams."
 
@@ -662,7 +665,8 @@ class SlackDesk:
         where = await self.mapping(number)
         lines = [f"*Case #{number}* · {details.get('status')} · team {convert.escape(str(details.get('team')))} · "
                  f"agent {convert.escape(str(details.get('agent') or '-'))} · "
-                 f"{convert.escape(str(details.get('customer') or '?'))} on {details.get('channel')}"]
+                 f"{convert.escape(str(details.get('customer') or '?'))} on "
+                 f"{convert.escape(str(details.get('channel')))}"]
         if where.get("ts"):
             lines.append(f"Thread: https://slack.com/archives/{where['channel']}/p{where['ts'].replace('.', '')}")
         for line in (details.get("transcript") or [])[-8:]:

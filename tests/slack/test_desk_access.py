@@ -55,3 +55,24 @@ async def test_a_non_members_message_in_a_case_thread_is_refused(
     assert all("card number" not in line["text"] for line in transcript)
     refusal = fake.called("chat.postEphemeral")
     assert [item["user"] for item in refusal] == [EVE] and "was not relayed" in refusal[0]["text"]
+
+
+HOSTILE_NAME = "<!channel> <https://evil.example|urgent> &lt;!here&gt; *Boss*"
+
+
+async def test_customer_names_are_escaped_in_every_slack_text(desk_helpline: Helpline, worker: StreamWorker,
+                                                               slack: SlackChannel, fake: FakeSlack) -> None:
+    customer = Customer(desk_helpline, worker, name=HOSTILE_NAME)
+    number, ts = await open_case(desk_helpline, customer, slack)
+    await claim(desk_helpline, worker, slack, ANN, number)
+    await customer.say("<!everyone> are you there? <https://evil.example|click>")
+    await settle(desk_helpline, worker, slack)
+    outputs = [await answer(slack, ANN, f"case {number}"), await answer(slack, ANN, "queue")]
+    calls = [json.dumps(params, ensure_ascii=False) for method in ("chat.postMessage", "chat.update",
+                                                                   "chat.postEphemeral")
+             for params in fake.called(method)]
+    notice_texts = [params["text"] for params in fake.posts(SUPPORT) if not params.get("thread_ts")]
+    assert notice_texts and all("&lt;!channel&gt;" in text for text in notice_texts)  # the push notification
+    for text in calls + outputs:
+        assert "<!channel>" not in text and "<!here>" not in text and "<!everyone>" not in text
+        assert "<https://evil" not in text
