@@ -228,12 +228,47 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import KnowledgeBaseUnavailable, serve
     from router.texts import TextsError
 
+    problem = asyncio.run(_redis_problem(settings))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_FAILED
     try:
         asyncio.run(serve(settings))
     except (KnowledgeBaseUnavailable, TextsError) as error:
         print(f"helpline: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except BaseExceptionGroup as group:
+        # Redis went away while the service started: one line, not a traceback per task.
+        _, rest = group.split((RedisConnectionError, OSError))
+        if rest is not None:
+            raise
+        print(f"helpline: {_unreachable(settings, _first_leaf(group))}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
+
+
+async def _redis_problem(settings: Settings) -> str | None:
+    """One line saying why the configured Redis cannot be used, or None when it answers."""
+    from bot.app import connect_redis
+
+    redis = connect_redis(settings)
+    try:
+        await redis.ping()
+    except (RedisConnectionError, OSError) as error:
+        return f"helpline: {_unreachable(settings, error)}"
+    finally:
+        await redis.aclose()
+    return None
+
+
+def _unreachable(settings: Settings, error: BaseException) -> str:
+    where = settings.redis.url.get_secret_value().split("@")[-1]  # never the password
+    return f"Redis at {where} is not reachable ({error}); start it, or set redis.url"
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
