@@ -99,6 +99,9 @@ class RouterSettings(_Section):
     messages_path: Path = Path("config/messages")
     relay_template: str = "$agent_name: $message"
     max_message_chars: int = Field(4000, ge=100)
+    # A customer's messages a minute that are answered; past it they are told to slow down once, and
+    # the rest are kept in the transcript without an answer each.
+    flood_messages_per_minute: int = Field(30, ge=1)
     claim_timeout_seconds: float = Field(60.0, gt=0)  # a dead worker's pending entries are reclaimed after this
     workers: int = Field(2, ge=1, le=64)
 

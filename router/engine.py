@@ -17,7 +17,7 @@ from redis.exceptions import WatchError
 
 from faq.langdetect import detect_language
 from faq.model import Decision, MatchResult
-from router import lifecycle
+from router import flood, lifecycle
 from router.agent_actions import ActionRefused, apply_action
 from router.config import RouterConfig
 from router.events import Event
@@ -121,6 +121,13 @@ class Router:
                  attachments=", ".join(a.name for a in message.attachments))
         turn.event(Event.MESSAGE_IN, conversation=conversation.id, channel=message.channel, case=conversation.case,
                    language=conversation.language, chars=len(message.text))
+        if await flood.over_the_limit(turn, message, self.config.flood_per_minute):
+            # Kept above (transcript, event); no answer, no relay: one customer must not starve the rest.
+            if await flood.first_warning(turn, message):
+                log.warning("customer %s on %s sends over %d messages a minute: told to slow down",
+                            message.sender.id or message.address, message.channel, self.config.flood_per_minute)
+                turn.say(conversation, "slow_down")
+            return
         if shortened:
             turn.say(conversation, "too_long")
         if not text and not message.attachments and not message.option:
