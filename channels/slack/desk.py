@@ -597,7 +597,8 @@ class SlackDesk:
             result = await self.context.desk.act(action, submitted=submitted)
         except Exception as error:  # noqa: BLE001 - the agent must hear that it failed, whatever failed
             log.exception("case #%s: %s by %s failed", action.case, action.kind.value, user)
-            await self.ephemeral(channel, user, f"⚠️ {action.kind.value} of case #{action.case} failed: {error}",
+            await self.ephemeral(channel, user, f"⚠️ {action.kind.value} of case #{action.case} failed: "
+                                 f"{convert.escape(str(error))}",
                                  thread_ts)
             return
         if not result.ok:
