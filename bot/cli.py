@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.settings import CONFIG_ENV_VAR, DEFAULT_CONFIG, Settings, SettingsError, load_settings
 from router.messages import ActionKind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 AGENT_ENV_VAR = "HELPLINE_AGENT"
+REDIS_CHECK_SECONDS = 10.0  # `helpline run` gives up on a Redis that does not answer (a dropped SYN) after this
 log = logging.getLogger("helpline")
 
 
@@ -239,7 +241,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     except BaseExceptionGroup as group:
         # Redis went away while the service started: one line, not a traceback per task.
-        _, rest = group.split((RedisConnectionError, OSError))
+        _, rest = group.split((RedisConnectionError, RedisTimeoutError, OSError))
         if rest is not None:
             raise
         print(f"helpline: {_unreachable(settings, _first_leaf(group))}", file=sys.stderr)
@@ -253,15 +255,17 @@ async def _redis_problem(settings: Settings) -> str | None:
 
     redis = connect_redis(settings)
     try:
-        await redis.ping()
-    except (RedisConnectionError, OSError) as error:
+        await asyncio.wait_for(redis.ping(), REDIS_CHECK_SECONDS)
+    except TimeoutError:
+        return f"helpline: {_unreachable(settings, f'no answer within {REDIS_CHECK_SECONDS:g}s')}"
+    except (RedisConnectionError, RedisTimeoutError, OSError) as error:
         return f"helpline: {_unreachable(settings, error)}"
     finally:
         await redis.aclose()
     return None
 
 
-def _unreachable(settings: Settings, error: BaseException) -> str:
+def _unreachable(settings: Settings, error: BaseException | str) -> str:
     where = settings.redis.url.get_secret_value().split("@")[-1]  # never the password
     return f"Redis at {where} is not reachable ({error}); start it, or set redis.url"
 

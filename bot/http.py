@@ -35,8 +35,9 @@ ADMIN_RUNNER: web.AppKey[web.AppRunner] = web.AppKey("admin_runner")
 _AUTHORISED: web.RequestKey[bool] = web.RequestKey("admin_authorised")  # the admin token was given
 NO_BODY_BYTES = 16 * 1024  # /healthz and /metrics take no body: a little is tolerated, not megabytes
 REFUSED_LOG_INTERVAL = 10.0  # "connection refused: too many open" is logged at most this often
-_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 35\r\n" \
-        b"Connection: close\r\n\r\ntoo many open connections; retry\r\n"
+_BUSY_TEXT = b"too many open connections; retry later\n"
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
+         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT))
 
 
 async def start_http_server(helpline: Helpline, host: str, port: int,
