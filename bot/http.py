@@ -196,7 +196,7 @@ async def healthz(request: web.Request) -> web.Response:
     helpline = request.app[HELPLINE]
     redis_ok = True
     try:
-        await helpline.redis.ping()
+        await helpline.redis.ping()  # type: ignore[misc]  # redis-py types it sync-or-async
     except (RedisError, OSError) as error:
         log.warning("health check: Redis unreachable: %s", error)
         redis_ok = False
@@ -238,7 +238,7 @@ async def metrics_view(request: web.Request) -> web.Response:
         "# TYPE helpline_up gauge",
     ]
     try:
-        teams = sorted(set(helpline.settings.teams) | set(await helpline.redis.smembers(keys.teams_seen)))
+        teams = sorted(set(helpline.settings.teams) | set(await helpline.redis.smembers(keys.teams_seen)))  # type: ignore[misc]
         async with helpline.redis.pipeline(transaction=False) as pipe:
             for team in teams:
                 pipe.zcard(keys.queue(team))

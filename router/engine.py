@@ -121,7 +121,7 @@ class Router:
                  attachments=", ".join(a.name for a in message.attachments))
         turn.event(Event.MESSAGE_IN, conversation=conversation.id, channel=message.channel, case=conversation.case,
                    language=conversation.language, chars=len(message.text))
-        if await flood.over_the_limit(turn, message, self.config.flood_per_minute):
+        if await flood.over_the_limit(self.redis, self.keys, message, self.config.flood_per_minute, turn.now):
             # Kept above (transcript, event); no answer, no relay: one customer must not starve the rest.
             if await flood.first_warning(turn, message):
                 log.warning("customer %s on %s sends over %d messages a minute: told to slow down",

@@ -9,22 +9,31 @@ they were received, so a redelivered entry (the same id) is not counted twice.
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
+
+from router.keys import Keys
 from router.messages import InboundMessage
 from router.turn import Turn
 
 WINDOW_SECONDS = 60.0
 
 
-async def over_the_limit(turn: Turn, message: InboundMessage, limit: int) -> bool:
-    """Count `message` in its customer's last minute; True when that minute holds more than `limit`."""
-    key = turn.keys.flood(message.channel, message.sender.id or message.address)
-    at = message.received_at or turn.now
-    # Immediate commands (the turn's reads run before its MULTI): idempotent, so a retried turn is safe.
-    await turn.pipe.zadd(key, {message.id: at}, nx=True)
-    await turn.pipe.zremrangebyscore(key, "-inf", at - WINDOW_SECONDS)
-    await turn.pipe.zremrangebyrank(key, 0, -(limit + 2))  # more than limit + 1 ids are never needed
-    await turn.pipe.expire(key, int(WINDOW_SECONDS * 2))
-    return int(await turn.pipe.zcard(key)) > limit
+async def over_the_limit(redis: Redis, keys: Keys, message: InboundMessage, limit: int, now: float) -> bool:
+    """Count `message` in its customer's last minute; True when that minute holds more than `limit`.
+
+    One round trip on its own connection, outside the turn's MULTI: every step is idempotent (the
+    message's id is the member), so a retried turn or a redelivered entry counts it once.
+    """
+    key = keys.flood(message.channel, message.sender.id or message.address)
+    at = message.received_at or now
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zadd(key, {message.id: at}, nx=True)
+        pipe.zremrangebyscore(key, "-inf", at - WINDOW_SECONDS)
+        pipe.zremrangebyrank(key, 0, -(limit + 2))  # more than limit + 1 ids are never needed
+        pipe.expire(key, int(WINDOW_SECONDS * 2))
+        pipe.zcard(key)
+        *_, count = await pipe.execute()
+    return int(count) > limit
 
 
 async def first_warning(turn: Turn, message: InboundMessage) -> bool:
