@@ -121,6 +121,7 @@ class Helpline:
                 answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
                 reopen_days=settings.router.reopen_days, rephrase_turns=settings.router.rephrase_turns,
                 relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
+                flood_per_minute=settings.router.flood_messages_per_minute,
                 desk=settings.channels.slack.enabled))
         return self._router
 

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.settings import CONFIG_ENV_VAR, DEFAULT_CONFIG, Settings, SettingsError, load_settings
 from router.messages import ActionKind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 AGENT_ENV_VAR = "HELPLINE_AGENT"
+REDIS_CHECK_SECONDS = 10.0  # `helpline run` gives up on a Redis that does not answer (a dropped SYN) after this
 log = logging.getLogger("helpline")
 
 
@@ -150,8 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"helpline: {error}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    from bot.logs import configure_logging, secrets_of
+
+    configure_logging(settings.logging.level, settings.logging.format, secrets_of(settings), sys.stderr)
     if args.command != "run":
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     handler = _HANDLERS[args.command]
@@ -227,12 +230,49 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import KnowledgeBaseUnavailable, serve
     from router.texts import TextsError
 
+    problem = asyncio.run(_redis_problem(settings))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_FAILED
     try:
         asyncio.run(serve(settings))
     except (KnowledgeBaseUnavailable, TextsError) as error:
         print(f"helpline: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except BaseExceptionGroup as group:
+        # Redis went away while the service started: one line, not a traceback per task.
+        _, rest = group.split((RedisConnectionError, RedisTimeoutError, OSError))
+        if rest is not None:
+            raise
+        print(f"helpline: {_unreachable(settings, _first_leaf(group))}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
+
+
+async def _redis_problem(settings: Settings) -> str | None:
+    """One line saying why the configured Redis cannot be used, or None when it answers."""
+    from bot.app import connect_redis
+
+    redis = connect_redis(settings)
+    try:
+        await asyncio.wait_for(redis.ping(), REDIS_CHECK_SECONDS)
+    except TimeoutError:
+        return f"helpline: {_unreachable(settings, f'no answer within {REDIS_CHECK_SECONDS:g}s')}"
+    except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        return f"helpline: {_unreachable(settings, error)}"
+    finally:
+        await redis.aclose()
+    return None
+
+
+def _unreachable(settings: Settings, error: BaseException | str) -> str:
+    where = settings.redis.url.get_secret_value().split("@")[-1]  # never the password
+    return f"Redis at {where} is not reachable ({error}); start it, or set redis.url"
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:

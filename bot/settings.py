@@ -102,6 +102,9 @@ class RouterSettings(_Section):
     messages_path: Path = Path("config/messages")
     relay_template: str = "$agent_name: $message"
     max_message_chars: int = Field(4000, ge=100)
+    # A customer's messages a minute that are answered; past it they are told to slow down once, and
+    # the rest are kept in the transcript without an answer each.
+    flood_messages_per_minute: int = Field(30, ge=1)
     claim_timeout_seconds: float = Field(60.0, gt=0)  # a dead worker's pending entries are reclaimed after this
     workers: int = Field(2, ge=1, le=64)
 
@@ -144,14 +147,51 @@ class ChannelsSettings(BaseModel):
     email: EmailChannelSettings = EmailChannelSettings()
 
 
+class AdminListenSettings(_Section):
+    """Where `/healthz` in detail and `/metrics` are served instead of the public port."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(..., ge=0, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_host_port(cls, value: Any) -> Any:
+        # `admin: "127.0.0.1:9090"` is the same as `admin: {host: 127.0.0.1, port: 9090}`.
+        if isinstance(value, str):
+            host, separator, port = value.rpartition(":")
+            if not separator or not port.isdigit():
+                raise ValueError("write host:port, e.g. 127.0.0.1:9090")
+            return {"host": host.strip("[]") or "127.0.0.1", "port": int(port)}
+        return value
+
+
 class HttpSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # A separate listen address for /healthz in detail and /metrics; the public port then says only
+    # {"status": ...} on /healthz and has no /metrics.
+    admin: AdminListenSettings | None = None
+    # When set, /healthz in detail and /metrics need `Authorization: Bearer <token>`.
+    admin_token: SecretStr | None = None
+    read_timeout_seconds: float = Field(10.0, gt=0)  # a request body must have arrived by then (408)
+    idle_timeout_seconds: float = Field(15.0, gt=0)  # a connection without a complete request is closed
+    max_connections: int = Field(256, ge=1)  # more get a 503 and are closed: file descriptors stay free
+    max_request_kb: int = Field(1024, ge=1)  # a webhook's request body; larger gets a 413
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        # `${HELPLINE_ADMIN_TOKEN:-}` expands to "" when unset: no token.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if value == "" else value
 
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one object a line with the conversation and case ids, for a log collector.
+    format: Literal["text", "json"] = "text"
 
 
 class Settings(_Section):

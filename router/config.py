@@ -18,6 +18,7 @@ class RouterConfig:
     rephrase_turns: int = 1  # unmatched messages in a row that get "put it another way" before a case opens
     relay_template: str = "$agent_name: $message"
     max_message_chars: int = 4000
+    flood_per_minute: int = 30  # a customer's messages a minute that get answers; the rest are kept quietly
     desk: bool = False  # an agents' desk (Slack) reads hl:outbox:desk
 
     @property

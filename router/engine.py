@@ -17,13 +17,15 @@ from redis.exceptions import WatchError
 
 from faq.langdetect import detect_language
 from faq.model import Decision, MatchResult
-from router import lifecycle
+from router import flood, lifecycle
 from router.agent_actions import ActionRefused, apply_action
 from router.config import RouterConfig
 from router.events import Event
 from router.intents import Intents, Reading, choice_in, load_vocabularies, option_named
 from router.keys import Keys
 from router.lifecycle import CloseReason, OpenReason
+from router.log_context import log_scope
+from router.log_context import note as note_ids
 from router.matching import KnowledgeBaseView
 from router.messages import (
     AgentAction,
@@ -66,6 +68,10 @@ class Router:
 
     async def handle(self, entry_id: str, fields: Mapping[str, str]) -> None:
         """Apply one inbox entry; raises PayloadError for an entry that is not a valid message."""
+        with log_scope(entry_id=entry_id):
+            await self._handle(entry_id, fields)
+
+    async def _handle(self, entry_id: str, fields: Mapping[str, str]) -> None:
         kind, data = fields.get("kind"), fields.get("data")
         if data is None:
             raise PayloadError(f"inbox entry {entry_id}: no data field")
@@ -110,10 +116,18 @@ class Router:
         text, shortened = clean_text(message.text, self.config.max_message_chars)
         reading = self.intents.read(text) if text else Reading()
         conversation = await self._conversation_for(turn, message, text, reading)
+        note_ids(conversation=conversation.id, case=conversation.case)
         turn.log(conversation.id, "customer", text, sender=message.sender.name, option=message.option,
                  attachments=", ".join(a.name for a in message.attachments))
         turn.event(Event.MESSAGE_IN, conversation=conversation.id, channel=message.channel, case=conversation.case,
                    language=conversation.language, chars=len(message.text))
+        if await flood.over_the_limit(self.redis, self.keys, message, self.config.flood_per_minute, turn.now):
+            # Kept above (transcript, event); no answer, no relay: one customer must not starve the rest.
+            if await flood.first_warning(turn, message):
+                log.warning("customer %s on %s sends over %d messages a minute: told to slow down",
+                            message.sender.id or message.address, message.channel, self.config.flood_per_minute)
+                turn.say(conversation, "slow_down")
+            return
         if shortened:
             turn.say(conversation, "too_long")
         if not text and not message.attachments and not message.option:
@@ -414,6 +428,7 @@ class Router:
 
     # == delivery reports ====================================================================
     async def _on_delivery(self, turn: Turn, report: DeliveryReport) -> None:
+        note_ids(conversation=report.conversation, case=report.case, message_id=report.message_id)
         case = await turn.case(report.case) if report.case else None
         if case is not None and report.author == "agent":
             turn.tell_desk(DeskEventKind.DELIVERY, case, ref=report.source_ref, delivered=report.delivered,
@@ -434,6 +449,7 @@ class Router:
 
     # == agent actions =======================================================================
     async def _on_action(self, turn: Turn, action: AgentAction) -> None:
+        note_ids(case=action.case)
         try:
             case = await turn.case(action.case)
             if case is None:

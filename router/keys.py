@@ -81,6 +81,14 @@ class Keys:
     def seen(self, channel: str, platform_id: str) -> str:
         return f"{self.prefix}seen:{channel}:{platform_id}"
 
+    def flood(self, channel: str, customer: str) -> str:
+        """Sorted set: ids of a customer's messages of the last minute, scored by arrival (flood limit)."""
+        return f"{self.prefix}flood:{channel}:{customer}"
+
+    def flood_warned(self, channel: str, customer: str) -> str:
+        """Set for a minute once the customer was told to slow down."""
+        return f"{self.prefix}flood:{channel}:{customer}:warned"
+
     def done(self, entry_id: str) -> str:
         """Marks an inbox entry whose effects are written; a redelivery then changes nothing."""
         return f"{self.prefix}done:{entry_id}"

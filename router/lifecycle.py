@@ -11,13 +11,17 @@ check `allowed()` (and their own rules, such as who may release) first.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from enum import StrEnum
 
 from router.events import Event
+from router.log_context import note as note_ids
 from router.messages import Attachment, DeskEventKind, QuickReply
 from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, reply
 from router.turn import Turn
+
+log = logging.getLogger(__name__)
 
 
 class Transition(StrEnum):
@@ -112,6 +116,9 @@ async def open_case(turn: Turn, conversation: Conversation, *, team: str | None,
     turn.event(Event.CASE_OPENED, case=number, conversation=conversation.id, team=team, reason=reason,
                priority=priority, channel=conversation.channel, language=conversation.language)
     turn.say(linked, _OPENED_TEXT.get(reason, "case_opened"), case=number, position=position)
+    note_ids(case=number)
+    # Ids only (the scope adds the conversation's): the customer's words stay out of the log.
+    log.info("opening case #%s for team %s (%s)", number, team, reason.value)
     turn.tell_desk(DeskEventKind.CASE_WAITING, case, history=await turn.history(conversation.id),
                    attachments=attachments)
     return case

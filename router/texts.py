@@ -18,7 +18,7 @@ TEXT_KEYS = (
     "did_this_help", "yes", "no", "glad_to_help", "no_match", "agent_joined", "transferred",
     "released", "resolved", "rating_prompt", "rating_thanks", "reopened", "empty_message", "too_long",
     "thanks_reply", "goodbye", "ack_reply", "rephrase", "talk_to_person", "complaint_opened",
-    "case_stays_open", "solved_button", "closed_by_customer", "pick_one",
+    "case_stays_open", "solved_button", "closed_by_customer", "pick_one", "slow_down",
 )
 # An operator's extra words for the intents (router/intents.py): each list adds to a vocabulary list.
 WORD_LIST_KEYS = {"handoff_words": "person_phrases", "yes_words": "yes", "no_words": "no"}

@@ -16,9 +16,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,6 +33,7 @@ from channels.base import (
 )
 from channels.slack import convert
 from channels.slack.desk import SlackDesk
+from channels.slack.http_body import BadBody, readable_body, signed
 from channels.slack.replies import load_saved_replies
 from channels.slack.settings import SlackSettings
 from router.messages import DeskEvent, OutboundMessage
@@ -190,7 +192,19 @@ class SlackChannel:
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
         if self._closing:
             return web.Response(status=503, text="shutting down")  # Slack tries again later
-        response = await self.app().async_dispatch(await to_bolt_request(request))
+        # Checked before bolt sees it: bolt parses (and can fail on) a body before checking its signature.
+        try:
+            text = readable_body(await request.read(), request.content_type)
+        except BadBody as error:
+            log.warning("Slack HTTP: refused a malformed body from %s: %s", request.remote, error)
+            return web.Response(status=400, text=f"malformed body: {error}\n")
+        secret = self.settings.signing_secret.get_secret_value() if self.settings.signing_secret else ""
+        if not signed(text, request.headers, secret):
+            log.warning("Slack HTTP: refused a request from %s without a valid signature", request.remote)
+            return web.Response(status=401, text="invalid signature\n")
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string,
+                                        headers=request.headers)  # type: ignore[arg-type]
+        response = await self.app().async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     # == customers: sending ==================================================================

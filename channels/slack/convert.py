@@ -26,6 +26,10 @@ from router.messages import (
 
 CHANNEL = "slack"
 MESSAGE_LIMIT = 40_000  # characters of `text` in one message
+# A customer's message is cut to this before the inbox (Slack allows 40,000 characters); the router
+# then still finds it longer than router.max_message_chars and tells the customer it was shortened.
+MAX_INBOUND_TEXT_CHARS = 16_000
+MAX_NAME_CHARS = 200
 SECTION_LIMIT = 3_000  # characters of text in one section block
 MAX_SECTIONS = 12  # section blocks per message (Slack allows 50 blocks; room left for buttons)
 OPTION_TEXT_LIMIT = 75  # button and select option labels
@@ -325,7 +329,8 @@ def inbound_message(message: SlackMessage, address: str, sender_name: str, text:
     """The core message for a customer's Slack message (text already rendered as plain text)."""
     return InboundMessage(
         id=new_id(now), channel=CHANNEL, address=address,
-        sender=Sender(id=message.user, name=sender_name or message.user), text=text,
+        sender=Sender(id=message.user, name=(sender_name or message.user)[:MAX_NAME_CHARS]),
+        text=text[:MAX_INBOUND_TEXT_CHARS],
         attachments=message.files, platform_id=message.platform_id,
         received_at=time.time() if now is None else now,
         reply_to=f"{message.channel}:{message.original_ts}" if message.original_ts else None)

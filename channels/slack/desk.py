@@ -60,8 +60,9 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 
 def _plain(text: str) -> str:
-    """A status line as notification text: mentions as @id, entities as characters."""
-    return convert.unescape(re.sub(r"<@(\w+)>", r"@\1", text))
+    """A status line as notification text: mentions as @id. Entities stay escaped: unescaped, a name
+    like `&lt;!channel&gt;` would become a real `<!channel>` in the push notification."""
+    return re.sub(r"<@(\w+)>", r"@\1", text)
 
 
 class Api(Protocol):
@@ -221,8 +222,9 @@ class SlackDesk:
         blocks = convert.notice_blocks(summary, event.case, team, self.team_names, status, claimable)
 
         async def post() -> str:
-            answer = await self._post(channel, f"Case #{event.case} is waiting: {event.customer_name or 'a customer'}",
-                                      blocks)
+            # `text` is what push notifications show: the customer's name escaped like everywhere else.
+            answer = await self._post(channel, f"Case #{event.case} is waiting: "
+                                      f"{convert.escape(event.customer_name or 'a customer')}", blocks)
             return json.dumps({"channel": answer.get("channel") or channel, "ts": answer.get("ts", "")})
 
         posted = json.loads(await self._step(event, step, post))
@@ -448,6 +450,9 @@ class SlackDesk:
                 return True
         return False
 
+    async def _is_any_agent(self, user: str) -> bool:
+        return any([await self.may_act(user, team) for team in self.teams])
+
     async def queue_channel_id(self, team: str) -> str:
         learned = await self.context.redis.get(self.key(f"teamchannel:{team}"))
         if learned:
@@ -592,13 +597,14 @@ class SlackDesk:
             result = await self.context.desk.act(action, submitted=submitted)
         except Exception as error:  # noqa: BLE001 - the agent must hear that it failed, whatever failed
             log.exception("case #%s: %s by %s failed", action.case, action.kind.value, user)
-            await self.ephemeral(channel, user, f"⚠️ {action.kind.value} of case #{action.case} failed: {error}",
+            await self.ephemeral(channel, user, f"⚠️ {action.kind.value} of case #{action.case} failed: "
+                                 f"{convert.escape(str(error))}",
                                  thread_ts)
             return
         if not result.ok:
-            await self.ephemeral(channel, user, f"⚠️ {result.message}", thread_ts)
+            await self.ephemeral(channel, user, f"⚠️ {convert.escape(result.message)}", thread_ts)
         elif announce:
-            await self.ephemeral(channel, user, result.message, thread_ts)
+            await self.ephemeral(channel, user, convert.escape(result.message), thread_ts)
 
     async def ephemeral(self, channel: str, user: str, text: str, thread_ts: str = "") -> None:
         params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
@@ -626,13 +632,22 @@ class SlackDesk:
 
     async def _cmd_queue(self, command: Command, user: str, channel: str) -> str:
         assert self.context.desk is not None
-        listing = await self.context.desk.queue(command.args[0] if command.args else None)
+        # Customers share the workspace: only a team's agents see its queue (names, channels, waits).
+        visible = [team for team in self.teams if await self.may_act(user, team)]
+        wanted = command.args[0] if command.args else None
+        if not visible or (wanted is not None and wanted not in visible):
+            log.info("/helpline queue refused to %s: not an agent of %s", user, wanted or "any team")
+            return "Only a team's agents can see its queue."
+        listing = await self.context.desk.queue(wanted)
         lines = []
         for team, cases in listing.items():
+            if team not in visible:
+                continue
             lines.append(f"*{convert.escape(self._team_label(team))}*: {len(cases) or 'no'} waiting")
             for item in cases[:20]:
                 lines.append(f"  #{item.get('case')} · {convert.escape(str(item.get('customer') or '?'))} · "
-                             f"{item.get('channel')} · {item.get('language')} · waiting "
+                             f"{convert.escape(str(item.get('channel')))} · "
+                             f"{convert.escape(str(item.get('language')))} · waiting "
                              f"{convert.duration(float(item.get('waiting_seconds') or 0))}")
         return "\n".join(lines) or "No teams."
 
@@ -640,13 +655,19 @@ class SlackDesk:
         number = command.number()
         if number is None:
             return "Which case? `/helpline case 1042`"
+        # Case numbers are sequential: whether one exists is not said to someone outside its team either.
+        refusal = f"Only the agents of case #{number}'s team can see it."
         details = await self._case_details(number)
         if details is None:
-            return f"There is no case #{number}."
+            return f"There is no case #{number}." if await self._is_any_agent(user) else refusal
+        if not await self.may_act(user, str(details.get("team") or "")):
+            log.info("/helpline case %s refused to %s: not an agent of team %s", number, user, details.get("team"))
+            return refusal
         where = await self.mapping(number)
         lines = [f"*Case #{number}* · {details.get('status')} · team {convert.escape(str(details.get('team')))} · "
                  f"agent {convert.escape(str(details.get('agent') or '-'))} · "
-                 f"{convert.escape(str(details.get('customer') or '?'))} on {details.get('channel')}"]
+                 f"{convert.escape(str(details.get('customer') or '?'))} on "
+                 f"{convert.escape(str(details.get('channel')))}"]
         if where.get("ts"):
             lines.append(f"Thread: https://slack.com/archives/{where['channel']}/p{where['ts'].replace('.', '')}")
         for line in (details.get("transcript") or [])[-8:]:

@@ -27,6 +27,10 @@ MAX_MESSAGE_UTF16 = 4096  # Telegram's limit for one message's text (after entit
 MAX_CALLBACK_BYTES = 64  # Telegram's limit for an inline button's callback_data
 CALLBACK_TOKEN_MARK = "~"  # callback_data starting with this stands for a longer value kept in Redis
 EDITED_PREFIX = "(edited) "
+# Telegram itself allows 4,096 characters of text and 64 of a name; a self-hosted Bot API server or
+# a forged webhook may send more. Longer is cut here (the router still finds it too long and says so).
+MAX_TEXT_CHARS = 16_000
+MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +150,8 @@ def _sender(user: Mapping[str, Any]) -> Sender:
     name = " ".join(part for part in (_opt_str(user.get("first_name"), "from.first_name"),
                                       _opt_str(user.get("last_name"), "from.last_name")) if part)
     username = _opt_str(user.get("username"), "from.username")
-    return Sender(id=str(user_id), name=name or (f"@{username}" if username else str(user_id)),
-                  address=f"@{username}" if username else "")
+    return Sender(id=str(user_id), name=(name or (f"@{username}" if username else str(user_id)))[:MAX_NAME_CHARS],
+                  address=f"@{username[:MAX_NAME_CHARS]}" if username else "")
 
 
 def _language_hint(user: Mapping[str, Any]) -> str | None:
@@ -219,8 +223,8 @@ def _from_message(message: Mapping[str, Any], edited: bool, bot: BotIdentity, no
         if isinstance(original, Mapping) and isinstance(original.get("message_id"), int):
             reply_to = platform_id(chat_id, original["message_id"])
     return InboundMessage(
-        id=make_id(), channel=CHANNEL, address=_address(chat_id, message), sender=_sender(user), text=text,
-        attachments=tuple(item for _, item in attachments), platform_id=pid, received_at=now,
+        id=make_id(), channel=CHANNEL, address=_address(chat_id, message), sender=_sender(user),
+        text=text[:MAX_TEXT_CHARS], attachments=tuple(item for _, item in attachments), platform_id=pid, received_at=now,
         language_hint=_language_hint(user), reply_to=reply_to)
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import Helpline
@@ -94,3 +95,20 @@ def block_action(user: str, channel: str, action_id: str, value: str, message_ts
 def slash(user: str, channel: str, text: str) -> dict[str, Any]:
     return {"token": "x", "team_id": "T0TEST", "channel_id": channel, "user_id": user, "user_name": user.lower(),
             "command": "/helpline", "text": text, "api_app_id": "A0TEST", "response_url": "", "trigger_id": "t"}
+
+
+@pytest.fixture
+async def http_slack(fake: FakeSlack, desk_helpline: Helpline) -> AsyncIterator[tuple[SlackChannel, str]]:
+    channel = create(slack_section(fake, mode="http"), desk_helpline.channel_context(), TEAMS)
+    app = web.Application()
+    for method, path, handler in channel.routes():
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await channel.start()
+    yield channel, f"http://127.0.0.1:{port}/slack/events"
+    await channel.stop()
+    await runner.cleanup()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.app import Helpline
 from channels.slack import create
@@ -38,23 +36,6 @@ PAYLOADS = Path("/work/shared/data/slack/opsdroid_payloads")
 async def inbox(helpline: Helpline) -> list[InboundMessage]:
     return [from_json(InboundMessage, fields["data"]) for _, fields in
             await helpline.redis.xrange(helpline.keys.inbox) if fields.get("kind") == "message"]
-
-
-@pytest.fixture
-async def http_slack(fake: FakeSlack, desk_helpline: Helpline) -> AsyncIterator[tuple[SlackChannel, str]]:
-    channel = create(slack_section(fake, mode="http"), desk_helpline.channel_context(), TEAMS)
-    app = web.Application()
-    for method, path, handler in channel.routes():
-        app.router.add_route(method, path, handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    await channel.start()
-    yield channel, f"http://127.0.0.1:{port}/slack/events"
-    await channel.stop()
-    await runner.cleanup()
 
 
 async def post(url: str, body: bytes, headers: dict[str, str], content_type: str) -> tuple[int, str]:
