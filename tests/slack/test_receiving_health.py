@@ -11,7 +11,7 @@ from typing import Any
 from bot.app import Helpline
 from channels.slack import create
 from tests.slack.conftest import DM, EVE, TEAMS, event_body, message_event, slack_section
-from tests.slack.fake_slack import FakeSlack, Failure
+from tests.slack.fake_slack import Failure, FakeSlack
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
