@@ -16,6 +16,7 @@ import asyncio
 import enum
 import json
 import os
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -179,11 +180,16 @@ def check_wiring(settings: Settings) -> list[Finding]:
 # --- Redis and the clock ----------------------------------------------------------------------------------------
 
 
+# redis-py reports a refused AUTH as a plain ConnectionError on some paths; Redis's own words tell it.
+_AUTH_REFUSED = re.compile(r"WRONGPASS|NOAUTH|invalid username-password|Authentication required", re.IGNORECASE)
+
+
 def redis_location(settings: Settings) -> str:
     """The configured Redis without its password: host:port/db."""
     parts = urlsplit(settings.redis.url.get_secret_value())
-    host = parts.hostname or parts.path or "?"
-    return f"{host}:{parts.port or 6379}{parts.path if parts.hostname else ''}"
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname or '?'}:{parts.port or 6379}{parts.path}"
 
 
 async def check_redis(settings: Settings, timeout: float, now: Clock = time.time) -> list[Finding]:
@@ -194,10 +200,10 @@ async def check_redis(settings: Settings, timeout: float, now: Clock = time.time
     try:
         try:
             info = await client.info()
-        except AuthenticationError as failure:
-            return [error("redis", f"Redis at {where} refused the login: {failure}",
-                          "put the right password in redis.url (REDIS_URL), e.g. redis://:PASSWORD@host:6379/0")]
         except (RedisError, OSError) as failure:
+            if isinstance(failure, AuthenticationError) or _AUTH_REFUSED.search(str(failure)):
+                return [error("redis", f"Redis at {where} refused the login: {failure}",
+                              "put the right password in redis.url (REDIS_URL), e.g. redis://:PASSWORD@host:6379/0")]
             return [error("redis", f"Redis at {where} is not reachable: {type(failure).__name__}: {failure}",
                           "start Redis, or point redis.url (REDIS_URL) at the one Helpline should use")]
         findings = [_redis_version(info, where)]
