@@ -78,3 +78,44 @@ async def test_a_healthy_poll_reports_ok(fake: FakeBotApi, alerted_channel, redi
     health = channel.health()
     assert health["status"] == "ok" and health["mode"] == "polling" and health["received"] == 1
     assert alerts == []
+
+
+class RecordingDesk:
+    """Stands in for the Slack desk: records the admin alerts the service hands it."""
+
+    name = "slack"
+
+    def __init__(self) -> None:
+        self.alerts: list[str] = []
+
+    async def alert(self, text: str) -> None:
+        self.alerts.append(text)
+
+
+async def test_a_failing_poll_shows_on_healthz_and_reaches_the_desk(fake: FakeBotApi, settings) -> None:
+    """Through the service's own wiring: its channel context, /healthz and its admin alerts."""
+    import aiohttp
+
+    from bot.app import Helpline
+    from bot.http import start_http_server
+
+    fake.fail_next("getUpdates", 500, "Internal Server Error", times=1000)
+    helpline = Helpline(settings)
+    desk = RecordingDesk()
+    channel = TelegramChannel(telegram_settings(fake, unreachable_after_seconds=0.3), helpline.channel_context())
+    helpline.channels.update(telegram=channel, slack=desk)  # type: ignore[arg-type]
+    runner = await start_http_server(helpline, "127.0.0.1", 0)
+    await channel.start()
+    try:
+        await wait_until(lambda: ready(desk.alerts))
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{runner.addresses[0][1]}/healthz") as response:
+                body = await response.json()
+        assert response.status == 503 and body["status"] == "degraded"
+        assert body["unreachable_channels"] == ["telegram"]
+        assert "500" in body["channels"]["telegram"]["last_error"]
+        assert "Telegram Bot API" in desk.alerts[0] and TOKEN not in desk.alerts[0]
+    finally:
+        await channel.stop()
+        await runner.cleanup()
+        await helpline.close()
