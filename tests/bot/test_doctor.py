@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 import redis as sync_redis
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bot import doctor
 from bot.cli import main
 from bot.doctor import Finding, Level, diagnose, exit_code, render
 from bot.settings import Settings
@@ -315,3 +318,36 @@ async def test_an_unreachable_mailbox(dovecot: Dovecot, smtp: SmtpPeer) -> None:
     findings = await diagnose(settings_for(email=email(dovecot, smtp.port)), timeout=3)
     imap = one(findings, "email imap")
     assert imap.level is Level.ERROR and "not reachable" in imap.summary and "imap.host" in imap.fix
+
+
+async def test_a_clock_far_off_is_also_seen_against_the_platforms(telegram_api: FakeBotApi,
+                                                                  slack_api: FakeSlack) -> None:
+    findings = await diagnose(settings_for(telegram=telegram(telegram_api.url), slack=slack(slack_api)),
+                              now=lambda: time.time() - 900)
+    clocks = of(findings, "clock")
+    assert [f.level for f in clocks] == [Level.ERROR] * 3
+    assert {f.summary.rsplit(" ", 1)[-1] for f in clocks} == {"Redis's", f"({slack_api.base_url.split('/')[2]})'s",
+                                                               f"({telegram_api.url.split('/')[2]})'s"}
+
+
+# --- what doctor reads from servers, however odd ---------------------------------------------------------------
+
+@given(st.one_of(st.none(), st.text(max_size=80),
+                 st.sampled_from(["Tue, 01 Dec 2026 12:00:00 GMT", "Tue, 01 Dec 2026 12:00:00 -0000", "garbage",
+                                  "Mon, 99 Foo 2026 99:99:99 GMT", "", "Tue, 01 Dec 10000 12:00:00 GMT"])))
+def test_any_date_header_gives_a_clock_finding_or_none(header: str | None) -> None:
+    findings = doctor._clock_from_date_header("Slack", header, time.time)
+    assert all(finding.check == "clock" for finding in findings) and len(findings) <= 1
+
+
+@given(st.one_of(st.text(max_size=20), st.sampled_from(["7.2.4", "6.0.16", "6.2", "255.255.255-rc1", "", "x.y"])))
+def test_any_redis_version_string_is_judged(version: str) -> None:
+    finding = doctor._redis_version({"redis_version": version}, "redis.test:6379/0")
+    assert finding.check == "redis" and (finding.level is Level.OK) == (
+        finding.summary.endswith("answers"))
+
+
+def test_old_redis_versions_are_errors() -> None:
+    assert doctor._redis_version({"redis_version": "6.0.16"}, "r").level is Level.ERROR
+    assert doctor._redis_version({"redis_version": "6.2.0"}, "r").level is Level.OK
+    assert doctor._redis_version({"redis_version": "10.0.1"}, "r").level is Level.OK
