@@ -246,7 +246,7 @@ class TelegramChannel:
         """Polling: whether getUpdates is answered (the shared receive loop's health). Webhook: Telegram
         calls us, so there is nothing to watch from here."""
         if self.settings.mode == "webhook":
-            return {"channel": CHANNEL, "status": "ok", "mode": "webhook", "received": self.received}
+            return {"channel": CHANNEL, "status": "ok", "mode": "webhook"}
         return {**self.receiving.health(), "mode": "polling", "received": self.received}
 
     async def _get_updates(self, offset: int) -> list[Any]:
