@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("run", "run the service: workers, channels, /healthz and /metrics")
 
+    # -- doctor (begin) --
+    doctor = command("doctor", "check the settings, Redis, the clock, the FAQ and each channel; say how to fix")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="how long each server may take to answer (default 10)")
+    # -- doctor (end) --
+
     chat = command("chat", "be a customer in the terminal (one message a line)")
     chat.add_argument("--lang", help="language hint, e.g. el")
     chat.add_argument("--session", help="continue the conversation of this session id")
@@ -147,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_arg = getattr(args, "config", None)
     if args.command == "check-config":
         return _check_config(args.file or config_arg)
+    if args.command == "doctor":
+        return _doctor(args, config_arg)  # a broken settings file is one of its findings
     try:
         settings = _settings_for(config_arg)
     except SettingsError as error:
@@ -169,6 +178,18 @@ def _settings_for(config_arg: str | None) -> Settings:
     if config_arg is None and not os.environ.get(CONFIG_ENV_VAR) and not DEFAULT_CONFIG.exists():
         return Settings()
     return load_settings(config_arg)
+
+
+# -- doctor (begin) --
+def _doctor(args: argparse.Namespace, config_arg: str | None) -> int:
+    from bot.doctor import diagnose_file, exit_code, render, render_json
+
+    # The findings say what failed; the libraries' own log lines would only repeat them.
+    logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)
+    findings = asyncio.run(diagnose_file(config_arg, timeout=args.timeout))
+    print(render_json(findings) if args.json else render(findings))
+    return EXIT_FAILED if exit_code(findings) else EXIT_OK
+# -- doctor (end) --
 
 
 def _check_config(path: str | None) -> int:

@@ -18,8 +18,12 @@ from typing import Any
 from channels.base import (
     ChannelContext,
     PermanentDeliveryError,
+    ReceiveLoop,
     Route,
+    Supervision,
     TemporaryDeliveryError,
+    Watched,
+    sleep_unless_stopped,
 )
 from channels.email.compose import ThreadInfo, compose_reply, message_id_for
 from channels.email.imap import Mailbox, MailboxError
@@ -59,11 +63,16 @@ class EmailChannel:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._mailbox: Mailbox | None = None
-        self._connected = False
-        self._last_ok: float | None = None
-        self._down_since: float | None = None
-        self._reported_down = False
-        self._last_error = ""
+        host = settings.imap.host or "?"
+        self.receiving = ReceiveLoop(
+            CHANNEL, context,
+            Watched(subject=f"The support mailbox {host}",
+                    while_down="Mail is not being read; it will be fetched once the mailbox is back.",
+                    on_recovery="fetching the mail that came meanwhile.",
+                    unreachable_event="mailbox_unreachable", recovered_event="mailbox_recovered"),
+            Supervision(first_delay=1.0, max_delay=settings.imap.reconnect_max_seconds,
+                        alert_after=settings.imap.unreachable_after_seconds),
+            self._stop, expected=MAILBOX_ERRORS)
         self.fetched = 0  # counters for health and tests
         self.submitted = 0
 
@@ -90,78 +99,34 @@ class EmailChannel:
         return []
 
     def health(self) -> dict[str, Any]:
-        """Whether the mailbox is reachable, since when it is not, and what was read."""
-        now = time.time()
-        status = "ok" if self._connected else ("unreachable" if self._reported_down else "connecting")
-        return {"channel": CHANNEL, "status": status, "connected": self._connected, "last_ok": self._last_ok,
-                "down_since": self._down_since, "down_seconds": (now - self._down_since) if self._down_since else 0.0,
-                "last_error": self._last_error, "fetched": self.fetched, "submitted": self.submitted}
+        """Whether the mailbox is reachable (the shared receive loop's health), and what was read."""
+        return {**self.receiving.health(), "fetched": self.fetched, "submitted": self.submitted}
 
     # --- receiving -----------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        await self.receiving.run(self._read_mailbox)
+
+    async def _read_mailbox(self) -> None:
+        """One connection: connect, then read (IDLE or polling) until stopped; a failure ends it."""
         imap = self.settings.imap
-        delay = 1.0
-        while not self._stop.is_set():
-            mailbox = Mailbox(imap)
-            self._mailbox = mailbox
-            try:
-                await mailbox.connect()
-                for folder in (imap.processed_folder, imap.unprocessable_folder):
-                    if folder:
-                        await mailbox.ensure_folder(folder)
-                await self._up()
-                delay = 1.0
-                while not self._stop.is_set():
-                    await self.sync(mailbox)
-                    self._last_ok = time.time()
-                    if imap.idle and mailbox.can_idle:
-                        await mailbox.wait_for_news(imap.idle_seconds, self._stop)
-                    else:
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._stop.wait(), imap.poll_seconds)
-            except MAILBOX_ERRORS as error:
-                await self._down(error)
-            except Exception as error:
-                log.exception("email: receiving failed")
-                await self._down(error)
-            finally:
-                self._connected = False
-                await mailbox.close()
-            if not self._stop.is_set():
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, imap.reconnect_max_seconds)
-
-    async def _up(self) -> None:
-        self._connected = True
-        if self._reported_down:
-            log.warning("email: mailbox %s reachable again; fetching what was missed", self.settings.imap.host)
-            await self._event("mailbox_recovered", down_seconds=f"{time.time() - (self._down_since or time.time()):.0f}")
-            if self.context.alert is not None:
-                await self.context.alert(f"📬 The support mailbox {self.settings.imap.host} is reachable again; "
-                                         "fetching the mail that came meanwhile.")
-        self._down_since = None
-        self._reported_down = False
-        self._last_error = ""
-
-    async def _down(self, error: BaseException) -> None:
-        self._connected = False
-        self._last_error = f"{type(error).__name__}: {error}"
-        now = time.time()
-        if self._down_since is None:
-            self._down_since = now
-        log.info("email: mailbox %s:%s: %s", self.settings.imap.host, self.settings.imap.port, self._last_error)
-        if not self._reported_down and now - self._down_since >= self.settings.imap.unreachable_after_seconds:
-            self._reported_down = True
-            log.error("email: mailbox %s unreachable for %.0fs: %s", self.settings.imap.host, now - self._down_since,
-                      self._last_error)
-            with contextlib.suppress(Exception):
-                await self._event("mailbox_unreachable", since=f"{self._down_since:.3f}", error=self._last_error[:500])
-            if self.context.alert is not None:
-                await self.context.alert(f"📭 The support mailbox {self.settings.imap.host} has been unreachable for "
-                                         f"{now - self._down_since:.0f}s: {self._last_error[:300]}. "
-                                         "Mail is not being read; it will be fetched once the mailbox is back.")
+        mailbox = Mailbox(imap)
+        self._mailbox = mailbox
+        try:
+            await mailbox.connect()
+            for folder in (imap.processed_folder, imap.unprocessable_folder):
+                if folder:
+                    await mailbox.ensure_folder(folder)
+            await self.receiving.up()
+            while not self._stop.is_set():
+                await self.sync(mailbox)
+                await self.receiving.up()
+                if imap.idle and mailbox.can_idle:
+                    await mailbox.wait_for_news(imap.idle_seconds, self._stop)
+                else:
+                    await sleep_unless_stopped(self._stop, imap.poll_seconds)
+        finally:
+            await mailbox.close()
 
     async def _event(self, kind: str, **fields: str) -> None:
         await self.context.redis.xadd(self.context.key("events"), {

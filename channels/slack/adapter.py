@@ -26,10 +26,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels.base import (
     ChannelContext,
     PermanentDeliveryError,
+    ReceiveLoop,
     RetryAfter,
     Route,
+    Supervision,
     TemporaryDeliveryError,
+    Watched,
     send_with_retries,
+    sleep_unless_stopped,
 )
 from channels.slack import convert
 from channels.slack.desk import SlackDesk
@@ -44,6 +48,8 @@ EVENT_DEDUPE_SECONDS = 24 * 3600
 CONVERSATION_TTL_SECONDS = 30 * 86400
 API_TIMEOUT_SECONDS = 15
 UPLOAD_TIMEOUT_SECONDS = 120  # a 20 MB file on a slow uplink
+SOCKET_CHECK_SECONDS = 5.0  # how often the Socket Mode connection is checked (the SDK pings every 5 s)
+SOCKET_CONNECT_TIMEOUT_SECONDS = 30.0  # apps.connections.open and the WebSocket handshake
 _ANY = re.compile(r".*", re.DOTALL)
 
 
@@ -120,6 +126,17 @@ class SlackChannel:
                               max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024))
         self.bot_user_id = ""
         self.bot_id = ""
+        self._stopping = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
+        self.receiving = ReceiveLoop(
+            convert.CHANNEL, context,
+            Watched(subject="Slack (Socket Mode)",
+                    while_down="Customers' and agents' Slack messages are not being received; Slack resends "
+                               "what it could not deliver once the connection is back.",
+                    on_recovery="receiving Slack events again."),
+            Supervision(first_delay=1.0, max_delay=60.0, alert_after=settings.unreachable_after_seconds),
+            self._stopping, expected=(SlackApiError, aiohttp.ClientError, OSError, asyncio.TimeoutError),
+            describe=_describe_socket_error)
 
     # == lifecycle ===========================================================================
     def client(self) -> AsyncWebClient:
@@ -151,14 +168,16 @@ class SlackChannel:
         return self._app
 
     async def start(self) -> None:
+        """Identify the bot; in Socket Mode connect in the background (Slack unreachable is retried, not fatal)."""
         self._closing = False
+        self._stopping.clear()
         await self._identify()
         app = self.app()
         if self.settings.mode == "socket":
             assert self.settings.app_token is not None
             self._socket = AsyncSocketModeHandler(app, self.settings.app_token.get_secret_value(),
                                                   web_client=self.client())
-            await self._socket.connect_async()
+            self._watcher = asyncio.create_task(self.receiving.run(self._socket_round), name="slack-socket")
         log.info("Slack channel started (%s mode) as %s", self.settings.mode, self.bot_user_id or "?")
 
     async def _identify(self) -> None:
@@ -171,9 +190,33 @@ class SlackChannel:
         self.bot_id = str(answer.get("bot_id") or "")
         self.desk.bot_user_id = self.bot_user_id
 
+    async def _socket_round(self) -> None:
+        """Socket Mode: the SDK holds the connection and reconnects by itself; each round checks that it is
+        open (connecting when it is not), so an outage shows on /healthz and reaches the admins."""
+        assert self._socket is not None
+        client = self._socket.client
+        if not await client.is_connected():
+            await asyncio.wait_for(client.connect_to_new_endpoint(), SOCKET_CONNECT_TIMEOUT_SECONDS)
+            if not await client.is_connected():
+                raise ConnectionError("the Socket Mode connection to Slack is not open")
+        await self.receiving.up()
+        await sleep_unless_stopped(self._stopping, SOCKET_CHECK_SECONDS)
+
+    def health(self) -> dict[str, Any]:
+        """Socket Mode: whether the connection is open (the shared receive loop's health). HTTP mode: Slack
+        calls us, so there is nothing to watch from here."""
+        if self.settings.mode == "http":
+            return {"channel": convert.CHANNEL, "status": "ok", "mode": "http"}
+        return {**self.receiving.health(), "mode": "socket"}
+
     async def stop(self) -> None:
         """Stop receiving, wait for verdicts still in flight, close the connections."""
         self._closing = True
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.cancel()  # it only watches the connection: nothing to finish
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
@@ -348,6 +391,17 @@ class SlackChannel:
     async def _on_other(self, ack: Any, body: dict[str, Any]) -> None:
         log.info("Slack %s payload: not used", body.get("type") if isinstance(body, dict) else "?")
         await ack()
+
+
+def _describe_socket_error(error: BaseException) -> str:
+    """A Socket Mode failure for the log, /healthz and the admins, with the fix when it is ours to make."""
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error") if isinstance(error.response.data, dict) else None
+        if code in ("invalid_auth", "not_authed", "not_allowed_token_type", "missing_scope"):
+            return (f"apps.connections.open refused ({code}): check channels.slack.app_token (an xapp- token "
+                    "with the connections:write scope, Socket Mode enabled for the app)")
+        return f"apps.connections.open failed: {code or error.response.status_code}"
+    return f"{type(error).__name__}: {error}"
 
 
 def _fields(message: convert.SlackMessage) -> dict[str, Any]:

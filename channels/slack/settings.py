@@ -25,6 +25,7 @@ class SlackSettings(BaseModel):
     admin_channel: str | None = None  # where the desk reports what it could not do
     max_attachment_mb: float = Field(20.0, gt=0)
     replies_path: Path = Path("config/replies")  # saved replies for `/helpline reply NAME`
+    unreachable_after_seconds: float = Field(300.0, gt=0)  # Socket Mode down this long: /healthz and the admins told
 
     @model_validator(mode="after")
     def _tokens_when_enabled(self) -> SlackSettings:

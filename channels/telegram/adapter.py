@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
@@ -29,9 +29,13 @@ from telegram.request import HTTPXRequest
 from channels.base import (
     ChannelContext,
     PermanentDeliveryError,
+    ReceiveLoop,
     RetryAfter,
     Route,
+    Supervision,
     TemporaryDeliveryError,
+    Watched,
+    sleep_unless_stopped,
 )
 from channels.safe_json import BadJson, loads_bounded
 from channels.telegram.convert import (
@@ -46,7 +50,7 @@ from channels.telegram.convert import (
     render_outbound,
 )
 from channels.telegram.pacing import Pacer
-from channels.telegram.settings import TelegramSettings
+from channels.telegram.settings import DEFAULT_API_BASE_URL, TelegramSettings
 from router.messages import Attachment, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 OPTION_TTL_SECONDS = 30 * 24 * 3600  # a long button value outlives the message it was offered on
 PARTS_TTL_SECONDS = 7 * 24 * 3600
-RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # polling and inbox retries: quick at first, then patient
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # Redis retries of an update in hand: quick at first, then patient
 BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files to bots on Telegram's own server
 
 
@@ -102,6 +106,17 @@ class TelegramChannel:
         self._poller: asyncio.Task[None] | None = None
         self._waiting_for_updates = False
         self._answers: set[asyncio.Task[None]] = set()
+        self._offset = 0
+        self.received = 0  # updates put in the inbox by polling, for health
+        host = urlsplit(settings.api_base_url or DEFAULT_API_BASE_URL).netloc
+        self.receiving = ReceiveLoop(
+            CHANNEL, context,
+            Watched(subject=f"The Telegram Bot API at {host}",
+                    while_down="Telegram customers' messages are not being received; Telegram keeps them for "
+                               "24 hours and they are fetched once it answers again.",
+                    on_recovery="receiving Telegram messages again."),
+            Supervision(first_delay=1.0, max_delay=30.0, alert_after=settings.unreachable_after_seconds),
+            self._stopping, expected=(tg.TelegramError, OSError, ValueError), describe=self._describe)
 
     # ------------------------------------------------------------------------------------- lifecycle
 
@@ -190,42 +205,50 @@ class TelegramChannel:
             log.info("telegram: buttons of message %s in chat %s stay: %s", message_id, chat_id, self._safe(error))
 
     async def _poll_forever(self) -> None:
-        offset = int(await self._retrying(lambda: self.context.redis.get(self.keys.offset), "reading the offset") or 0)
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                if self.identity is None:
-                    await self._ensure_identity()
-                self._waiting_for_updates = True
-                try:
-                    updates = await self._get_updates(offset)
-                finally:
-                    self._waiting_for_updates = False
-                failures = 0
-            except tg.RetryAfter as error:
-                await self._pause(_seconds(error))
+        self._offset = int(await self._retrying(lambda: self.context.redis.get(self.keys.offset),
+                                                "reading the offset") or 0)
+        await self.receiving.run(self._poll_once)
+
+    async def _poll_once(self) -> None:
+        """One round of long polling: getUpdates, then each update into the inbox before the offset moves."""
+        if self.identity is None:
+            await self._ensure_identity()
+        self._waiting_for_updates = True
+        try:
+            updates = await self._get_updates(self._offset)
+        except tg.RetryAfter as error:
+            raise RetryAfter(_seconds(error), "getUpdates: rate limited by Telegram") from None
+        finally:
+            self._waiting_for_updates = False
+        await self.receiving.up()  # Telegram answered, whatever the updates turn out to be
+        for update in updates:
+            update_id = update.get("update_id") if isinstance(update, Mapping) else None
+            if not isinstance(update_id, int) or isinstance(update_id, bool):
+                log.warning("telegram: an update without update_id skipped: %.200r", update)
                 continue
-            except tg.Conflict as error:
-                log.error("telegram: getUpdates refused (%s): a webhook is set or another process polls; run "
-                          "`helpline telegram delete-webhook` or set mode: webhook", self._safe(error))
-                failures += 1
-            except (tg.TelegramError, OSError, ValueError) as error:
-                log.warning("telegram: getUpdates failed: %s", self._safe(error))
-                failures += 1
-            else:
-                for update in updates:
-                    update_id = update.get("update_id") if isinstance(update, Mapping) else None
-                    if not isinstance(update_id, int) or isinstance(update_id, bool):
-                        log.warning("telegram: an update without update_id skipped: %.200r", update)
-                        continue
-                    if update_id < offset:
-                        continue  # already in the inbox
-                    await self._retrying(lambda update=update: self.handle_update(update), f"update {update_id}")
-                    offset = update_id + 1
-                    await self._retrying(lambda offset=offset: self.context.redis.set(self.keys.offset, offset),
-                                        "saving the offset")
-                continue
-            await self._pause(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
+            if update_id < self._offset:
+                continue  # already in the inbox
+            await self._retrying(lambda update=update: self.handle_update(update), f"update {update_id}")
+            self._offset = update_id + 1
+            self.received += 1
+            await self._retrying(lambda offset=self._offset: self.context.redis.set(self.keys.offset, offset),
+                                 "saving the offset")
+
+    def _describe(self, error: BaseException) -> str:
+        """A polling failure for the log, /healthz and the admins: without the token, with the fix when known."""
+        if isinstance(error, tg.Conflict):
+            return (f"getUpdates refused ({self._safe(error)}): a webhook is set or another process polls; run "
+                    "`helpline telegram delete-webhook` or set channels.telegram.mode: webhook")
+        if isinstance(error, tg.InvalidToken):
+            return "Telegram rejected the bot token: check channels.telegram.token (from @BotFather)"
+        return f"{type(error).__name__}: {self._safe(error)}"
+
+    def health(self) -> dict[str, Any]:
+        """Polling: whether getUpdates is answered (the shared receive loop's health). Webhook: Telegram
+        calls us, so there is nothing to watch from here."""
+        if self.settings.mode == "webhook":
+            return {"channel": CHANNEL, "status": "ok", "mode": "webhook"}
+        return {**self.receiving.health(), "mode": "polling", "received": self.received}
 
     async def _get_updates(self, offset: int) -> list[Any]:
         """One long poll: raw update objects, so a payload PTB does not know cannot stall the loop."""
@@ -267,8 +290,7 @@ class TelegramChannel:
             await self._pause(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
 
     async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await sleep_unless_stopped(self._stopping, seconds)
 
     async def _webhook(self, request: web.Request) -> web.Response:
         expected = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else ""

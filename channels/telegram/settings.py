@@ -36,6 +36,7 @@ class TelegramSettings(BaseModel):
     group_interval: float = Field(3.0, ge=0.0)  # groups: Telegram allows about 20 messages a minute
     global_rate: float = Field(30.0, gt=0.0)  # messages a second over all chats
     stop_grace_seconds: float = Field(10.0, ge=0.0)  # how long stop() lets an update in hand reach the inbox
+    unreachable_after_seconds: float = Field(300.0, gt=0)  # polling failing this long: /healthz and the admins told
 
     @field_validator("token", "webhook_secret", mode="before")
     @classmethod

@@ -198,6 +198,14 @@ class FakeBotApi:
         self.webhook = None
         return _ok(True)
 
+    async def _getWebhookInfo(self, params: dict[str, Any]) -> web.Response:
+        webhook = self.webhook or {}
+        info: dict[str, Any] = {"url": webhook.get("url", ""), "has_custom_certificate": False,
+                                "pending_update_count": len(self.updates)}
+        if webhook.get("last_error_message"):
+            info.update(last_error_message=webhook["last_error_message"], last_error_date=webhook["last_error_date"])
+        return _ok(info)
+
 
 def _decode(raw: dict[str, str]) -> dict[str, Any]:
     params: dict[str, Any] = {}
