@@ -243,9 +243,12 @@ class Transaction:
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))
 
     def send_outbound(self, message: OutboundMessage) -> None:
-        key = self.keys.outbox(message.channel)
-        data = to_json(message)
-        self._writes.append(lambda p: p.xadd(key, {"data": data}))
+        # In the conversation's lane: every sender process sends one conversation's messages in order.
+        from router.lanes import append_args  # router.lanes builds on this module
+
+        arguments = append_args(self.keys.outbox(message.channel), message.conversation or message.address,
+                                {"data": to_json(message)})
+        self._writes.append(lambda p: p.eval(*arguments))
 
     def send_desk(self, event: DeskEvent) -> None:
         key = self.keys.desk
