@@ -77,8 +77,8 @@ async def drop_dead_letter(redis: Redis, keys: Keys, dead_id: str) -> DeadLetter
     return letter
 
 
-async def retry_dead_letter(redis: Redis, keys: Keys, dead_id: str) -> str:
-    """Put a dead letter back where it came from; returns its new entry id there.
+async def retry_dead_letter(redis: Redis, keys: Keys, dead_id: str) -> tuple[str, str]:
+    """Put a dead letter back where it came from; returns that stream and the entry's new id there.
 
     An outbound message's "failed" mark is cleared, so the sender tries it again. Adding it back and
     removing the dead letter happen in one transaction: never both, never neither.
@@ -97,7 +97,7 @@ async def retry_dead_letter(redis: Redis, keys: Keys, dead_id: str) -> str:
         pipe.eval(*append_args(letter.stream, conversation, fields))
         pipe.xdel(keys.dead_letters, dead_id)
         results = await pipe.execute()
-    return str(results[-2])
+    return letter.stream, str(results[-2])
 
 
 def _failed_mark(keys: Keys, letter: DeadLetter) -> str:

@@ -95,7 +95,8 @@ async def trim_acknowledged(redis: Redis, stream: str) -> int:
         needed = (last[0], last[1] + 1)
         if int(group["pending"]) > 0:
             summary = await redis.xpending(stream, group["name"])
-            needed = min(needed, _parse_id(str(summary["min"])))
+            if summary.get("min"):  # None when the last pending entry was acknowledged meanwhile
+                needed = min(needed, _parse_id(str(summary["min"])))
         cut = needed if cut is None else min(cut, needed)
     if cut is None or cut <= (0, 1):
         return 0

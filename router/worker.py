@@ -109,6 +109,9 @@ class StreamWorker:
         # Entries with different keys (e.g. different chats) are handled side by side, the same key in order.
         self.concurrency_key = concurrency_key
         self.lanes = Lanes(stream)
+        # A consumer holding nothing that has not read for this long is gone, and removed from the group.
+        self.consumer_gone_seconds = max(3 * claim_idle_seconds, 60.0)
+        self.failure_pause = 0.5  # first pause before a failed entry is tried again; doubles each time
         self.max_held = max_held  # entries read and not finished; reading pauses beyond this
         # Set once the worker stops: handlers that wait (retries) give up their entry instead of finishing.
         self.stopping = stopping if stopping is not None else asyncio.Event()
@@ -234,7 +237,7 @@ class StreamWorker:
                     continue  # an older entry of this lane arrived meanwhile: that one first
                 outcome = await self._process_safely(held.entry_id, held.fields)
                 if outcome in (_Outcome.FAILED, _Outcome.UNREACHABLE):
-                    pause = min(0.5 * 2 ** self._failures.get(held.entry_id, 1), 15.0)
+                    pause = min(self.failure_pause * 2 ** self._failures.get(held.entry_id, 1), 15.0)
                     if await _sleep_unless(self.stopping, pause):
                         continue  # the same entry again: the lane keeps its order
                     break  # stopping: it stays pending for whoever runs next
@@ -315,9 +318,14 @@ class StreamWorker:
         if now - self._last_upkeep < self.upkeep_seconds:
             return
         self._last_upkeep = now
-        await trim_acknowledged(self.redis, self.stream)
-        await remove_idle_consumers(self.redis, self.stream, self.group,
-                                    idle_seconds=max(3 * self.claim_idle_ms / 1000, 60.0), keep=self.name)
+        try:
+            await trim_acknowledged(self.redis, self.stream)
+            await remove_idle_consumers(self.redis, self.stream, self.group,
+                                        idle_seconds=self.consumer_gone_seconds, keep=self.name)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            raise
+        except Exception:  # upkeep must never stop the work itself
+            log.exception("%s: stream upkeep of %s failed; the work goes on", self.name, self.stream)
 
     async def _refresh_claims_forever(self, stop: asyncio.Event) -> None:
         """Keep the claims on held entries fresh, so no other consumer takes them while we live."""
