@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
@@ -93,6 +94,9 @@ class OutboxSender:
         outcome = await self._send(message, lease_key, self._queued_at(entry_id, fields))
         if outcome.delivered:
             self._unmarked[message.id] = outcome.platform_id or "1"
+        elif not outcome.close_conversation and outcome.reason.startswith("gave up"):
+            outcome = replace(outcome, reason=f"{outcome.reason} (channels.{self.channel.name}.retry_for is "
+                                              f"{self.retry_for:g}s from when it was queued)")
         await self._finish(message, entry_id, fields, outcome)
 
     async def _send(self, message: OutboundMessage, lease_key: str, queued_at: float) -> SendOutcome:

@@ -115,7 +115,7 @@ async def send_with_retries(send: Callable[[], Awaitable[Any]], policy: RetryPol
         if deadline is not None:
             left = deadline - clock()
             if left <= 0:
-                return SendOutcome(False, attempt, f"gave up after {policy.retry_for:g}s and {attempt} tries: {reason}")
+                return SendOutcome(False, attempt, f"gave up after {attempt} tries: {reason}")
             if told_to_wait and wait > left:  # the platform will refuse until after our deadline
                 return SendOutcome(False, attempt, f"gave up: {reason}, beyond the {policy.retry_for:g}s to retry for")
             wait = min(wait, left)
