@@ -62,8 +62,10 @@ class KnowledgeBaseUnavailable(RuntimeError):
 
 def connect_redis(settings: Settings) -> Redis:
     """A Redis client for the configured URL; strings in, strings out."""
-    return Redis.from_url(settings.redis.url.get_secret_value(), decode_responses=True,
-                          health_check_interval=30, socket_keepalive=True)
+    url = settings.redis.url.get_secret_value()
+    # TCP keepalive has no meaning on a unix socket, whose connection class refuses the option.
+    tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
+    return Redis.from_url(url, decode_responses=True, health_check_interval=30, **tcp)
 
 
 class Helpline:
