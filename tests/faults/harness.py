@@ -43,7 +43,7 @@ class FaultyBotApi(FakeBotApi):
     def __init__(self) -> None:
         super().__init__()
         self.mode = "ok"
-        self.hang_seconds = 30.0
+        self.hang_seconds = 120.0
         self.answers: list[tuple[int, int, float]] = []  # chat, probe index, when received
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -59,8 +59,10 @@ class FaultyBotApi(FakeBotApi):
             return _error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if mode == "500":
             return _error(500, "Internal Server Error")
-        if mode == "hang":
-            await asyncio.sleep(self.hang_seconds)
+        if mode == "hang":  # no answer until the hang is over (or the client gave up long before)
+            deadline = time.monotonic() + self.hang_seconds
+            while self.mode == "hang" and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
             return _error(504, "Gateway Timeout")
         response = await super()._sendMessage(params)
         match = _ANSWER.match(str(params.get("text", "")))
@@ -239,7 +241,9 @@ async def _ask(scenario: Scenario, peer: FaultyBotApi, asked: dict[tuple[int, in
 
 async def _make_faults(scenario: Scenario, service: Service, redis: PrivateRedis, peer: FaultyBotApi,
                        started: float, progress: Callable[[str], None]) -> None:
-    for fault in sorted(scenario.faults, key=lambda fault: fault.at):
+    """Each fault at its time, side by side (a process that is starting again does not delay the next)."""
+
+    async def make(fault: Fault) -> None:
         await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
         progress(f"{scenario.name}: t={time.monotonic() - started:.0f}s {fault.action} {fault.arg:g}")
         if fault.action == "kill":
@@ -256,6 +260,8 @@ async def _make_faults(scenario: Scenario, service: Service, redis: PrivateRedis
             await _after(fault.arg, lambda: _set_mode(peer, "ok"))
         else:
             raise ValueError(f"unknown fault {fault.action!r}")
+
+    await asyncio.gather(*(make(fault) for fault in scenario.faults))
 
 
 async def _after(seconds: float, then: Callable[[], Awaitable[None]]) -> None:
