@@ -23,7 +23,6 @@ from router.messages import DeskEvent, HistoryLine, OutboundMessage, to_json
 from router.pending import Pending, pending_from_json, pending_to_json
 
 EVENTS_MAX_LENGTH = 1_000_000
-DESK_MAX_LENGTH = 100_000
 TRANSCRIPT_MAX_LENGTH = 10_000
 DONE_TTL_SECONDS = 14 * 24 * 3600
 RESULT_TTL_SECONDS = 600
@@ -253,7 +252,8 @@ class Transaction:
     def send_desk(self, event: DeskEvent) -> None:
         key = self.keys.desk
         data = to_json(event)
-        self._writes.append(lambda p: p.xadd(key, {"data": data}, maxlen=DESK_MAX_LENGTH, approximate=True))
+        # No MAXLEN: a backlog the desk has not shown yet must not be cut; its worker trims what it finished.
+        self._writes.append(lambda p: p.xadd(key, {"data": data}))
 
     async def history(self, conversation_id: str, limit: int = 20) -> tuple[HistoryLine, ...]:
         """The last `limit` transcript lines, those written by this transaction included."""

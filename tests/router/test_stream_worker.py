@@ -299,3 +299,4 @@ async def _is_true(value: bool) -> bool:
 def _order(entry_id: str) -> tuple[int, int]:
     milliseconds, _, sequence = entry_id.partition("-")
     return int(milliseconds), int(sequence)
+
