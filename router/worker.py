@@ -243,7 +243,9 @@ class StreamWorker:
                     break  # stopping: it stays pending for whoever runs next
                 if outcome is _Outcome.LEFT and self.stopping.is_set():
                     break
-                heapq.heappop(queue)
+                # Not heappop: an older (reclaimed) entry may have joined the lane while this one ran.
+                queue.remove(held)
+                heapq.heapify(queue)
                 self._let_go(held)
         finally:
             for held in queue:
