@@ -123,6 +123,8 @@ class Service:
         self.redis = redis
         self.folder = folder
         self.processes: list[asyncio.subprocess.Process | None] = [None] * count
+        # A fault on a process waits until it is up again after the previous one.
+        self.locks = [asyncio.Lock() for _ in range(count)]
         self.starts = 0
 
     async def start(self, index: int) -> None:
@@ -251,13 +253,15 @@ async def _make_faults(scenario: Scenario, service: Service, redis: PrivateRedis
         await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
         progress(f"{scenario.name}: t={time.monotonic() - started:.0f}s {fault.action} {fault.arg:g}")
         if fault.action == "kill":
-            peer.kills.append(time.monotonic())
-            service.kill(int(fault.arg))
-            await asyncio.sleep(1.0)
-            await service.start(int(fault.arg))
+            async with service.locks[int(fault.arg)]:
+                peer.kills.append(time.monotonic())
+                service.kill(int(fault.arg))
+                await asyncio.sleep(1.0)
+                await service.start(int(fault.arg))
         elif fault.action == "restart_process":
-            await service.stop(int(fault.arg))
-            await service.start(int(fault.arg))
+            async with service.locks[int(fault.arg)]:
+                await service.stop(int(fault.arg))
+                await service.start(int(fault.arg))
         elif fault.action == "restart_redis":
             await asyncio.to_thread(redis.restart, fault.arg)
         elif fault.action.startswith("peer:"):
