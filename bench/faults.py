@@ -62,7 +62,8 @@ async def main() -> int:
             figures = await run_scenario(scenario, folder / f"scenario-{index}",
                                          progress=lambda line: print(line, file=sys.stderr, flush=True))
             rows.append(figures.row())
-            print(f"{scenario.name}: done in {time.monotonic() - began:.0f}s", file=sys.stderr, flush=True)
+            print(f"{scenario.name}: done in {time.monotonic() - began:.0f}s\n{figures.row()}", file=sys.stderr,
+                  flush=True)
     print(HEADER)
     for row in rows:
         print(row)
