@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import signal
-import time
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -26,7 +25,8 @@ from bot.settings import Settings
 from router.config import RouterConfig
 from router.engine import Router
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
-from router.messages import DeliveryReport, DeskEvent, InboundMessage, OutboundMessage, from_json, inbox_fields, new_id
+from router.lanes import append as append_to_lane
+from router.messages import DeskEvent, InboundMessage, from_json, inbox_fields
 from router.sweeper import sweep_forever
 from router.texts import load_texts
 from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
@@ -38,8 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-SENT_MARK_TTL_SECONDS = 14 * 24 * 3600
+DEFAULT_RETRY_FOR_SECONDS = 3600.0
 
 
 def _conversation_of(fields: Mapping[str, str]) -> str:
@@ -63,8 +62,10 @@ class KnowledgeBaseUnavailable(RuntimeError):
 
 def connect_redis(settings: Settings) -> Redis:
     """A Redis client for the configured URL; strings in, strings out."""
-    return Redis.from_url(settings.redis.url.get_secret_value(), decode_responses=True,
-                          health_check_interval=30, socket_keepalive=True)
+    url = settings.redis.url.get_secret_value()
+    # TCP keepalive has no meaning on a unix socket, whose connection class refuses the option.
+    tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
+    return Redis.from_url(url, decode_responses=True, health_check_interval=30, **tcp)
 
 
 class Helpline:
@@ -139,38 +140,19 @@ class Helpline:
         return self.channel_sender(self.console, block_ms=block_ms)
 
     def channel_sender(self, channel: Channel, block_ms: int = 1000) -> StreamWorker:
-        """A worker on `hl:outbox:<channel>`: sends with retries, reports failures and agent deliveries."""
-        from channels.base import send_with_retries
+        """A worker on `hl:outbox:<channel>`: sends once, with retries for `channels.<x>.retry_for`, then
+        dead-letters; reports failures and agents' deliveries (see bot/outbox.py)."""
+        from bot.outbox import OutboxSender
 
-        async def deliver(entry_id: str, fields: Mapping[str, str]) -> None:
-            message = from_json(OutboundMessage, fields.get("data", ""))
-            sent_key = self.keys.sent(channel.name, message.id)
-            if await self.redis.exists(sent_key):
-                return  # sent before a crash kept us from acknowledging: never twice
-            outcome = await send_with_retries(lambda: channel.deliver(message),
-                                              what=f"{channel.name} message {message.id}")
-            if outcome.delivered:
-                await self.redis.set(sent_key, outcome.platform_id or "1", ex=SENT_MARK_TTL_SECONDS)
-            if outcome.delivered and message.author != "agent":
-                return  # only agents' messages get a delivery mark; the bot's own need no report
-            report = DeliveryReport(
-                id=new_id(), message_id=message.id, channel=channel.name, conversation=message.conversation,
-                case=message.case, delivered=outcome.delivered, reason=outcome.reason,
-                platform_id=outcome.platform_id, close_conversation=outcome.close_conversation,
-                author=message.author, source_ref=message.source_ref, at=time.time())
-            async with self.redis.pipeline(transaction=True) as pipe:
-                if not outcome.delivered:
-                    # Marked as finished too: a redelivered entry must not fail (and alert) a second time.
-                    pipe.set(sent_key, "failed", ex=SENT_MARK_TTL_SECONDS)
-                    pipe.xadd(self.keys.dead_letters, {**fields, "stream": self.keys.outbox(channel.name),
-                                                       "entry_id": entry_id, "reason": outcome.reason[:2000]})
-                pipe.xadd(self.keys.inbox, inbox_fields(report))
-                await pipe.execute()
-
-        worker = StreamWorker(self.redis, self.keys.outbox(channel.name), OUTBOX_GROUP,
-                              worker_name(f"send-{channel.name}"), deliver, dead_letters=self.keys.dead_letters,
-                              block_ms=block_ms, claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_conversation_of)
+        name = worker_name(f"send-{channel.name}")
+        section = getattr(self.settings.channels, channel.name, None)
+        sender = OutboxSender(self.redis, self.keys, channel, name,
+                              retry_for=float(getattr(section, "retry_for", DEFAULT_RETRY_FOR_SECONDS)),
+                              lease_seconds=self.settings.router.claim_timeout_seconds, alert=self.alert_admins)
+        worker = StreamWorker(self.redis, self.keys.outbox(channel.name), OUTBOX_GROUP, name, sender,
+                              dead_letters=self.keys.dead_letters, block_ms=block_ms,
+                              claim_idle_seconds=self.settings.router.claim_timeout_seconds,
+                              concurrency_key=_conversation_of, stopping=sender.stopping)
         self.workers.append(worker)
         return worker
 
@@ -197,7 +179,9 @@ class Helpline:
         from channels.base import ChannelContext, attachment_fetcher
 
         async def submit(message: InboundMessage) -> None:
-            await self.redis.xadd(self.keys.inbox, inbox_fields(message))
+            # In the conversation's lane: a reclaimed message is handled before the same chat's newer ones.
+            await append_to_lane(self.redis, self.keys.inbox, f"{message.channel}:{message.address}",
+                                 inbox_fields(message))
 
         return ChannelContext(submit=submit, redis=self.redis, key=lambda name: f"{self.keys.prefix}{name}",
                               desk=CoreDesk(self), fetch_attachment=attachment_fetcher(lambda: self.channels),

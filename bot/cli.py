@@ -122,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     set_webhook.add_argument("url", metavar="URL", help="public https URL ending in channels.telegram.webhook_path")
     command("delete-webhook", "stop webhook delivery, so long polling receives again", telegram_commands)
     # -- telegram (end) --
+    # -- dead-letters (begin) --
+    dead = command("dead-letters", "entries that could not be handled: list, show, put back or drop them")
+    dead_commands = dead.add_subparsers(dest="dead_command", required=True, metavar="ACTION")
+    dead_list = command("list", "the oldest dead letters with their reasons", dead_commands)
+    dead_list.add_argument("--limit", type=int, default=100)
+    dead_list.add_argument("--json", action="store_true")
+    dead_show = command("show", "one dead letter in full", dead_commands)
+    dead_show.add_argument("ids", nargs="+", metavar="ID")
+    dead_show.add_argument("--json", action="store_true")
+    command("retry", "put dead letters back where they came from, to be handled again",
+            dead_commands).add_argument("ids", nargs="+", metavar="ID")
+    command("drop", "delete dead letters for good", dead_commands).add_argument("ids", nargs="+", metavar="ID")
+    # -- dead-letters (end) --
     return parser
 
 
@@ -513,6 +526,23 @@ def _email(args: argparse.Namespace, settings: Settings) -> int:
 
 _HANDLERS["email"] = _email
 # -- email (end) --
+
+
+# -- dead-letters (begin) --
+def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands_dead_letters import run_dead_letters
+    from router.keys import Keys
+
+    async def body(redis: Any) -> int:
+        return await run_dead_letters(redis, Keys(settings.redis.prefix), args.dead_command, getattr(args, "ids", []),
+                                      limit=getattr(args, "limit", 100), as_json=getattr(args, "json", False),
+                                      out=sys.stdout, err=sys.stderr)
+
+    return _with_redis(body, settings)
+
+
+_HANDLERS["dead-letters"] = _dead_letters
+# -- dead-letters (end) --
 
 
 if __name__ == "__main__":

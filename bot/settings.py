@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from channels.delivery_settings import DeliverySettings
 from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
 from channels.telegram.settings import TelegramSettings
@@ -135,7 +136,7 @@ class ChannelSettings(BaseModel):
         return _hide_secrets(data) if isinstance(data, dict) else data
 
 
-class ConsoleChannelSettings(_Section):
+class ConsoleChannelSettings(_Section, DeliverySettings):
     enabled: bool = True
 
 

@@ -66,10 +66,14 @@ class PermanentDeliveryError(DeliveryError):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    attempts: int = 6
+    """When to give up: after `attempts` tries, or once `retry_for` seconds have passed (whichever is set
+    and comes first). The outbox senders use `retry_for` (`channels.<x>.retry_for`, default one hour)."""
+
+    attempts: int | None = 6
     first_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 300.0  # a longer wait than this is treated as a failure, not slept through
+    retry_for: float | None = None  # seconds from the first try after which a temporary failure is final
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +87,17 @@ class SendOutcome:
 
 async def send_with_retries(send: Callable[[], Awaitable[Any]], policy: RetryPolicy = RetryPolicy(),
                             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                            what: str = "message") -> SendOutcome:
-    """Call `send` until it succeeds, honouring RetryAfter and backing off on temporary errors."""
+                            what: str = "message", clock: Callable[[], float] = time.monotonic) -> SendOutcome:
+    """Call `send` until it succeeds, honouring RetryAfter and backing off on temporary errors.
+
+    Gives up after `policy.attempts` tries or `policy.retry_for` seconds; the last wait is cut short so
+    that the final try happens at the deadline, not after it.
+    """
     delay = policy.first_delay
-    for attempt in range(1, policy.attempts + 1):
+    deadline = None if policy.retry_for is None else clock() + policy.retry_for
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             result = await send()
         except PermanentDeliveryError as error:
@@ -95,18 +106,26 @@ async def send_with_retries(send: Callable[[], Awaitable[Any]], policy: RetryPol
         except RetryAfter as error:
             if error.seconds > policy.max_retry_after:
                 return SendOutcome(False, attempt, f"rate limited for {error.seconds:g}s")
-            wait = error.seconds
+            wait, told_to_wait = error.seconds, True
             reason = str(error)
         except (TemporaryDeliveryError, asyncio.TimeoutError, OSError) as error:
             wait = delay * (0.5 + random.random())  # jitter: many senders must not retry in step
             delay = min(delay * 2, policy.max_delay)
+            told_to_wait = False
             reason = f"{type(error).__name__}: {error}"
         else:
             return SendOutcome(True, attempt, platform_id=str(result) if isinstance(result, (str, int)) else "")
-        if attempt < policy.attempts:
-            log.info("%s: try %d failed (%s); next try in %.1fs", what, attempt, reason, wait)
-            await sleep(wait)
-    return SendOutcome(False, policy.attempts, f"gave up after {policy.attempts} tries: {reason}")
+        if policy.attempts is not None and attempt >= policy.attempts:
+            return SendOutcome(False, attempt, f"gave up after {attempt} tries: {reason}")
+        if deadline is not None:
+            left = deadline - clock()
+            if left <= 0:
+                return SendOutcome(False, attempt, f"gave up after {attempt} tries: {reason}")
+            if told_to_wait and wait > left:  # the platform will refuse until after our deadline
+                return SendOutcome(False, attempt, f"gave up: {reason}, beyond the {policy.retry_for:g}s to retry for")
+            wait = min(wait, left)
+        log.info("%s: try %d failed (%s); next try in %.1fs", what, attempt, reason, wait)
+        await sleep(wait)
 
 
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]

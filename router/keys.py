@@ -104,3 +104,13 @@ class Keys:
     def sent(self, channel: str, message_id: str) -> str:
         """Marks an outbound message delivered, so a redelivered outbox entry is not sent twice."""
         return f"{self.prefix}sent:{channel}:{message_id}"
+
+    def sending(self, channel: str, message_id: str) -> str:
+        """Lease of the sender that is sending an outbound message right now (expires if it dies)."""
+        return f"{self.prefix}sending:{channel}:{message_id}"
+
+
+def lane_key(stream: str, conversation: str) -> str:
+    """List of a conversation's unfinished entry ids in `stream`, oldest first: whose turn it is,
+    across every process reading the stream (see router/lanes.py)."""
+    return f"{stream}:lane:{conversation}"

@@ -23,7 +23,6 @@ from router.messages import DeskEvent, HistoryLine, OutboundMessage, to_json
 from router.pending import Pending, pending_from_json, pending_to_json
 
 EVENTS_MAX_LENGTH = 1_000_000
-DESK_MAX_LENGTH = 100_000
 TRANSCRIPT_MAX_LENGTH = 10_000
 DONE_TTL_SECONDS = 14 * 24 * 3600
 RESULT_TTL_SECONDS = 600
@@ -243,14 +242,18 @@ class Transaction:
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))
 
     def send_outbound(self, message: OutboundMessage) -> None:
-        key = self.keys.outbox(message.channel)
-        data = to_json(message)
-        self._writes.append(lambda p: p.xadd(key, {"data": data}))
+        # In the conversation's lane: every sender process sends one conversation's messages in order.
+        from router.lanes import append_args  # router.lanes builds on this module
+
+        arguments = append_args(self.keys.outbox(message.channel), message.conversation or message.address,
+                                {"data": to_json(message)})
+        self._writes.append(lambda p: p.eval(*arguments))
 
     def send_desk(self, event: DeskEvent) -> None:
         key = self.keys.desk
         data = to_json(event)
-        self._writes.append(lambda p: p.xadd(key, {"data": data}, maxlen=DESK_MAX_LENGTH, approximate=True))
+        # No MAXLEN: a backlog the desk has not shown yet must not be cut; its worker trims what it finished.
+        self._writes.append(lambda p: p.xadd(key, {"data": data}))
 
     async def history(self, conversation_id: str, limit: int = 20) -> tuple[HistoryLine, ...]:
         """The last `limit` transcript lines, those written by this transaction included."""

@@ -8,20 +8,28 @@ that keeps failing, goes to the dead-letter stream with the reason, so it never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
 import logging
 import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import StreamIdT
 
+from router.dead_letters import RETRY_OF_FIELD, dead_letter_fields
 from router.keys import INBOX_GROUP, Keys
+from router.lanes import Lanes, drop_stale_head, is_turn
 from router.messages import PayloadError
-from router.store import StreamFields
+from router.streams import delivery_count, refresh_claims, remove_idle_consumers, trim_acknowledged
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +60,42 @@ async def live_workers(redis: Redis, keys: Keys, now: float | None = None) -> in
     return int(await redis.zcount(keys.workers, now - WORKER_ALIVE_SECONDS, "+inf"))
 
 
+class LeavePending(Exception):
+    """Raised by a handler: leave the entry unacknowledged and uncounted (another sender holds it, or the
+    service is stopping mid-retry); it is handled again later, by this or another process."""
+
+
+class _Outcome(Enum):
+    DONE = "done"  # acknowledged or dead-lettered
+    LEFT = "left"  # left pending on purpose
+    FAILED = "failed"  # the handler failed; try again after a pause
+    UNREACHABLE = "unreachable"  # Redis failed; try again after a pause
+
+
+@dataclass(order=True)
+class _Held:
+    """An entry read and not yet finished, in a local lane ordered by entry id."""
+
+    order: tuple[int, int]
+    entry_id: str = field(compare=False)
+    fields: dict[str, str] = field(compare=False)
+
+
 class StreamWorker:
-    """Consumes one stream through a consumer group with at-least-once, idempotent handling."""
+    """Consumes one stream through a consumer group with at-least-once, idempotent handling.
+
+    Entries are handled in lanes: one per conversation (the entry's `lane` field, else
+    `concurrency_key`), in entry-id order, every lane side by side, so a slow conversation holds up
+    only itself. Across processes the lane's list in Redis decides whose turn it is (router/lanes.py).
+    Claims on every entry held are refreshed while it waits or runs, so only a dead consumer's
+    entries are ever reclaimed; reclaimed entries join their lane ahead of newer ones.
+    """
 
     def __init__(self, redis: Redis, stream: str, group: str, name: str, handler: Handler, *,
                  dead_letters: str, batch: int = 10, block_ms: int = 1000, claim_idle_seconds: float = 60.0,
                  heartbeat_key: str | None = None,
-                 concurrency_key: Callable[[Mapping[str, str]], str] | None = None) -> None:
+                 concurrency_key: Callable[[Mapping[str, str]], str] | None = None,
+                 max_held: int = 1000, stopping: asyncio.Event | None = None) -> None:
         self.redis = redis
         self.stream = stream
         self.group = group
@@ -71,32 +108,74 @@ class StreamWorker:
         self.heartbeat_key = heartbeat_key
         # Entries with different keys (e.g. different chats) are handled side by side, the same key in order.
         self.concurrency_key = concurrency_key
+        self.lanes = Lanes(stream)
+        # A consumer holding nothing that has not read for this long is gone, and removed from the group.
+        self.consumer_gone_seconds = max(3 * claim_idle_seconds, 60.0)
+        self.failure_pause = 0.5  # first pause before a failed entry is tried again; doubles each time
+        self.max_held = max_held  # entries read and not finished; reading pauses beyond this
+        # Set once the worker stops: handlers that wait (retries) give up their entry instead of finishing.
+        self.stopping = stopping if stopping is not None else asyncio.Event()
         self.processed = 0
         self._failures: dict[str, int] = {}
         self._last_beat = 0.0
         self._last_reclaim = 0.0
+        self._last_upkeep = 0.0
+        self._held: dict[str, _Held] = {}
+        self._local: dict[str, list[_Held]] = {}
+        self._lane_tasks: dict[str, asyncio.Task[None]] = {}
+        self._taken: set[str] = set()  # held entries another consumer reclaimed meanwhile: not ours to start
+        self._room = asyncio.Event()
+        self._abandoned: list[str] = []  # held entries left unfinished at a stop
+
+    @property
+    def upkeep_seconds(self) -> float:
+        return min(self.claim_idle_ms / 1000 / 2, 30.0)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; what was read before that is finished and acknowledged."""
         await ensure_group(self.redis, self.stream, self.group)
+        refresher = asyncio.create_task(self._refresh_claims_forever(stop))
         backoff = 0.5
         try:
             while not stop.is_set():
                 try:
                     await self._beat()
-                    entries = await self._reclaim() or await self._read_new()
-                    await self._process_batch(entries)
+                    await self._upkeep()
+                    room = self.max_held - len(self._held)
+                    if room <= 0:
+                        self._room.clear()
+                        await _sleep_unless(stop, self.block_ms / 1000, self._room)
+                        continue
+                    for entry_id, fields in await self._reclaim(room) or await self._read_new(count=min(self.batch, room)):
+                        self._hold(entry_id, fields)
                     backoff = 0.5
                 except (RedisConnectionError, RedisTimeoutError, OSError) as error:
                     log.warning("%s: Redis unreachable (%s); retrying in %.1fs", self.name, error, backoff)
                     await _sleep_unless(stop, backoff)
                     backoff = min(backoff * 2, 15.0)
         finally:
+            self.stopping.set()
+            if self._lane_tasks:
+                await asyncio.gather(*self._lane_tasks.values(), return_exceptions=True)
+            refresher.cancel()
+            await asyncio.gather(refresher, return_exceptions=True)
+            await self._hand_over_abandoned()
             if self.heartbeat_key:
                 try:
                     await self.redis.zrem(self.heartbeat_key, self.name)
                 except (RedisConnectionError, RedisTimeoutError, OSError):
                     pass
+
+    async def _hand_over_abandoned(self) -> None:
+        """Mark what this worker leaves unfinished as idle already, so the next worker reclaims it at once
+        instead of after `claim_idle_seconds`."""
+        abandoned, self._abandoned = self._abandoned, []
+        if not abandoned:
+            return
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError, ResponseError):
+            await self.redis.xclaim(self.stream, self.group, self.name, min_idle_time=0, message_ids=list[StreamIdT](abandoned),
+                                    idle=self.claim_idle_ms, justid=True)
+            log.info("%s: left %d entries for the next worker", self.name, len(abandoned))
 
     async def drain(self) -> int:
         """Process everything now waiting, then return how many entries were handled (for tests and CLI)."""
@@ -109,13 +188,10 @@ class StreamWorker:
             await self._process_batch(entries)
 
     async def _process_batch(self, entries: list[tuple[str, dict[str, str]]]) -> None:
-        if self.concurrency_key is None or len(entries) < 2:
-            for entry_id, fields in entries:
-                await self._process(entry_id, fields)
-            return
+        """One after the other per lane, lanes side by side; errors propagate (drain is for tests and the CLI)."""
         groups: dict[str, list[tuple[str, dict[str, str]]]] = {}
         for entry_id, fields in entries:
-            groups.setdefault(self.concurrency_key(fields), []).append((entry_id, fields))
+            groups.setdefault(self._lane_of(fields), []).append((entry_id, fields))
 
         async def in_order(group: list[tuple[str, dict[str, str]]]) -> None:
             for entry_id, fields in group:
@@ -123,55 +199,199 @@ class StreamWorker:
 
         await asyncio.gather(*(in_order(group) for group in groups.values()))
 
-    async def _read_new(self, block: bool = True) -> list[tuple[str, dict[str, str]]]:
-        reply = await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch,
+    def _lane_of(self, fields: Mapping[str, str]) -> str:
+        lane = self.lanes.of(fields)
+        if lane:
+            return lane
+        return self.concurrency_key(fields) if self.concurrency_key is not None else ""
+
+    # -- lanes -----------------------------------------------------------------------------
+    def _hold(self, entry_id: str, fields: dict[str, str]) -> None:
+        if entry_id in self._held:
+            return
+        held = _Held(_parse_id(entry_id), entry_id, fields)
+        self._held[entry_id] = held
+        key = self._lane_of(fields)
+        heapq.heappush(self._local.setdefault(key, []), held)
+        if key not in self._lane_tasks:
+            self._lane_tasks[key] = asyncio.create_task(self._run_lane(key))
+
+    def _let_go(self, held: _Held) -> None:
+        self._held.pop(held.entry_id, None)
+        self._taken.discard(held.entry_id)
+        self._room.set()
+
+    async def _run_lane(self, key: str) -> None:
+        queue = self._local[key]
+        try:
+            while queue:
+                held = queue[0]
+                if held.entry_id in self._taken:
+                    heapq.heappop(queue)
+                    self._let_go(held)
+                    continue
+                turn = await self._wait_turn(held, queue)
+                if turn is None:
+                    break  # stopping
+                if not turn:
+                    continue  # an older entry of this lane arrived meanwhile: that one first
+                outcome = await self._process_safely(held.entry_id, held.fields)
+                if outcome in (_Outcome.FAILED, _Outcome.UNREACHABLE):
+                    pause = min(self.failure_pause * 2 ** self._failures.get(held.entry_id, 1), 15.0)
+                    if await _sleep_unless(self.stopping, pause):
+                        continue  # the same entry again: the lane keeps its order
+                    break  # stopping: it stays pending for whoever runs next
+                if outcome is _Outcome.LEFT and self.stopping.is_set():
+                    break
+                # Not heappop: an older (reclaimed) entry may have joined the lane while this one ran.
+                queue.remove(held)
+                heapq.heapify(queue)
+                self._let_go(held)
+        finally:
+            for held in queue:
+                self._abandoned.append(held.entry_id)
+                self._let_go(held)
+            queue.clear()
+            self._local.pop(key, None)
+            self._lane_tasks.pop(key, None)
+
+    async def _wait_turn(self, held: _Held, queue: list[_Held]) -> bool | None:
+        """True when it is `held`'s turn in its lane across processes; False when an older entry of the
+        same lane arrived locally meanwhile; None when stopping."""
+        lane = self.lanes.of(held.fields)
+        if not lane:
+            return True
+        pause, waited, last_head = 0.01, 0.0, ""
+        while True:
+            try:
+                head = await is_turn(self.redis, lane, held.entry_id)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                head = last_head or "?"
+            if head is None:
+                return True
+            if queue[0] is not held:
+                return False
+            if head != last_head:
+                last_head, waited = head, 0.0
+            elif waited >= 2.0:
+                # Waiting long for the same entry: make sure somebody still holds it.
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    if await drop_stale_head(self.redis, self.stream, self.group, lane, head):
+                        log.warning("%s: dropped %s from lane %s: no consumer held it", self.name, head, lane)
+                        continue
+                waited = 0.0
+            if not await _sleep_unless(self.stopping, pause):
+                return None
+            waited += pause
+            pause = min(pause * 2, 0.25)
+
+    async def _process_safely(self, entry_id: str, fields: Mapping[str, str]) -> _Outcome:
+        try:
+            return await self._process(entry_id, fields)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            log.warning("%s: Redis unreachable while handling %s (%s); it stays pending", self.name, entry_id, error)
+            return _Outcome.UNREACHABLE
+
+    # -- reading ---------------------------------------------------------------------------
+    async def _read_new(self, block: bool = True, count: int | None = None) -> list[tuple[str, dict[str, str]]]:
+        reply = await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"}, count=count or self.batch,
                                             block=self.block_ms if block else None)
         if not reply:
             return []
         return [(entry_id, fields) for entry_id, fields in reply[0][1]]
 
-    async def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
+    async def _reclaim(self, count: int | None = None) -> list[tuple[str, dict[str, str]]]:
         now = time.monotonic()
-        if now - self._last_reclaim < min(self.claim_idle_ms / 1000 / 2, 30):
+        if now - self._last_reclaim < self.upkeep_seconds:
             return []
         self._last_reclaim = now
         _cursor, claimed, *_deleted = await self.redis.xautoclaim(
-            self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id="0-0", count=self.batch)
-        entries = [(entry_id, fields) for entry_id, fields in claimed if fields is not None]
+            self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id="0-0",
+            count=min(count or self.batch, self.batch * 10))
+        entries = [(entry_id, fields) for entry_id, fields in claimed
+                   if fields is not None and entry_id not in self._held]
         if entries:
             log.info("%s: reclaimed %d entries left by a stopped worker", self.name, len(entries))
         return entries
 
-    async def _process(self, entry_id: str, fields: Mapping[str, str]) -> None:
+    async def _upkeep(self) -> None:
+        """Now and then: trim what every group finished, remove consumers long gone."""
+        now = time.monotonic()
+        if now - self._last_upkeep < self.upkeep_seconds:
+            return
+        self._last_upkeep = now
         try:
-            await self.handler(entry_id, fields)
+            await trim_acknowledged(self.redis, self.stream)
+            await remove_idle_consumers(self.redis, self.stream, self.group,
+                                        idle_seconds=self.consumer_gone_seconds, keep=self.name)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            raise
+        except Exception:  # upkeep must never stop the work itself
+            log.exception("%s: stream upkeep of %s failed; the work goes on", self.name, self.stream)
+
+    async def _refresh_claims_forever(self, stop: asyncio.Event) -> None:
+        """Keep the claims on held entries fresh, so no other consumer takes them while we live."""
+        period = max(self.claim_idle_ms / 1000 / 3, 0.05)
+        while not stop.is_set() or self._held:
+            await asyncio.sleep(period)
+            ids = list(self._held)
+            if not ids:
+                continue
+            try:
+                ours = await refresh_claims(self.redis, self.stream, self.group, self.name, ids)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                continue
+            taken = [entry_id for entry_id in ids if entry_id not in ours and entry_id in self._held]
+            if taken:
+                log.warning("%s: %d held entries were reclaimed by another consumer (this one was stalled)",
+                            self.name, len(taken))
+                self._taken.update(taken)
+
+    # -- one entry -------------------------------------------------------------------------
+    async def _process(self, entry_id: str, fields: Mapping[str, str]) -> _Outcome:
+        try:
+            # A dead letter put back keeps its first id as identity: its effects are keyed by it.
+            await self.handler(fields.get(RETRY_OF_FIELD) or entry_id, fields)
         except PayloadError as error:
             log.error("%s: %s entry %s is not valid and goes to the dead letters: %s",
                       self.name, self.stream, entry_id, error)
             await self._dead_letter(entry_id, fields, str(error))
-            return
+            return _Outcome.DONE
+        except LeavePending:
+            self._failures.pop(entry_id, None)
+            return _Outcome.LEFT
         except (RedisConnectionError, RedisTimeoutError, OSError):
             raise  # not the entry's fault: leave it pending, it is tried again
         except Exception as error:  # a bug must not stop the queue; the entry is kept and reported
+            # Tries here, plus the deliveries to processes that died trying it (a crash on this entry).
             failures = self._failures.get(entry_id, 0) + 1
             self._failures[entry_id] = failures
+            tries = failures + max(await delivery_count(self.redis, self.stream, self.group, entry_id) - 1, 0)
             log.exception("%s: %s entry %s failed (try %d of %d)", self.name, self.stream, entry_id,
-                          failures, MAX_FAILURES)
-            if failures >= MAX_FAILURES:
+                          tries, MAX_FAILURES)
+            if tries >= MAX_FAILURES:
                 await self._dead_letter(entry_id, fields, f"{type(error).__name__}: {error}")
                 self._failures.pop(entry_id, None)
-            return
+                return _Outcome.DONE
+            return _Outcome.FAILED
         self._failures.pop(entry_id, None)
-        await self.redis.xack(self.stream, self.group, entry_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.stream, self.group, entry_id)
+            self._leave_lane(pipe, entry_id, fields)
+            await pipe.execute()
         self.processed += 1
+        return _Outcome.DONE
+
+    def _leave_lane(self, pipe: Pipeline, entry_id: str, fields: Mapping[str, str]) -> None:
+        lane = self.lanes.of(fields)
+        if lane:
+            pipe.lrem(lane, 1, entry_id)
 
     async def _dead_letter(self, entry_id: str, fields: Mapping[str, str], reason: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            entry: StreamFields = {}
-            entry.update(fields)
-            entry.update({"stream": self.stream, "entry_id": entry_id, "reason": reason[:2000], "at": repr(time.time())})
-            pipe.xadd(self.dead_letters, entry)
+            pipe.xadd(self.dead_letters, dead_letter_fields(self.stream, entry_id, fields, reason))
             pipe.xack(self.stream, self.group, entry_id)
+            self._leave_lane(pipe, entry_id, fields)
             await pipe.execute()
 
     async def _beat(self) -> None:
@@ -187,11 +407,25 @@ class StreamWorker:
             self._last_beat = now
 
 
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+def _parse_id(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
     try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        pass
+        return int(milliseconds), int(sequence or 0)
+    except ValueError:
+        return 0, 0
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> bool:
+    """Sleep `seconds`, or less if `stop` (or `wake`) is set; True when it slept in full."""
+    waits = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waits.append(asyncio.ensure_future(wake.wait()))
+    try:
+        done, _ = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()
+    return not done
 
 
 def inbox_worker(redis: Redis, keys: Keys, handler: Handler, name: str, claim_idle_seconds: float = 60.0,

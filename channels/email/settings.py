@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from channels.delivery_settings import DeliverySettings
+
 Security = Literal["tls", "starttls", "none"]
 
 
@@ -47,7 +49,7 @@ class SmtpSettings(_Section):
     timeout_seconds: float = Field(30.0, gt=0)
 
 
-class EmailChannelSettings(_Section):
+class EmailChannelSettings(_Section, DeliverySettings):
     enabled: bool = False
     address: str | None = None  # the support mailbox: From of our replies, and the echo guard
     display_name: str = "Support"

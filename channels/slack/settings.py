@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
+
+from channels.delivery_settings import DeliverySettings
 
 
-class SlackSettings(BaseModel):
+class SlackSettings(DeliverySettings):
     """Slack as the agents' desk and as a customer channel."""
 
     # Unknown keys are typos far more often than intent.

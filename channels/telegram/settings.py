@@ -6,7 +6,6 @@ import re
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -14,13 +13,15 @@ from pydantic import (
     model_validator,
 )
 
+from channels.delivery_settings import DeliverySettings
+
 # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret_token.
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # Telegram's own server; a self-hosted Bot API server (or a test's loopback fake) replaces it.
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 
 
-class TelegramSettings(BaseModel):
+class TelegramSettings(DeliverySettings):
     """Telegram channel settings; the token (and, for webhooks, the secret) are required once enabled."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
