@@ -67,10 +67,13 @@ def _spellings(texts: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
     """(accented spelling by folded form, Greek spelling by Latin spelling) of the words of `texts`."""
     latin: dict[str, Counter[str]] = {}
     greek: dict[str, Counter[str]] = {}
+    folds: dict[str, str] = {}  # a word is folded once, however often it is written
     for text in texts:
         for word in _WORD.findall(text):
             written = word.lower()
-            folded = normalize(written)
+            folded = folds.get(written)
+            if folded is None:
+                folded = folds[written] = normalize(written)
             latin.setdefault(folded, Counter())[written] += 1
             if has_greek(folded):
                 greek.setdefault(latin_key(folded), Counter())[written] += 1

@@ -192,6 +192,14 @@ def test_normalize_is_idempotent_and_drops_marks(text: str) -> None:
     assert once == once.strip() and "  " not in once
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_the_ascii_shortcut_folds_as_the_full_fold_does(text: str) -> None:
+    from faq.normalize import _fold
+
+    assert normalize(text) == _fold(text)
+
+
 def test_match_speed_is_not_tested_here_but_kb_builds_from_many_questions(tmp_path: Path) -> None:
     lines = ["entries:"]
     for i in range(300):
