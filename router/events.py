@@ -42,7 +42,14 @@ class Event(StrEnum):
     CASE_RELEASED = "case_released"
     CASE_RESOLVED = "case_resolved"
     CASE_REOPENED = "case_reopened"
-    CASE_RATED = "case_rated"
+    CASE_RATED = "case_rated"  # CSAT 1-5: case, conversation, csat, round (= times reopened), agent, team, channel
+    RATING_ASKED = "rating_asked"  # the survey was sent: case, conversation, round, channel, team
+    NPS_RATED = "nps_rated"  # 0-10: case, conversation, nps, round, team, channel
+    CES_RATED = "ces_rated"  # Customer Effort 1-7: case, conversation, ces, round, team, channel
+    FEEDBACK_COMMENT = "feedback_comment"  # case, conversation, round, chars (the text is in the transcript)
+    SLA_WARNING = "sla_warning"  # a queued case about to breach its first-response target: case, team, waited
+    CASE_ESCALATED = "case_escalated"  # past the second limit, moved: case, from_team, team, waited
+    OUTSIDE_HOURS = "outside_hours"  # the customer was told when the team is back: conversation, case, team, opens_at
     CASE_THANKED = "case_thanked"
     CASE_CLOSED = "case_closed"
     ACTION_REFUSED = "action_refused"
