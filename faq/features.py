@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,6 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .normalize import has_greek, latin_key, normalize
 
 
+@lru_cache(maxsize=32_768)  # as `normalize`: every build prepares all the questions again
 def prepare(text: str, latin: bool) -> str:
     """Normalised text; with `latin`, in the coarse Latin spelling shared by Greek script and Greeklish.
 

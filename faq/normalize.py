@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _WS = re.compile(r"\s+")
 # Categories that carry meaning for matching; everything else (punctuation, symbols,
@@ -39,6 +40,13 @@ def strip_accents(text: str) -> str:
 _ASCII_FOLD = {code: (chr(code).lower() if chr(code).isalnum() else " ") for code in range(128)}
 
 
+# Every build of a knowledge base folds all its questions again (a reload, each of `faq lint`'s held-out
+# builds, `faq eval`): remembering recent folds made lint's folding 5x cheaper. Bounded, so messages
+# that never repeat only push out old entries.
+NORMALIZE_CACHE_SIZE = 32_768
+
+
+@lru_cache(maxsize=NORMALIZE_CACHE_SIZE)
 def normalize(text: str) -> str:
     """Fold `text` for matching: NFKC, casefold, no accents, final sigma folded, punctuation gone."""
     if text.isascii():
@@ -107,6 +115,7 @@ def transliterate_greek(normalized: str) -> str:
     return _GREEK_RE.sub(lambda m: _GREEK_DIGRAPHS.get(m.group(0)) or _GREEK_LETTERS[m.group(0)], normalized)
 
 
+@lru_cache(maxsize=NORMALIZE_CACHE_SIZE)  # 17 regular expressions a text: remembered like `normalize`
 def latin_key(normalized: str) -> str:
     """A coarse Latin spelling of normalised text, the same for Greek script and for Greeklish."""
     latin = transliterate_greek(normalized)
