@@ -23,7 +23,15 @@ import faq.encoder as encoder_module
 import faq.matcher as matcher_module
 from bot.commands_faq import cmd_faq_eval
 from faq import LiveKnowledgeBase, load_knowledge_base
-from faq.encoder import E5Encoder, EmbeddingCache, SentenceEmbeddings, cache_key, clean_text, default_cache_path
+from faq.encoder import (
+    MAX_EMBEDDED_WORDS,
+    E5Encoder,
+    EmbeddingCache,
+    SentenceEmbeddings,
+    cache_key,
+    clean_text,
+    default_cache_path,
+)
 from faq.matcher import matcher_factory
 from faq.normalize import strip_accents
 from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
@@ -354,3 +362,14 @@ def test_messages_typed_without_accents_or_in_greeklish_are_read_in_the_question
     # English stays English, however many of its words are Greek words in Latin letters.
     assert spelling.respell("How do I pay to me") == "How do I pay to me"
     assert spelling.respell("Kā es varu?") == "Kā es varu?"  # typed with accents: as typed
+
+
+def test_only_a_messages_first_words_are_embedded(encoder: E5Encoder) -> None:
+    # A 400-word email costs the engine seconds; its question is stated early and the n-grams read the rest.
+    question = "Where is my parcel? It was due on Monday."
+    email = question + " " + " ".join(["I have been waiting for it all week long."] * 40)
+    first = " ".join(email.split()[:MAX_EMBEDDED_WORDS])
+    assert clean_text(email) == first
+    assert cache_key("m", email) == cache_key("m", first)
+    assert np.array_equal(encoder.embed_one(email), encoder.embed_one(first))
+    assert clean_text(question) == question  # short texts are embedded whole
