@@ -82,7 +82,9 @@ class SideBySide:
         encoder does not read."""
         if language is not None and self.languages is not None and language not in self.languages:
             return self.embed_one_cheaply(text)
-        return np.concatenate([scale * encoder.embed_one(text) for encoder, scale in self._parts]).astype(np.float32)
+        (first, first_scale), (second, second_scale) = self._parts
+        read = first.embed_one(text, language) if isinstance(first, CentredSentences) else first.embed_one(text)
+        return np.concatenate([first_scale * read, second_scale * second.embed_one(text)]).astype(np.float32)
 
     def embed_one_cheaply(self, text: str) -> np.ndarray:
         """`embed_one` with the first encoder's part left at zeros (the second one's alone computed)."""
@@ -134,9 +136,9 @@ class CentredSentences:
             self._axes[:, :axes.shape[1]] = axes  # a knowledge base of few questions has fewer axes
         return self._project(raw)
 
-    def embed_one(self, text: str) -> np.ndarray:
-        """A message's projected vector, read in the questions' spelling (see `respell`)."""
-        return self._project(self.sentences.embed_one(self._spelling.respell(text))[None, :])[0]
+    def embed_one(self, text: str, language: str | None = None) -> np.ndarray:
+        """A message's projected vector, read in the questions' spelling, else its language's (see `respell`)."""
+        return self._project(self.sentences.embed_one(self._spelling.respell(text, language))[None, :])[0]
 
     def _project(self, raw: np.ndarray) -> np.ndarray:
         projected = (raw - self._mean) @ self._axes

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import faq.encoder as encoder_module
 import faq.matcher as matcher_module
@@ -362,6 +364,34 @@ def test_messages_typed_without_accents_or_in_greeklish_are_read_in_the_question
     # English stays English, however many of its words are Greek words in Latin letters.
     assert spelling.respell("How do I pay to me") == "How do I pay to me"
     assert spelling.respell("Kā es varu?") == "Kā es varu?"  # typed with accents: as typed
+
+
+def test_a_messages_language_puts_back_the_accents_of_words_the_knowledge_base_lacks() -> None:
+    from faq.respell import Spelling, language_spellings
+
+    spelling = Spelling(["Hol van a csomagom?", "Kur ir mana paka?", "Where is my parcel?"], samples=False)
+    # Neither "kosarban" nor "szamitogep" is a word of the questions: Hungarian's usual spelling is used.
+    assert spelling.respell("mi van a kosarban a szamitogep", "hu") == "mi van a kosárban a számítógép"
+    assert spelling.respell("kāpēc nav piegades", "lv") == "kāpēc nav piegādes"
+    # Only for a message in that language: English "on" is not Hungarian "ön", nor is an unknown language.
+    assert spelling.respell("turn on the lights", "en") == "turn on the lights"
+    assert spelling.respell("turn on the lights") == "turn on the lights"
+    assert spelling.respell("kosarban", "xx") == "kosarban"
+    assert language_spellings("../hu") == {}  # never a path
+    # The questions' own spelling wins: "van" is written so in them, as is the typed word.
+    assert spelling.respell("hol van a csomagom", "hu") == "hol van a csomagom"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["hu", "lv"]), st.data())
+def test_the_usual_spellings_fold_to_their_key(language: str, data: st.DataObject) -> None:
+    from faq.normalize import normalize
+    from faq.respell import language_spellings
+
+    table = language_spellings(language)
+    assert len(table) > 10_000
+    folded = data.draw(st.sampled_from(sorted(table)))
+    assert normalize(table[folded]) == folded and table[folded] != folded
 
 
 def test_only_a_messages_first_words_are_embedded(encoder: E5Encoder) -> None:
