@@ -123,7 +123,9 @@ class Helpline:
                 reopen_days=settings.router.reopen_days, rephrase_turns=settings.router.rephrase_turns,
                 relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
                 flood_per_minute=settings.router.flood_messages_per_minute,
-                desk=settings.channels.slack.enabled))
+                desk=settings.channels.slack.enabled,
+                business_hours={key: team.business_hours.hours() for key, team in settings.teams.items()
+                                if team.business_hours is not None}))
         return self._router
 
     def _current_knowledge_base(self) -> KnowledgeBase:

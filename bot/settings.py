@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -24,6 +25,14 @@ from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
 from channels.telegram.settings import TelegramSettings
 from faq.bounded_yaml import YamlLimitError, YamlLimits, check_yaml_limits
+from router.business_hours import (
+    MAX_HOLIDAYS,
+    MAX_RANGES_PER_DAY,
+    BusinessHours,
+    BusinessHoursError,
+    load_zone,
+    parse_range,
+)
 
 DEFAULT_CONFIG = Path("config/helpline.yaml")
 CONFIG_ENV_VAR = "HELPLINE_CONFIG"
@@ -72,6 +81,59 @@ class FaqSettings(_Section):
         return self
 
 
+_Ranges = list[str]
+
+
+class WeeklyHoursSettings(_Section):
+    """Open ranges per day, `["09:00-13:00", "14:00-18:00"]`; a day left out or `[]` is closed."""
+
+    mon: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    tue: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    wed: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    thu: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    fri: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    sat: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    sun: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+
+    @field_validator("*")
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            try:
+                parse_range(text)
+            except BusinessHoursError as error:
+                raise ValueError(f"[{index}] {error}") from None
+        return value
+
+
+class BusinessHoursSettings(_Section):
+    """When a team answers: outside these hours customers are told when it is back, and SLA clocks pause."""
+
+    timezone: str  # IANA name, e.g. Europe/Athens
+    weekly: WeeklyHoursSettings
+    holidays: list[date] = Field(default_factory=list, max_length=MAX_HOLIDAYS)  # closed all day, local dates
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            load_zone(value)
+        except BusinessHoursError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _open_some_day(self) -> BusinessHoursSettings:
+        if not any(getattr(self.weekly, day) for day in type(self.weekly).model_fields):
+            raise ValueError("weekly has no open hours on any day (leave business_hours out for always open)")
+        return self
+
+    def hours(self) -> BusinessHours:
+        """The router's value."""
+        weekly = {day: getattr(self.weekly, day) for day in type(self.weekly).model_fields}
+        return BusinessHours.parse(self.timezone, weekly, self.holidays)
+
+
 class TeamSettings(_Section):
     slack_channel: str | None = None  # the team's queue channel on the Slack desk
     name: str | None = None  # the team's name for agents (and customers, without display_name); else the key
@@ -79,6 +141,7 @@ class TeamSettings(_Section):
     display_name: str | dict[str, str] | None = None
     slack_users: list[str] = Field(default_factory=list)  # Slack user ids who may act on the team's cases
     slack_usergroups: list[str] = Field(default_factory=list)  # Slack user group ids, likewise
+    business_hours: BusinessHoursSettings | None = None  # none: always open
 
     @field_validator("display_name")
     @classmethod
