@@ -33,6 +33,7 @@ from router.business_hours import (
     load_zone,
     parse_range,
 )
+from router.sla import SlaPolicy
 
 DEFAULT_CONFIG = Path("config/helpline.yaml")
 CONFIG_ENV_VAR = "HELPLINE_CONFIG"
@@ -134,6 +135,46 @@ class BusinessHoursSettings(_Section):
         return BusinessHours.parse(self.timezone, weekly, self.holidays)
 
 
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,}$")
+
+
+class SlaSettings(_Section):
+    """A team's first-response target for queued cases (counted in business hours when it has them)."""
+
+    first_response_minutes: float = Field(..., gt=0)
+    # The queue channel is told (mentioning oncall_usergroup) this long before the target is missed.
+    warn_before_minutes: float = Field(5.0, ge=0)
+    # Still waiting this long: moved to escalate_to's queue. Both or neither.
+    escalate_after_minutes: float | None = Field(None, gt=0)
+    escalate_to: str | None = None
+    oncall_usergroup: str | None = None  # Slack user group id (S0123ABCD), mentioned in the warning
+
+    @field_validator("oncall_usergroup")
+    @classmethod
+    def _usergroup_id(cls, value: str | None) -> str | None:
+        if value is not None and not _USERGROUP_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack user group id (like S0123ABCD)")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_in_order(self) -> SlaSettings:
+        if self.warn_before_minutes >= self.first_response_minutes:
+            raise ValueError("warn_before_minutes must be less than first_response_minutes")
+        if (self.escalate_after_minutes is None) != (self.escalate_to is None):
+            raise ValueError("escalate_after_minutes and escalate_to go together: set both or neither")
+        if self.escalate_after_minutes is not None and self.escalate_after_minutes < self.first_response_minutes:
+            raise ValueError("escalate_after_minutes must not be less than first_response_minutes")
+        return self
+
+    def policy(self) -> SlaPolicy:
+        """The router's value."""
+        return SlaPolicy(first_response_seconds=self.first_response_minutes * 60,
+                         warn_before_seconds=self.warn_before_minutes * 60,
+                         escalate_after_seconds=None if self.escalate_after_minutes is None
+                         else self.escalate_after_minutes * 60,
+                         escalate_to=self.escalate_to)
+
+
 class TeamSettings(_Section):
     slack_channel: str | None = None  # the team's queue channel on the Slack desk
     name: str | None = None  # the team's name for agents (and customers, without display_name); else the key
@@ -142,6 +183,7 @@ class TeamSettings(_Section):
     slack_users: list[str] = Field(default_factory=list)  # Slack user ids who may act on the team's cases
     slack_usergroups: list[str] = Field(default_factory=list)  # Slack user group ids, likewise
     business_hours: BusinessHoursSettings | None = None  # none: always open
+    sla: SlaSettings | None = None  # none: no first-response target
 
     @field_validator("display_name")
     @classmethod
@@ -282,6 +324,12 @@ class Settings(_Section):
     def _default_team_exists(self) -> Settings:
         if self.router.default_team not in self.teams:
             raise ValueError(f"router.default_team {self.router.default_team!r} is not one of teams: {sorted(self.teams)}")
+        for key, team in self.teams.items():
+            target = team.sla.escalate_to if team.sla is not None else None
+            if target is not None and target not in self.teams:
+                raise ValueError(f"teams.{key}.sla.escalate_to {target!r} is not one of teams: {sorted(self.teams)}")
+            if target == key:
+                raise ValueError(f"teams.{key}.sla.escalate_to: a team cannot escalate to itself")
         return self
 
     @property

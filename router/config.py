@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from router.business_hours import BusinessHours
+from router.sla import SlaPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class RouterConfig:
     desk: bool = False  # an agents' desk (Slack) reads hl:outbox:desk
     # team key → when it answers; a team not here is always open.
     business_hours: Mapping[str, BusinessHours] = field(default_factory=dict)
+    # team key → its first-response target; a team not here has none.
+    sla: Mapping[str, SlaPolicy] = field(default_factory=dict)
+    recent_waits: int = 20  # claimed cases per team whose waits give the estimate customers read
 
     @property
     def teams(self) -> tuple[str, ...]:
