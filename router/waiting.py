@@ -33,7 +33,10 @@ def expect(hours: BusinessHours | None, recent_waits: list[float], now: float) -
 
 
 def rounded_wait(seconds: float) -> tuple[str, int] | None:
-    """The text key and number for a wait as people say it: 1-9 minutes, 10-55 by fives, hours, days."""
+    """The text key and number for a wait as people say it: 1-9 minutes, 10-50 by fives, 1-20 hours, 1-14 days.
+
+    No plural figure ends in 1 but 11, so languages that put a singular after 21 or 31 need no such form.
+    """
     minutes = max(seconds, 0.0) / 60
     if minutes < 1.5:
         return "wait_minute", 1
@@ -44,7 +47,7 @@ def rounded_wait(seconds: float) -> tuple[str, int] | None:
     hours = minutes / 60
     if hours < 1.5:
         return "wait_hour", 1
-    if hours < 21.5:
+    if hours < 20.5:  # never 21: "21" takes the singular in Latvian, like "1"
         return "wait_hours", round(hours)
     days = hours / 24
     if days < 1.5:
