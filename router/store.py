@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
@@ -195,9 +196,11 @@ class Transaction:
         waits = []
         for value in values:
             try:
-                waits.append(float(value))
+                seconds = float(value)
             except (TypeError, ValueError):
                 continue  # an odd entry spoils one figure, not the estimate
+            if math.isfinite(seconds) and seconds >= 0:
+                waits.append(seconds)
         return waits
 
     async def reserve_case_number(self) -> int:

@@ -226,3 +226,10 @@ def waiting(**changes: object) -> Case:
 def test_due_steps(case: Case, minutes: float, expected: SlaStep | None) -> None:
     policy = SUPPORT_SLA if case.team == "support" else None
     assert due_step(case, policy, None, MONDAY_10 + minutes * MINUTE) == expected
+
+
+async def test_odd_entries_in_the_kept_waits_spoil_nothing(helpline: Helpline, customer: Customer) -> None:
+    configure(helpline, MONDAY_10)
+    await helpline.redis.rpush(helpline.keys.waits("support"), "not a number", "", "nan", "inf", "-5", "600")
+    opened = (await customer.say("I want to talk to a human"))[-1].text
+    assert opened.endswith("The estimated wait is about 10 minutes.")
