@@ -158,8 +158,10 @@ class Router:
         conversation_id = await turn.pipe.get(address_key)
         conversation = await turn.conversation(conversation_id) if conversation_id else None
         hint = (conversation.language if conversation else None) or message.language_hint
-        if reading.language == LINGUA_FRANCA and conversation is not None and conversation.language:
-            language = conversation.language  # "thanks", "ok", "bye" are typed in every language: no switch
+        # "thanks", "ok", "bye" are typed in every language, and "status" is a word of several: no switch.
+        brief_status = reading.asks_case_status and len(text.split()) <= 2
+        if (reading.language == LINGUA_FRANCA or brief_status) and conversation is not None and conversation.language:
+            language = conversation.language
         else:
             language = reading.language or self._language_of(text, hint)
         if language not in self.config.languages:

@@ -247,12 +247,14 @@ class Intents:
         small_talk, talk_language = self._small_talk(tokens, latin)
         yes, yes_language = self._whole(tokens, "yes", latin)
         no, no_language = self._whole(tokens, "no", latin)
+        # No language from a bare status word: "status", "statuss", "státusz" are one word to the typo-forgiving lists.
+        status_alone, _ = self._whole(tokens, "status_alone", latin)
         return Reading(
             small_talk=small_talk, language=talk_language or yes_language or no_language, yes=yes, no=no,
             wants_person=self._wants_person(tokens, latin), complaint=self._said(tokens, "complaint", latin),
             asks_case_status=(bool(self._lists["case"].find(tokens, latin))
                               and bool(self._lists["status"].find(tokens, latin)))
-            or self._whole(tokens, "status_alone", latin)[0],
+            or status_alone,
             solved=self._said(tokens, "solved", latin), rating=self._rating(text, tokens, latin))
 
     # -- the parts ---------------------------------------------------------------------------

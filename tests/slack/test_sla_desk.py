@@ -14,8 +14,8 @@ from router.messages import DeskEvent, DeskEventKind, from_json
 from router.worker import StreamWorker
 from tests.drivers import Customer, case_hash
 from tests.router.test_flow import case_number_in
-from tests.router.test_sla import MINUTE, MONDAY_10, configure, sweep
-from tests.slack.conftest import BILLING, SUPPORT, TEAMS, slack_section
+from tests.router.test_sla import MINUTE, MONDAY_10, OFFICE, configure, sweep, utc
+from tests.slack.conftest import BILLING, DM, EVE, SUPPORT, TEAMS, dispatch, event_body, message_event, slack_section
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_desk import settle, show_desk
 
@@ -85,3 +85,26 @@ async def test_an_escalated_case_moves_to_the_other_teams_channel(
     assert len(top_level(fake, BILLING)) == 1 and f"Case #{number}" in top_level(fake, BILLING)[0]["text"]
     # Escalated without a warning first (the sweep was late): no mention of anyone in billing.
     assert "subteam" not in json.dumps(fake.posts(BILLING))
+
+
+@pytest.mark.parametrize(("ask", "word", "back"), [
+    ("I want to talk to a human", "status", "Monday 19 January at 09:00"),
+    ("θέλω να μιλήσω με άνθρωπο", "κατάσταση", "Δευτέρα 19 Ιανουαρίου, στις 09:00"),
+    ("θέλω να μιλήσω με άνθρωπο", "status", "Δευτέρα 19 Ιανουαρίου, στις 09:00"),  # a word of every language
+    ("gribu runāt ar cilvēku", "statuss", "pirmdien, 19. janvārī, plkst. 09:00"),
+    ("szeretnék egy ügyintézővel beszélni", "állapot", "január 19. (hétfő) 09:00 órától"),
+])
+async def test_status_in_a_slack_message_gives_the_place_and_when_the_team_is_back(
+        desk_helpline: Helpline, worker: StreamWorker, sla_slack: SlackChannel, fake: FakeSlack, ask: str, word: str,
+        back: str) -> None:
+    configure(desk_helpline, utc(2026, 1, 17, 10), OFFICE)  # Saturday
+    sender = desk_helpline.channel_sender(sla_slack, block_ms=10)
+    await dispatch(sla_slack, event_body(message_event(DM, EVE, ask)))
+    await worker.drain()
+    await sender.drain()
+    number = case_number_in(fake.posts(DM)[-1]["text"])
+    await dispatch(sla_slack, event_body(message_event(DM, EVE, word)))
+    await worker.drain()
+    await sender.drain()
+    status = fake.posts(DM)[-1]["text"]
+    assert f"#{number}" in status and "1" in status and back in status
