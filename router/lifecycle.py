@@ -21,7 +21,7 @@ from router.log_context import note as note_ids
 from router.messages import Attachment, DeskEventKind, QuickReply
 from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, reply
 from router.turn import Turn
-from router.waiting import expect, expectation_text
+from router.waiting import expect, expectation_text, opening_phrase
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ TRANSITIONS: frozenset[tuple[str, Transition, str]] = frozenset({
 _ALLOWED = {(origin, transition) for origin, transition, _ in TRANSITIONS}
 
 _OPENED_TEXT = {OpenReason.REQUESTED: "case_opened_on_request", OpenReason.COMPLAINT: "complaint_opened"}
+# The case-opened texts' outside-hours variants, naming when the team is back ($when).
+_AWAY_TEXT = {key: f"{key}_away" for key in ("case_opened", "case_opened_on_request", "complaint_opened")}
 
 
 def allowed(status: CaseStatus, transition: Transition) -> bool:
@@ -132,9 +134,15 @@ async def say_with_expectation(turn: Turn, conversation: Conversation, waiting: 
     """Say `key`, followed by what the customer can expect: when the team is back, or about how long."""
     hours = turn.config.hours(waiting.team)
     expectation = expect(hours, await turn.recent_waits(waiting.team), turn.now)
-    text = turn.texts.render(conversation.language, key, **values)
-    extra = expectation_text(turn.texts, conversation.language, expectation, hours, turn.now)
-    turn.send(conversation, f"{text} {extra}" if extra else text)
+    language = conversation.language
+    if expectation.opens_at is not None and hours is not None and key in _AWAY_TEXT:
+        # Its own wording: "an agent will reply shortly" followed by "the team is away" would contradict itself.
+        when = opening_phrase(turn.texts, language, hours, expectation.opens_at, turn.now)
+        turn.send(conversation, turn.texts.render(language, _AWAY_TEXT[key], when=when, **values))
+    else:
+        text = turn.texts.render(language, key, **values)
+        extra = expectation_text(turn.texts, language, expectation, hours, turn.now)
+        turn.send(conversation, f"{text} {extra}" if extra else text)
     if expectation.opens_at is not None:
         turn.event(Event.OUTSIDE_HOURS, conversation=conversation.id, case=waiting.number, team=waiting.team,
                    opens_at=f"{expectation.opens_at:.0f}")

@@ -147,16 +147,17 @@ async def test_outside_hours_the_customer_hears_when_the_team_is_back(helpline: 
     configure(helpline, saturday, OFFICE)
     opened = (await customer.say("I want to talk to a human"))[-1].text
     number = case_number_in(opened)
-    assert "Your case number is" in opened
-    assert opened.endswith("Our team is away at the moment and will be back on Monday 19 January at 09:00. "
-                           "An agent will answer you then.")
+    assert opened == (f"Of course, I'm passing you on to our team. Your case number is #{number} and your position "
+                      "in the queue is 1. Our team is away at the moment and will be back on Monday 19 January at "
+                      "09:00; an agent will reply to you here then.")
     notice = [event for event in await events(helpline) if event["type"] == "outside_hours"]
     assert len(notice) == 1
     assert notice[0]["case"] == str(number) and notice[0]["team"] == "support"
     assert float(notice[0]["opens_at"]) == utc(2026, 1, 19, 7)
-    # Asking for the status says the same, in the customer's language.
+    # Asking for the status says the same.
     status = (await customer.say("/case"))[0].text
-    assert f"#{number}" in status and "position in the queue: 1" in status and "Monday 19 January at 09:00" in status
+    assert status == (f"Your case #{number} is waiting for an agent. Your position in the queue: 1. Our team is away "
+                      "at the moment and will be back on Monday 19 January at 09:00. An agent will answer you then.")
 
 
 async def test_outside_hours_in_greek(helpline: Helpline, worker: StreamWorker) -> None:
@@ -164,7 +165,7 @@ async def test_outside_hours_in_greek(helpline: Helpline, worker: StreamWorker) 
     customer = Customer(helpline, worker)
     opened = (await customer.say("θέλω να μιλήσω με άνθρωπο"))[-1].text
     assert opened.endswith("Θα είναι ξανά κοντά σας: Δευτέρα 19 Ιανουαρίου, στις 09:00. "
-                           "Τότε θα σας απαντήσει ένας εκπρόσωπός μας.")
+                           "Τότε ένας εκπρόσωπός μας θα σας απαντήσει εδώ.")
 
 
 async def test_the_estimate_comes_from_recent_waits(helpline: Helpline, worker: StreamWorker, agent: Agent) -> None:

@@ -100,3 +100,13 @@ def test_the_estimate_in_each_language(language: str, expected: str) -> None:
 def test_nothing_is_said_without_data() -> None:
     assert expectation_text(TEXTS, "en", Expectation(), OFFICE, 0.0) == ""
     assert expectation_text(TEXTS, "en", Expectation(wait=60 * 86400), None, 0.0) == ""
+
+
+@pytest.mark.parametrize("language", ["en", "el", "hu", "lv"])
+@pytest.mark.parametrize("key", ["case_opened_away", "case_opened_on_request_away", "complaint_opened_away"])
+def test_every_case_opened_text_has_an_outside_hours_variant(language: str, key: str) -> None:
+    saturday = utc(2026, 1, 17, 10)
+    when = opening_phrase(TEXTS, language, OFFICE, OFFICE.next_open(saturday), saturday)
+    text = TEXTS.render(language, key, case=1001, position=3, when=when)
+    assert "#1001" in text and when in text
+    assert text != TEXTS.render("en", key, case=1001, position=3, when=when) or language == "en"
