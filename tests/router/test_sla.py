@@ -9,9 +9,11 @@ import dataclasses
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.app import Helpline
-from router.business_hours import BusinessHours
+from router.business_hours import BusinessHours, working_seconds
 from router.messages import ActionKind, AgentAction, inbox_fields, new_id
 from router.sla import SlaPolicy, SlaStep, due_step
 from router.store import Case, CaseStatus
@@ -234,3 +236,18 @@ async def test_odd_entries_in_the_kept_waits_spoil_nothing(helpline: Helpline, c
     await helpline.redis.rpush(helpline.keys.waits("support"), "not a number", "", "nan", "inf", "-5", "600")
     opened = (await customer.say("I want to talk to a human"))[-1].text
     assert opened.endswith("The estimated wait is about 10 minutes.")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 14 * 86400), st.booleans(), st.booleans(), st.sampled_from([None, OFFICE]))
+def test_steps_follow_the_counted_wait(after: int, warned: bool, escalated: bool, hours: BusinessHours | None) -> None:
+    case = waiting(sla_warned_at=1.0 if warned else 0.0, escalated_at=1.0 if escalated else 0.0)
+    now = MONDAY_10 + after
+    counted = working_seconds(hours, case.queued_at, now)
+    step = due_step(case, SUPPORT_SLA, hours, now)
+    if escalated or counted < SUPPORT_SLA.warn_at:
+        assert step is None
+    elif counted >= (SUPPORT_SLA.escalate_after_seconds or 0):
+        assert step is SlaStep.ESCALATE
+    else:
+        assert step is (None if warned else SlaStep.WARN)
