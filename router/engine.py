@@ -158,8 +158,10 @@ class Router:
         conversation_id = await turn.pipe.get(address_key)
         conversation = await turn.conversation(conversation_id) if conversation_id else None
         hint = (conversation.language if conversation else None) or message.language_hint
-        if reading.language == LINGUA_FRANCA and conversation is not None and conversation.language:
-            language = conversation.language  # "thanks", "ok", "bye" are typed in every language: no switch
+        # "thanks", "ok", "bye" are typed in every language, and "status" is a word of several: no switch.
+        brief_status = reading.asks_case_status and len(text.split()) <= 2
+        if (reading.language == LINGUA_FRANCA or brief_status) and conversation is not None and conversation.language:
+            language = conversation.language
         else:
             language = reading.language or self._language_of(text, hint)
         if language not in self.config.languages:
@@ -199,7 +201,8 @@ class Router:
             turn.say(conversation, "case_status_none")
         elif case.status is CaseStatus.QUEUED:
             position = await turn.queue_position(case.team, case.queue_score())
-            turn.say(conversation, "case_status_queued", case=case.number, position=position)
+            await lifecycle.say_with_expectation(turn, conversation, case, "case_status_queued", case=case.number,
+                                                 position=position)
         else:
             turn.say(conversation, "case_status_assigned", case=case.number, agent_name=case.agent_name or case.agent)
 

@@ -57,7 +57,7 @@ class SmallTalk(StrEnum):
 # When a message mixes them ("ok thanks, bye"), the one that matters most for the reply wins.
 _SMALL_TALK_WEIGHT = {SmallTalk.THANKS: 3, SmallTalk.GOODBYE: 2, SmallTalk.GREETING: 1, SmallTalk.ACK: 0}
 _LIST_KEYS = ("greeting", "thanks", "goodbye", "ack", "filler", "yes", "no", "person", "talk", "person_phrases",
-              "complaint", "case", "status", "solved", "negation")
+              "complaint", "case", "status", "status_alone", "solved", "negation")
 
 
 class VocabularyError(Exception):
@@ -247,11 +247,14 @@ class Intents:
         small_talk, talk_language = self._small_talk(tokens, latin)
         yes, yes_language = self._whole(tokens, "yes", latin)
         no, no_language = self._whole(tokens, "no", latin)
+        # No language from a bare status word: "status", "statuss", "státusz" are one word to the typo-forgiving lists.
+        status_alone, _ = self._whole(tokens, "status_alone", latin)
         return Reading(
             small_talk=small_talk, language=talk_language or yes_language or no_language, yes=yes, no=no,
             wants_person=self._wants_person(tokens, latin), complaint=self._said(tokens, "complaint", latin),
-            asks_case_status=bool(self._lists["case"].find(tokens, latin))
-            and bool(self._lists["status"].find(tokens, latin)),
+            asks_case_status=(bool(self._lists["case"].find(tokens, latin))
+                              and bool(self._lists["status"].find(tokens, latin)))
+            or status_alone,
             solved=self._said(tokens, "solved", latin), rating=self._rating(text, tokens, latin))
 
     # -- the parts ---------------------------------------------------------------------------
