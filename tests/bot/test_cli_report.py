@@ -99,3 +99,41 @@ def test_customer_words_reach_the_terminal_without_escape_sequences() -> None:
     text = render_text(body)
     assert "\x1b" not in text and "\x07" not in text
     assert max(len(line) for line in text.splitlines()) < 200
+
+
+async def test_business_hours_pause_the_clocks_across_a_weekend_and_a_clock_change(
+        tmp_path: Path, prefix: str, redis: Redis) -> None:
+    """support works Mon-Fri 09:00-17:00 in Athens. Case 1 opens Friday 2026-10-23 16:00 Athens (EEST,
+    13:00 UTC) and is answered Monday 10:00 Athens, after summer time ended on Sunday (EET, 08:00 UTC):
+    1 h on Friday + 1 h on Monday = 7200 working seconds, where the wall clock says 67 h. It is resolved
+    Monday 16:30 Athens: 1 h on Friday + 7.5 h on Monday = 30600. Billing has no hours: wall clock."""
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from tests.router.report.test_scripted import event, write
+
+    opened, answered, resolved = (datetime(2026, 10, day, hour, minute, tzinfo=UTC).timestamp()
+                                  for day, hour, minute in ((23, 13, 0), (26, 8, 0), (26, 14, 30)))
+    await write(redis, Keys(prefix), [
+        event("message_in", opened, conversation="a", channel="email", language="el"),
+        event("case_opened", opened, case=1, conversation="a", team="support", channel="email", language="el"),
+        event("agent_reply", answered - 5, case=1, agent="maria"),
+        event("message_delivered", answered, case=1, conversation="a", author="agent", channel="email"),
+        event("case_resolved", resolved, case=1, agent="maria", team="support"),
+        event("message_in", opened, conversation="b", channel="email", language="en"),
+        event("case_opened", opened, case=2, conversation="b", team="billing", channel="email", language="en"),
+        event("message_delivered", answered, case=2, conversation="b", author="agent", channel="email"),
+    ])
+    config = write_config(tmp_path, prefix)
+    settings = yaml.safe_load(config.read_text())
+    settings["teams"]["support"]["business_hours"] = {
+        "timezone": "Europe/Athens",
+        "weekly": {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}}
+    config.write_text(yaml.safe_dump(settings))
+    code, out, err = await helpline(config, "report", "--since", "2026-10-23", "--until", "2026-10-27", "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["by_team"]["support"]["first_response_seconds"]["median"] == 7200.0
+    assert body["by_team"]["support"]["resolution_seconds"]["median"] == 30600.0
+    assert body["by_team"]["billing"]["first_response_seconds"]["median"] == answered - opened == 67 * 3600
