@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 
 import aiohttp
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from bot.app import Helpline
 from bot.http import start_http_server
+from router.events import Event
 from router.messages import ActionKind, DeliveryReport, inbox_fields, new_id
 from router.metrics import field_name, increments, label, parse_field
 from tests.drivers import Agent, Customer
@@ -115,3 +118,14 @@ def test_labels_are_bounded_and_plain() -> None:
     assert increments("case_rated", {"csat": "9"}) == []  # out of range: not counted
     assert increments("first_response", {"after": "nan", "team": "support"}) == [
         ("helpline_case_events_total|event=first_response", 1)]
+
+
+@given(st.sampled_from([str(event) for event in Event]),
+       st.dictionaries(st.sampled_from(["channel", "decision", "team", "csat", "nps", "ces", "after", "author"]),
+                       st.text(max_size=60), max_size=8))
+def test_every_field_an_event_adds_reads_back_with_plain_bounded_labels(event: str, fields: dict[str, str]) -> None:
+    for name, amount in increments(event, fields):
+        sample = parse_field(name)
+        assert sample is not None, name
+        assert all(len(value) <= 40 and value for _, value in sample.labels)
+        assert amount == 1 or sample.name.endswith("_sum")
