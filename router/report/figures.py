@@ -55,6 +55,7 @@ class Figures:
     nps_score: float | None = None
     ces_responses: int = 0
     ces_average: float | None = None
+    csat_asked: int = 0
 
     @property
     def csat_responses(self) -> int:
@@ -72,7 +73,8 @@ class Figures:
             "resolution_seconds": self.resolution.to_json(),
             "first_contact_resolution": self.first_contact_resolution,
             "csat": {"responses": self.csat_responses, "score": self.csat_score,
-                     "distribution": {str(score): self.csat_distribution.get(score, 0) for score in range(1, 6)}},
+                     "distribution": {str(score): self.csat_distribution.get(score, 0) for score in range(1, 6)},
+                     "asked": self.csat_asked},
             "nps": {"responses": self.nps_responses, "score": self.nps_score},
             "ces": {"responses": self.ces_responses, "average": self.ces_average},
         }
@@ -146,6 +148,7 @@ def compute(facts: Facts, scope: Scope, when: Callable[[float], bool] = lambda a
         csat_score=_round(share(sum(1 for v in csat if v >= 4), len(csat)), 4),
         nps_responses=len(nps), nps_score=nps_score,
         ces_responses=len(ces), ces_average=_round(mean([float(v) for v in ces]), 4),
+        csat_asked=counts[CaseChange.RATING_ASKED],
     )
 
 

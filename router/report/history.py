@@ -161,6 +161,9 @@ class History:
         if kind in _SURVEY_EVENTS:
             self._rated(event, number)
             return
+        if kind == Event.RATING_ASKED:
+            self._asked(event, number)
+            return
         case = self.cases.get(number)
         if kind == Event.CASE_RESOLVED:
             self._resolved(event, number, case)
@@ -290,6 +293,16 @@ class History:
         # The last answer of a round counts: a customer who changes their mind is heard.
         self.ratings[(number, survey, round_)] = Rating(survey, event.at, value, Dims(team, agent, channel, language),
                                                        number, round_)
+
+    def _asked(self, event: ReportEvent, number: int) -> None:
+        if not self._in_period(event.at):
+            return
+        case = self.cases.get(number)
+        dims = Dims(team=event.text("team") or (case.team if case else None) or None,
+                    agent=case.last_agent if case else None,
+                    channel=event.text("channel") or (case.channel if case else None) or None,
+                    language=case.language if case else None)
+        self.counts.append(CaseCount(CaseChange.RATING_ASKED, event.at, dims))
 
     def _follow_answers(self, event: ReportEvent, conversation: str) -> None:
         if not conversation:
