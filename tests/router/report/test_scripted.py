@@ -306,3 +306,20 @@ async def test_business_hours_pause_the_clocks(redis: Redis, week: Keys) -> None
     assert wall["first_response_seconds"]["median"] == monday - friday
     billing_hours = (await build_report(redis, week, query, hours={"billing": NineToFive()})).to_json()
     assert billing_hours["first_response_seconds"]["median"] == monday - friday  # support has none: wall clock
+
+
+async def test_a_reply_reported_undelivered_is_no_first_response(redis: Redis, prefix: str) -> None:
+    keys = Keys(prefix)
+    await write(redis, keys, [
+        event("case_opened", T0, case=1, conversation="a", team="support", channel="email"),
+        event("agent_reply", T0 + 60, case=1, agent="maria"),
+        event("delivery_failed", T0 + 61, case=1, conversation="a", author="agent", channel="email"),
+        event("case_resolved", T0 + 120, case=1, agent="maria", team="support"),
+        event("case_closed", T0 + 200, case=1, conversation="a"),
+        # a case on a channel without delivery reports: its reply stands in
+        event("case_opened", T0, case=2, conversation="b", team="support", channel="console"),
+        event("agent_reply", T0 + 30, case=2, agent="maria"),
+    ])
+    report = (await build_report(redis, keys, ReportQuery(since=T0, until=T0 + DAY))).to_json()
+    assert report["first_response_seconds"] == {"median": 30.0, "p90": 30.0, "count": 1}
+    assert report["cases"]["backlog"] == 1
