@@ -3,7 +3,7 @@
 Shared figures (queues, cases by state, counters and histograms of `hl:metrics`, streams) are the
 same whichever process is scraped: every process reads them from the one Redis. Figures of this
 process only say so in their help (entries it handled, the knowledge base it serves, its channels).
-A scrape costs SMEMBERS, one pipeline of 3 commands per team plus 3, and XPENDING; with 5 teams and a
+A scrape costs SMEMBERS, one pipeline of 3 commands per team plus 4, and XPENDING; with 5 teams and a
 1,000-field hash (more label sets than an installation has) `bench/metrics_scrape.py` measured a
 median of 5-9 ms for the Redis read and 35-42 ms for the whole scrape on a busy 2-core machine,
 most of it prometheus_client's text rendering; nothing is kept between scrapes.
@@ -53,6 +53,7 @@ class Snapshot:
     inbox_length: int = 0
     inbox_pending: int = 0
     dead_letters: int = 0
+    resolved: int = 0  # cases resolved and not yet rated or closed (hl:resolved)
     stored: dict[str, str] = field(default_factory=dict)  # the hl:metrics hash
     faq_entries: int = 0
     faq_reload_problems: int = 0
@@ -84,6 +85,7 @@ async def read_snapshot(redis: Any, keys: Keys, teams: Sequence[str], now: float
                 pipe.zrangebyscore(keys.queue(team), NORMAL_PRIORITY, "+inf", start=0, num=1, withscores=True)
             pipe.xlen(keys.inbox)
             pipe.xlen(keys.dead_letters)
+            pipe.zcard(keys.resolved)
             pipe.hgetall(keys.metrics)
             replies = await pipe.execute()
         try:
@@ -97,9 +99,9 @@ async def read_snapshot(redis: Any, keys: Keys, teams: Sequence[str], now: float
         length, high, normal = replies[3 * index: 3 * index + 3]
         oldest = _oldest_queued_at((high, normal))
         queues[team] = (int(length), None if oldest is None else max(0.0, now - oldest))
-    inbox_length, dead, stored = replies[-3:]
+    inbox_length, dead, resolved, stored = replies[-4:]
     return Snapshot(up=True, queues=queues, inbox_length=int(inbox_length), inbox_pending=pending,
-                    dead_letters=int(dead), stored=dict(stored))
+                    dead_letters=int(dead), resolved=int(resolved), stored=dict(stored))
 
 
 def _gauge(name: str, documentation: str, value: float, labels: Mapping[str, str] | None = None) -> GaugeMetricFamily:
@@ -154,7 +156,8 @@ class SnapshotCollector(Collector):
                     if base.startswith(histogram + "_"):
                         base = histogram
                 by_name.setdefault(base, []).append((sample, value))
-        yield from _cases(by_name.get("helpline_cases", []))
+        exact = {"queued": float(sum(count for count, _ in s.queues.values())), "resolved": float(s.resolved)}
+        yield from _cases(by_name.get("helpline_cases", []), exact)
         yield from _counters(by_name)
         for name in HISTOGRAMS:
             yield _histogram(name, by_name.get(name, []))
@@ -167,12 +170,20 @@ def _number(value: str) -> float:
         return 0.0
 
 
-def _cases(samples: list[tuple[Sample, str]]) -> Iterator[Metric]:
-    family = GaugeMetricFamily("helpline_cases", "Cases by state (counted since this version first ran).",
+def _cases(samples: list[tuple[Sample, str]], exact: Mapping[str, float]) -> Iterator[Metric]:
+    """Queued and resolved are read from the queues and hl:resolved themselves (exact); assigned and
+    closed from the counts each saved case moves (since this version first ran; never below 0)."""
+    family = GaugeMetricFamily("helpline_cases", "Cases by state: queued, assigned, resolved (awaiting a "
+                               "rating), closed (assigned and closed counted since this version first ran).",
                                labels=["state"])
-    for sample, value in sorted(samples, key=lambda pair: pair[0].labels):
-        if sample.name == "helpline_cases" and len(sample.labels) == 1 and sample.labels[0][0] == "state":
-            family.add_metric([sample.labels[0][1]], max(0.0, _number(value)))
+    values = dict(exact)
+    for sample, value in samples:
+        if len(sample.labels) == 1 and sample.labels[0][0] == "state":
+            values.setdefault(sample.labels[0][1], max(0.0, _number(value)))
+    for state in ("queued", "assigned", "resolved", "closed"):
+        family.add_metric([state], values.pop(state, 0.0))
+    for state, value in sorted(values.items()):
+        family.add_metric([state], value)
     yield family
 
 
