@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 
 from bot.settings import Settings
-from router.config import RouterConfig
+from router.config import FeedbackConfig, RouterConfig
 from router.engine import Router
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.lanes import append as append_to_lane
@@ -123,7 +123,10 @@ class Helpline:
                 reopen_days=settings.router.reopen_days, rephrase_turns=settings.router.rephrase_turns,
                 relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
                 flood_per_minute=settings.router.flood_messages_per_minute,
-                desk=settings.channels.slack.enabled))
+                desk=settings.channels.slack.enabled, feedback=FeedbackConfig(
+                    nps=settings.feedback.nps, ces=settings.feedback.ces, comment=settings.feedback.comment,
+                    public_url=settings.feedback.public_url, late_days=settings.feedback.late_days,
+                    secret=settings.feedback.secret.get_secret_value().encode() if settings.feedback.secret else b"")))
         return self._router
 
     def _current_knowledge_base(self) -> KnowledgeBase:

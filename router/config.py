@@ -5,6 +5,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+SURVEY_STEPS = ("nps", "ces", "comment")  # the optional questions after the CSAT rating, in the order asked
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackConfig:
+    """What the customer is asked after a resolve, beyond the CSAT rating (`feedback.*` of the settings)."""
+
+    nps: bool = False  # "how likely are you to recommend us?" 0-10
+    ces: bool = False  # Customer Effort: "how easy was it?" 1-7
+    comment: bool = False  # a free-text comment
+    public_url: str = ""  # where /feedback/<token> is reached from outside, for the rating links in e-mail
+    secret: bytes = field(default=b"", repr=False)  # signs the links' tokens
+    late_days: float = 30.0  # a rating after the case closed unrated still counts this long after the resolve
+
+    @property
+    def links(self) -> bool:
+        """Whether e-mail ratings get one link per score."""
+        return bool(self.public_url and self.secret)
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The optional questions switched on, in the order they are asked."""
+        return tuple(step for step in SURVEY_STEPS if getattr(self, step))
+
 
 @dataclass(frozen=True, slots=True)
 class RouterConfig:
@@ -20,6 +44,7 @@ class RouterConfig:
     max_message_chars: int = 4000
     flood_per_minute: int = 30  # a customer's messages a minute that get answers; the rest are kept quietly
     desk: bool = False  # an agents' desk (Slack) reads hl:outbox:desk
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
     @property
     def teams(self) -> tuple[str, ...]:

@@ -75,6 +75,10 @@ class Keys:
     def queue(self, team: str) -> str:
         return f"{self.prefix}queue:{team}"
 
+    def survey(self, case: int, round_: int) -> str:
+        """Hash: a case's feedback for one round (csat, nps, ces, comment_chars): one answer each."""
+        return f"{self.prefix}survey:{case}:{round_}"
+
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}"
 

@@ -17,8 +17,10 @@ from enum import StrEnum
 
 from router.events import Event
 from router.log_context import note as note_ids
-from router.messages import Attachment, DeskEventKind, QuickReply
+from router.messages import Attachment, DeskEventKind
+from router.pending import Surveying
 from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, reply
+from router.survey_questions import ask_rating
 from router.turn import Turn
 
 log = logging.getLogger(__name__)
@@ -186,12 +188,10 @@ async def resolve(turn: Turn, case: Case, conversation: Conversation, agent: str
     turn.log(conversation.id, "system", f"resolved by {agent_name}")
     turn.say(conversation, "resolved", case=case.number, agent_name=agent_name)
     turn.tell_desk(DeskEventKind.CASE_RESOLVED, resolved, agent=agent, agent_name=agent_name)
-    turn.say(conversation, "rating_prompt", options=rating_options())
+    # Asked on every resolve, a reopened case's too: its round is how many times it was reopened.
+    ask_rating(turn, resolved, conversation)
     return resolved
 
-
-def rating_options() -> tuple[QuickReply, ...]:
-    return tuple(QuickReply(f"rate:{score}", str(score)) for score in range(1, 6))
 
 
 async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
@@ -234,9 +234,13 @@ async def close(turn: Turn, case: Case, conversation: Conversation, reason: Clos
     turn.save_case(closed)
     turn.awaiting_rating(closed, False)
     _unlink(turn, conversation, case)
+    if reason is CloseReason.NOT_RATED and case.status is CaseStatus.RESOLVED and conversation.case == case.number:
+        # A rating typed after the case closed by time still counts (router/survey.py says how long).
+        turn.save_conversation(replace(conversation, case=None, pending=Surveying(case.number, case.reopened, "csat")))
     if reason is CloseReason.RATED:
+        # The fields are a contract: `helpline report` computes CSAT per round, agent, team and channel.
         turn.event(Event.CASE_RATED, case=case.number, conversation=conversation.id, csat=rating,
-                   agent=case.last_agent)
+                   round=case.reopened, agent=case.last_agent, team=case.team, channel=case.channel)
     turn.event(Event.CASE_CLOSED, case=case.number, conversation=conversation.id, why=reason)
     turn.log(conversation.id, "system", f"closed ({reason.replace('_', ' ')})")
     if reason is CloseReason.RATED:

@@ -23,6 +23,7 @@ from router.messages import QuickReply
 THREAD_TTL_SECONDS = 400 * 24 * 3600  # a customer may answer a year-old mail
 DONE_TTL_SECONDS = 90 * 24 * 3600
 MAX_REFERENCES = 20
+MAX_OPTION_REPLY_CHARS = 40  # a reply that picks an option is a number or a short label, never a paragraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +107,25 @@ class ThreadStore:
             await self.redis.delete(key)
 
     async def take_option(self, root: str, text: str) -> str | None:
-        """The value of the option whose number `text` is, if it is just a number of the last options offered."""
-        stripped = text.strip().rstrip(".)")
-        if not stripped.isdigit():
+        """The value of the option `text` picks among the last offered: by its number, or by its label when the
+        labels are numbers themselves (a 0-10 scale, where "7" means the score 7, not the seventh option)."""
+        stripped = text.strip().rstrip(".)!").strip()
+        if not stripped or len(stripped) > MAX_OPTION_REPLY_CHARS:
             return None
         raw = await self.redis.get(self.key(f"email:options:{root}"))
         if not raw:
             return None
         options = json.loads(raw)
-        number = int(stripped)
-        if not 1 <= number <= len(options):
-            return None
-        await self.redis.delete(self.key(f"email:options:{root}"))
-        return str(options[number - 1][0])
+        labels = [str(label) for _, label in options]
+        picked: str | None = None
+        if any(label.isdigit() for label in labels):
+            wanted = stripped.casefold()
+            picked = next((str(value) for value, label in options if label.casefold() == wanted), None)
+        elif stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(options):
+            picked = str(options[int(stripped) - 1][0])
+        if picked is not None:
+            await self.redis.delete(self.key(f"email:options:{root}"))
+        return picked
 
     async def is_done(self, message_id: str) -> bool:
         return bool(await self.redis.exists(self.key(f"email:done:{message_id}")))
