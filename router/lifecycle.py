@@ -226,8 +226,12 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     return reopened
 
 
-async def close(turn: Turn, case: Case, conversation: Conversation, reason: CloseReason, rating: int = 0) -> Case:
-    """Closed for good (`reason`); the conversation is free for a new question."""
+async def close(turn: Turn, case: Case, conversation: Conversation, reason: CloseReason, rating: int = 0,
+                thank: bool = True) -> Case:
+    """Closed for good (`reason`); the conversation is free for a new question.
+
+    A rating is thanked unless `thank` is false (the survey thanks in the same message as its next question).
+    """
     closed = _arrive(case, Transition.CLOSE, status=CaseStatus.CLOSED, closed_at=turn.now,
                      csat=rating or case.csat)
     _leave_place(turn, case)
@@ -245,7 +249,8 @@ async def close(turn: Turn, case: Case, conversation: Conversation, reason: Clos
     turn.log(conversation.id, "system", f"closed ({reason.replace('_', ' ')})")
     if reason is CloseReason.RATED:
         turn.tell_desk(DeskEventKind.CASE_RATED, closed, csat=rating)
-        turn.say(conversation, "rating_thanks")
+        if thank:
+            turn.say(conversation, "rating_thanks")
     else:
         turn.tell_desk(DeskEventKind.CASE_CLOSED, closed, reason=reason)
         if reason is CloseReason.SOLVED_BY_CUSTOMER:

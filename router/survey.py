@@ -47,7 +47,7 @@ async def rate(turn: Turn, case: Case, conversation: Conversation, score: int) -
         turn.say(conversation, "rating_already", case=case.number)
         return
     if case.status is CaseStatus.RESOLVED:
-        await lifecycle.close(turn, case, conversation, CloseReason.RATED, rating=score)
+        await lifecycle.close(turn, case, conversation, CloseReason.RATED, rating=score, thank=False)
     elif case.status is CaseStatus.CLOSED and case.resolved_at:
         if turn.now - case.resolved_at > (turn.config.reopen_days + turn.config.feedback.late_days) * 86400:
             turn.event(Event.STALE_OPTION, conversation=conversation.id, case=case.number, option=f"rate:{score}",
@@ -60,7 +60,6 @@ async def rate(turn: Turn, case: Case, conversation: Conversation, score: int) -
                    agent=case.last_agent, team=case.team, channel=case.channel, late=1)
         turn.log(conversation.id, "system", f"rated {score} (after the case closed)")
         turn.tell_desk(DeskEventKind.CASE_RATED, case, csat=score)
-        turn.say(conversation, "rating_thanks")
     else:
         stale(turn, conversation, case, f"rate:{score}")
         return
@@ -82,12 +81,17 @@ def _continue(turn: Turn, conversation: Conversation, case: Case, round_: int, a
     # After the rating the conversation has no case (close unlinked it); when it has moved on to a new
     # case meanwhile (a late rating by link), the optional questions would only be in the way.
     free = conversation.case in (None, case.number)
+    # The rating is thanked in the same message as the next question: fewer messages (and in e-mail
+    # fewer automatic mails, which `auto_reply_limit` counts).
+    thanks = turn.texts.render(conversation.language, "rating_thanks") if after == "csat" else ""
     if following and free:
         step = following[0]
         turn.save_conversation(replace(conversation, case=None, pending=Surveying(case.number, round_, step)))
-        ask_step(turn, conversation, step)
+        ask_step(turn, conversation, step, before=thanks)
         return
-    if after != "csat":
+    if after == "csat":
+        turn.say(conversation, "rating_thanks")
+    else:
         turn.say(conversation, "feedback_thanks")
     if free:
         turn.save_conversation(replace(conversation, case=None, pending=Surveying(case.number, round_, DONE)))

@@ -104,5 +104,8 @@ def step_options(turn: Turn, conversation: Conversation, step: str) -> tuple[Qui
     return (*(QuickReply(f"{step}:{score}", str(score)) for score in range(lowest, highest + 1)), skip)
 
 
-def ask_step(turn: Turn, conversation: Conversation, step: str) -> None:
-    turn.say(conversation, PROMPTS[step], options=step_options(turn, conversation, step))
+def ask_step(turn: Turn, conversation: Conversation, step: str, before: str = "") -> None:
+    """Ask an optional question; `before` (the thanks for the rating) opens the same message."""
+    question = turn.texts.render(conversation.language, PROMPTS[step])
+    turn.send(conversation, f"{before} {question}" if before else question,
+              options=step_options(turn, conversation, step))

@@ -58,7 +58,7 @@ async def test_rating_then_nps_effort_and_comment_with_their_events(customer: Cu
     assert [(e["case"], e["round"], e["channel"], e["team"]) for e in asked] == [(str(number), "0", "console",
                                                                                   "support")]
     replies = await customer.say("", option="rate:4")
-    assert [reply.text for reply in replies] == [texts(helpline, "rating_thanks"), texts(helpline, "nps_prompt")]
+    assert [reply.text for reply in replies] == [f'{texts(helpline, "rating_thanks")} {texts(helpline, "nps_prompt")}']
     assert [o.value for o in replies[-1].options] == [*(f"nps:{n}" for n in range(11)), "skip"]
     replies = await customer.say("9")
     assert [reply.text for reply in replies] == [texts(helpline, "ces_prompt")]
@@ -197,7 +197,7 @@ async def test_a_rating_after_the_case_closed_unrated_counts_as_late(customer: C
     await helpline.router_workers(1, tag="sweep")[0].drain()
     assert (await case_hash(helpline, number))["status"] == "closed"
     replies = await customer.say("4")
-    assert [r.text for r in replies] == [texts(helpline, "rating_thanks"), texts(helpline, "nps_prompt")]
+    assert [r.text for r in replies] == [f'{texts(helpline, "rating_thanks")} {texts(helpline, "nps_prompt")}']
     rated, = of_type(await events(helpline), "case_rated")
     assert (rated["csat"], rated["late"], rated["round"]) == ("4", "1", "0")
     case = await case_hash(helpline, number)
