@@ -11,7 +11,7 @@ import pytest
 from bot.settings import Settings
 from router.messages import ActionKind
 from router.sweeper import close_unrated
-from tests.conftest import REPO, REDIS_URL
+from tests.conftest import REDIS_URL, REPO
 from tests.drivers import Agent, Customer, case_hash, events
 
 FIXTURE_KB = REPO / "tests" / "fixtures" / "kb"
@@ -219,8 +219,9 @@ async def test_a_rating_long_after_the_close_is_not_recorded(customer: Customer,
 
 
 async def test_without_the_optional_questions_the_rating_ends_it(prefix: str, redis) -> None:
-    from bot.app import Helpline
     from redis.asyncio import Redis
+
+    from bot.app import Helpline
 
     helpline = Helpline(survey_settings(prefix), redis=Redis.from_url(REDIS_URL, decode_responses=True))
     try:
