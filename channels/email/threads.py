@@ -107,22 +107,13 @@ class ThreadStore:
             await self.redis.delete(key)
 
     async def take_option(self, root: str, text: str) -> str | None:
-        """The value of the option `text` picks among the last offered: by its number, or by its label when the
-        labels are numbers themselves (a 0-10 scale, where "7" means the score 7, not the seventh option)."""
-        stripped = text.strip().rstrip(".)!").strip()
-        if not stripped or len(stripped) > MAX_OPTION_REPLY_CHARS:
+        """The value of the option `text` picks among the last offered (`pick_option`), which are then forgotten."""
+        if not text.strip() or len(text.strip()) > MAX_OPTION_REPLY_CHARS + 2:
             return None
         raw = await self.redis.get(self.key(f"email:options:{root}"))
         if not raw:
             return None
-        options = json.loads(raw)
-        labels = [str(label) for _, label in options]
-        picked: str | None = None
-        if any(label.isdigit() for label in labels):
-            wanted = stripped.casefold()
-            picked = next((str(value) for value, label in options if label.casefold() == wanted), None)
-        elif stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(options):
-            picked = str(options[int(stripped) - 1][0])
+        picked = pick_option([(str(value), str(label)) for value, label in json.loads(raw)], text)
         if picked is not None:
             await self.redis.delete(self.key(f"email:options:{root}"))
         return picked
@@ -159,3 +150,17 @@ class ThreadStore:
             pipe.expire(key, max(1, int(window_seconds)), nx=True)
             await pipe.execute()
         return True
+
+
+def pick_option(options: list[tuple[str, str]], text: str) -> str | None:
+    """The value of the (value, label) option a reply picks: by its number, or by its label when the labels
+    are numbers themselves (a 0-10 scale, where "7" means the score 7, not the seventh option)."""
+    stripped = text.strip().rstrip(".)!").strip()
+    if not stripped or len(stripped) > MAX_OPTION_REPLY_CHARS:
+        return None
+    if any(label.isdigit() for _, label in options):
+        wanted = stripped.casefold()
+        return next((value for value, label in options if label.casefold() == wanted), None)
+    if stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(options):
+        return options[int(stripped) - 1][0]
+    return None
