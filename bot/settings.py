@@ -264,6 +264,12 @@ class Settings(_Section):
             raise ValueError(f"router.default_team {self.router.default_team!r} is not one of teams: {sorted(self.teams)}")
         return self
 
+    @model_validator(mode="after")
+    def _links_are_served(self) -> Settings:
+        if self.feedback.public_url and not self.http.enabled:
+            raise ValueError("feedback.public_url: the rating links need the HTTP server (http.enabled: true)")
+        return self
+
     @property
     def default_language(self) -> str:
         return self.languages[0]
