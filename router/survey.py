@@ -34,6 +34,7 @@ from router.turn import Turn
 log = logging.getLogger(__name__)
 
 DONE = "done"
+FOLLOW_UPS = ("nps", "ces", "comment")  # the steps with a Skip button
 _SCORE_EVENTS = {"nps": Event.NPS_RATED, "ces": Event.CES_RATED}
 
 
@@ -154,8 +155,9 @@ async def on_button(turn: Turn, conversation: Conversation, case: Case | None, a
             return
         await rate(turn, target, conversation, answer.score)
         return
-    if pending is None or pending.step not in (*SCALES, "comment") or (answer.kind != "skip" and answer.kind != pending.step):
-        if pending is not None and pending.step == DONE and answer.kind in SCALES:
+    if pending is None or pending.step not in FOLLOW_UPS or (answer.kind != "skip" and answer.kind != pending.step):
+        if pending is not None and answer.kind in SCALES and (
+                pending.step == DONE or (await turn.survey(pending.case, pending.round)).get(answer.kind)):
             turn.say(conversation, "rating_already", case=pending.case)
             return
         # A question no longer asked (skipped, or the survey gave way to a new question).

@@ -234,3 +234,15 @@ async def test_without_the_optional_questions_the_rating_ends_it(prefix: str, re
         assert replies and texts(helpline, "rating_already", case=number) not in [r.text for r in replies]
     finally:
         await helpline.close()
+
+
+async def test_an_earlier_questions_button_after_answering_it_is_thanked(customer: Customer, agent: Agent,
+                                                                         helpline) -> None:
+    number = await resolved_case(customer, agent)
+    await customer.say("", option="rate:4")
+    await customer.say("", option="nps:8")  # now the effort question waits
+    replies = await customer.say("", option="nps:2")
+    assert [r.text for r in replies] == [texts(helpline, "rating_already", case=number)]
+    replies = await customer.say("", option="ces:5")  # and the question asked still takes its answer
+    assert [r.text for r in replies] == [texts(helpline, "comment_prompt")]
+    assert [e["nps"] for e in of_type(await events(helpline), "nps_rated")] == ["8"]
