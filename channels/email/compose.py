@@ -15,6 +15,7 @@ from email.utils import formataddr, formatdate
 from string import Template
 
 from channels.email.parse import strip_subject_prefixes
+from channels.options import is_scale, listed
 from router.messages import OutboundMessage
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
@@ -44,8 +45,7 @@ def reply_subject(subject: str, case: int | None) -> str:
 
 
 def labels_are_scale(message: OutboundMessage) -> bool:
-    """Options labelled with numbers (a 0-10 scale): answered by the label, so they are not numbered too."""
-    return any(option.label.isdigit() for option in message.options)
+    return is_scale([option.label for option in message.options])
 
 
 def render_text(message: OutboundMessage) -> str:
@@ -58,11 +58,8 @@ def render_text(message: OutboundMessage) -> str:
     if message.links:
         lines.append("")
         lines += [f"{link.label}: {link.url}" for link in message.links]
-    elif message.options and labels_are_scale(message):
-        lines += ["", " · ".join(option.label for option in message.options)]
     elif message.options:
-        lines.append("")
-        lines += [f"{number}) {option.label}" for number, option in enumerate(message.options, start=1)]
+        lines += ["", *listed([option.label for option in message.options])]
     return "\n".join(lines) + "\n"
 
 

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from channels.options import MAX_OPTION_REPLY_CHARS, pick_option
 from router.messages import QuickReply
 
 THREAD_TTL_SECONDS = 400 * 24 * 3600  # a customer may answer a year-old mail
 DONE_TTL_SECONDS = 90 * 24 * 3600
 MAX_REFERENCES = 20
-MAX_OPTION_REPLY_CHARS = 40  # a reply that picks an option is a number or a short label, never a paragraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class ThreadStore:
             await self.redis.delete(key)
 
     async def take_option(self, root: str, text: str) -> str | None:
-        """The value of the option `text` picks among the last offered (`pick_option`), which are then forgotten."""
+        """The value of the option `text` picks among the last offered (channels/options.py), then forgotten."""
         if not text.strip() or len(text.strip()) > MAX_OPTION_REPLY_CHARS + 2:
             return None
         raw = await self.redis.get(self.key(f"email:options:{root}"))
@@ -150,17 +150,3 @@ class ThreadStore:
             pipe.expire(key, max(1, int(window_seconds)), nx=True)
             await pipe.execute()
         return True
-
-
-def pick_option(options: list[tuple[str, str]], text: str) -> str | None:
-    """The value of the (value, label) option a reply picks: by its number, or by its label when the labels
-    are numbers themselves (a 0-10 scale, where "7" means the score 7, not the seventh option)."""
-    stripped = text.strip().rstrip(".)!").strip()
-    if not stripped or len(stripped) > MAX_OPTION_REPLY_CHARS:
-        return None
-    if any(label.isdigit() for _, label in options):
-        wanted = stripped.casefold()
-        return next((value for value, label in options if label.casefold() == wanted), None)
-    if stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(options):
-        return options[int(stripped) - 1][0]
-    return None

@@ -1,13 +1,8 @@
-"""How e-mail shows a survey question (links, a scale on one line) and reads the reply back: pure functions."""
+"""How e-mail shows a survey question: links, and a scale on one line (pure functions)."""
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from channels.email.compose import render_html, render_text
-from channels.email.threads import pick_option
 from router.messages import Link, OutboundMessage, QuickReply
 
 RATING = tuple(QuickReply(f"rate:{n}", str(n)) for n in range(1, 6))
@@ -39,20 +34,3 @@ def test_a_scale_is_one_line_of_its_labels() -> None:
     text = render_text(message(options=NPS))
     assert "0 · 1 · 2 · 3 · 4 · 5 · 6 · 7 · 8 · 9 · 10 · Skip" in text and ") " not in text
     assert "<li>" not in render_html(message(options=NPS))
-
-
-@pytest.mark.parametrize(("options", "reply", "value"), [
-    (NPS, "7", "nps:7"), (NPS, "0", "nps:0"), (NPS, "10.", "nps:10"), (NPS, "skip", "skip"), (NPS, " Skip! ", "skip"),
-    (NPS, "11", None), (NPS, "seven", None), (RATING, "5", "rate:5"), (RATING, "6", None),
-    ((QuickReply("yes", "Yes"), QuickReply("no", "No")), "2", "no"), ((QuickReply("yes", "Yes"),), "Yes", None),
-    ((QuickReply("yes", "Yes"),), "²", None), ((QuickReply("yes", "Yes"),), "١", None), (NPS, "", None),
-])
-def test_a_reply_picks_by_label_on_a_scale_and_by_number_otherwise(options: tuple[QuickReply, ...], reply: str,
-                                                                   value: str | None) -> None:
-    assert pick_option([(o.value, o.label) for o in options], reply) == value
-
-
-@given(st.lists(st.tuples(st.text(max_size=10), st.text(max_size=10)), max_size=15), st.text(max_size=60))
-def test_any_reply_picks_one_of_the_options_or_none(options: list[tuple[str, str]], reply: str) -> None:
-    picked = pick_option(options, reply)
-    assert picked is None or picked in [value for value, _ in options]
