@@ -199,7 +199,7 @@ class FeedbackSettings(_Section):
     # ratings get one link per score.
     public_url: str = ""
     secret: SecretStr | None = None  # signs the links; from the environment, at least 16 characters
-    late_days: float = Field(30.0, ge=0.0)  # a rating after the case closed unrated counts this long
+    late_days: float = Field(30.0, ge=0.0)  # days after a case closed unrated that its rating still counts
 
     @field_validator("secret", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ class FeedbackConfig:
     comment: bool = False  # a free-text comment
     public_url: str = ""  # where /feedback/<token> is reached from outside, for the rating links in e-mail
     secret: bytes = field(default=b"", repr=False)  # signs the links' tokens
-    late_days: float = 30.0  # a rating after the case closed unrated still counts this long after the resolve
+    late_days: float = 30.0  # days after a case closed unrated (reopen_days passed) that its rating still counts
 
     @property
     def links(self) -> bool:

@@ -7,7 +7,7 @@ transaction: the first answer to a question counts, a repeated one is thanked ("
 rated") and changes nothing, whichever way it came (button, typed, a link in e-mail).
 
 A rating that comes after the case was closed unrated (`reopen_days` passed) still counts, with
-`late=1` on its event, up to `feedback.late_days` after the resolve; later, the customer is told it
+`late=1` on its event, up to `feedback.late_days` after the close; later, the customer is told it
 can no longer be recorded. A rating for a round the case has left (it was reopened since) is not
 counted: the customer is told they will be asked again.
 
@@ -50,7 +50,7 @@ async def rate(turn: Turn, case: Case, conversation: Conversation, score: int) -
     if case.status is CaseStatus.RESOLVED:
         await lifecycle.close(turn, case, conversation, CloseReason.RATED, rating=score, thank=False)
     elif case.status is CaseStatus.CLOSED and case.resolved_at:
-        if turn.now - case.resolved_at > (turn.config.reopen_days + turn.config.feedback.late_days) * 86400:
+        if turn.now - (case.closed_at or case.resolved_at) > turn.config.feedback.late_days * 86400:
             turn.event(Event.STALE_OPTION, conversation=conversation.id, case=case.number, option=f"rate:{score}",
                        why="too late")
             turn.say(conversation, "rating_too_late", case=case.number)
