@@ -129,6 +129,7 @@ async def _comment(turn: Turn, conversation: Conversation, pending: Surveying, t
     turn.event(Event.FEEDBACK_COMMENT, case=case.number, conversation=conversation.id, round=pending.round,
                chars=len(text), team=case.team, channel=case.channel)
     turn.log(conversation.id, "system", f"feedback comment on case #{case.number}")
+    turn.tell_desk(DeskEventKind.CUSTOMER_MESSAGE, case, text=text)  # the agents read it in the case's thread
     _continue(turn, conversation, case, pending.round, after="comment")
 
 

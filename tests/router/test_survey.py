@@ -3,6 +3,8 @@ NPS, effort and comment questions, each skippable; repeated, late and stale answ
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import time
 
@@ -94,6 +96,18 @@ async def test_rating_then_nps_effort_and_comment_with_their_events(customer: Cu
     # The survey is over: the bot answers questions again.
     replies = await customer.say("How long does delivery take?")
     assert replies[0].text == "Delivery takes 2 to 4 working days."
+
+
+async def test_the_comment_reaches_the_agents_desk(customer: Customer, agent: Agent, helpline) -> None:
+    helpline.router.config = dataclasses.replace(helpline.router.config, desk=True)
+    number = await resolved_case(customer, agent)
+    await customer.say("", option="rate:5")
+    await customer.say("", option="skip")
+    await customer.say("", option="skip")
+    await customer.say("The <b>courier</b> was rude, but Maria fixed it")
+    shown = [json.loads(fields["data"]) for _, fields in await helpline.redis.xrange(helpline.keys.desk)]
+    assert [(e["kind"], e["case"], e["text"]) for e in shown if e["kind"] == "customer_message"][-1] == (
+        "customer_message", number, "The <b>courier</b> was rude, but Maria fixed it")
 
 
 async def test_every_question_can_be_skipped(customer: Customer, agent: Agent, helpline) -> None:
