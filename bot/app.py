@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 
 from bot.settings import Settings
-from router.config import RouterConfig
+from router.config import FeedbackConfig, RouterConfig
 from router.engine import Router
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.lanes import append as append_to_lane
@@ -126,7 +126,11 @@ class Helpline:
                 desk=settings.channels.slack.enabled,
                 business_hours={key: team.business_hours.hours() for key, team in settings.teams.items()
                                 if team.business_hours is not None},
-                sla={key: team.sla.policy() for key, team in settings.teams.items() if team.sla is not None}))
+                sla={key: team.sla.policy() for key, team in settings.teams.items() if team.sla is not None},
+                feedback=FeedbackConfig(
+                    nps=settings.feedback.nps, ces=settings.feedback.ces, comment=settings.feedback.comment,
+                    public_url=settings.feedback.public_url, late_days=settings.feedback.late_days,
+                    secret=settings.feedback.secret.get_secret_value().encode() if settings.feedback.secret else b"")))
         return self._router
 
     def _current_knowledge_base(self) -> KnowledgeBase:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bot import feedback_page
 from channels.base import Route
 
 if TYPE_CHECKING:
@@ -48,9 +49,9 @@ async def start_http_server(helpline: Helpline, host: str, port: int,
     """
     http = helpline.settings.http
     public = _app(helpline, http, detail=http.admin is None and http.admin_token is None,
-                  metrics=http.admin is None, routes=routes)
+                  metrics=http.admin is None, routes=routes, public=True)
     if http.admin is not None:
-        admin_app = _app(helpline, http, detail=http.admin_token is None, metrics=True, routes=())
+        admin_app = _app(helpline, http, detail=http.admin_token is None, metrics=True, routes=(), public=False)
         admin_runner = await _serve(admin_app, http, http.admin.host, http.admin.port, "admin: /healthz, /metrics")
         public[ADMIN_RUNNER] = admin_runner
 
@@ -67,7 +68,7 @@ async def start_http_server(helpline: Helpline, host: str, port: int,
 
 
 def _app(helpline: Helpline, http: HttpSettings, *, detail: bool, metrics: bool,
-         routes: Sequence[Route]) -> web.Application:
+         routes: Sequence[Route], public: bool) -> web.Application:
     limits = {path: http.max_request_kb * 1024 for _, path, _ in routes}
     app = web.Application(client_max_size=max([NO_BODY_BYTES, *limits.values()]),
                           middlewares=[_bounded_bodies(limits, http.read_timeout_seconds),
@@ -75,6 +76,9 @@ def _app(helpline: Helpline, http: HttpSettings, *, detail: bool, metrics: bool,
     app[HELPLINE] = helpline
     app[DETAIL] = detail
     app.router.add_get("/healthz", healthz)
+    if public:  # customers follow the e-mail rating links to the public port
+        app.router.add_get(feedback_page.PATH, feedback_page.feedback_get)
+        app.router.add_post(feedback_page.PATH, feedback_page.feedback_post)
     if metrics:
         app.router.add_get("/metrics", metrics_view)
     for method, path, handler in routes:

@@ -294,6 +294,48 @@ class HttpSettings(_Section):
         return None if value == "" else value
 
 
+class FeedbackSettings(_Section):
+    """What the customer is asked after a resolve, beyond the CSAT rating, and the e-mail rating links."""
+
+    nps: bool = False  # then "how likely are you to recommend us?" 0-10
+    ces: bool = False  # then Customer Effort, "how easy was it?" 1-7
+    comment: bool = False  # then a free-text comment
+    # The service's public address (where GET /feedback/<token> is reached); with `secret`, e-mail
+    # ratings get one link per score.
+    public_url: str = ""
+    secret: SecretStr | None = None  # signs the links; from the environment, at least 16 characters
+    late_days: float = Field(30.0, ge=0.0)  # days after a case closed unrated that its rating still counts
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if value == "" else value
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("use at least 16 random characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) address such as https://help.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _links_need_a_secret(self) -> FeedbackSettings:
+        if self.public_url and self.secret is None:
+            raise ValueError("public_url needs feedback.secret to sign the rating links (e.g. "
+                             "secret: \"${HELPLINE_FEEDBACK_SECRET}\")")
+        return self
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # json: one object a line with the conversation and case ids, for a log collector.
@@ -308,6 +350,7 @@ class Settings(_Section):
     router: RouterSettings = RouterSettings()
     channels: ChannelsSettings = ChannelsSettings()
     http: HttpSettings = HttpSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("languages")
@@ -330,6 +373,12 @@ class Settings(_Section):
                 raise ValueError(f"teams.{key}.sla.escalate_to {target!r} is not one of teams: {sorted(self.teams)}")
             if target == key:
                 raise ValueError(f"teams.{key}.sla.escalate_to: a team cannot escalate to itself")
+        return self
+
+    @model_validator(mode="after")
+    def _links_are_served(self) -> Settings:
+        if self.feedback.public_url and not self.http.enabled:
+            raise ValueError("feedback.public_url: the rating links need the HTTP server (http.enabled: true)")
         return self
 
     @property

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from channels.base import Route
+from channels.options import listed, pick_option
 from router.messages import (
     InboundMessage,
     OutboundMessage,
@@ -80,10 +81,7 @@ class ConsoleChat:
 
     async def say(self, text: str) -> str:
         """Post what the customer typed and return the inbox entry id; a number picks an offered option."""
-        option = None
-        stripped = text.strip()
-        if self.last_options and stripped.isdigit() and 1 <= int(stripped) <= len(self.last_options):
-            option = self.last_options[int(stripped) - 1].value
+        option = pick_option([(o.value, o.label) for o in self.last_options], text) if self.last_options else None
         message = InboundMessage(
             id=new_id(), channel=CHANNEL, address=self.address,
             sender=Sender(id=self.address, name=self.customer_name), text=text, platform_id="",
@@ -103,7 +101,7 @@ class ConsoleChat:
 
 
 def render(message: OutboundMessage) -> str:
-    """How a message looks in the terminal: the text, then numbered options."""
+    """How a message looks in the terminal: the text, then numbered options (a scale on one line)."""
     lines = [message.text]
-    lines += [f"  {number}) {option.label}" for number, option in enumerate(message.options, start=1)]
+    lines += [f"  {line}" for line in listed([option.label for option in message.options])] if message.options else []
     return "\n".join(lines)

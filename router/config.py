@@ -8,6 +8,30 @@ from dataclasses import dataclass, field
 from router.business_hours import BusinessHours
 from router.sla import SlaPolicy
 
+SURVEY_STEPS = ("nps", "ces", "comment")  # the optional questions after the CSAT rating, in the order asked
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackConfig:
+    """What the customer is asked after a resolve, beyond the CSAT rating (`feedback.*` of the settings)."""
+
+    nps: bool = False  # "how likely are you to recommend us?" 0-10
+    ces: bool = False  # Customer Effort: "how easy was it?" 1-7
+    comment: bool = False  # a free-text comment
+    public_url: str = ""  # where /feedback/<token> is reached from outside, for the rating links in e-mail
+    secret: bytes = field(default=b"", repr=False)  # signs the links' tokens
+    late_days: float = 30.0  # days after a case closed unrated (reopen_days passed) that its rating still counts
+
+    @property
+    def links(self) -> bool:
+        """Whether e-mail ratings get one link per score."""
+        return bool(self.public_url and self.secret)
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The optional questions switched on, in the order they are asked."""
+        return tuple(step for step in SURVEY_STEPS if getattr(self, step))
+
 
 @dataclass(frozen=True, slots=True)
 class RouterConfig:
@@ -28,6 +52,7 @@ class RouterConfig:
     # team key → its first-response target; a team not here has none.
     sla: Mapping[str, SlaPolicy] = field(default_factory=dict)
     recent_waits: int = 20  # claimed cases per team whose waits give the estimate customers read
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
     @property
     def teams(self) -> tuple[str, ...]:

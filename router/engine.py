@@ -17,11 +17,11 @@ from redis.exceptions import WatchError
 
 from faq.langdetect import detect_language
 from faq.model import Decision, MatchResult
-from router import flood, lifecycle
+from router import flood, lifecycle, survey
 from router.agent_actions import ActionRefused, apply_action
 from router.config import RouterConfig
 from router.events import Event
-from router.intents import Intents, Reading, choice_in, load_vocabularies, option_named
+from router.intents import QUESTION_MARKS, Intents, Reading, choice_in, load_vocabularies, option_named
 from router.keys import Keys
 from router.lifecycle import CloseReason, OpenReason
 from router.log_context import log_scope
@@ -36,9 +36,10 @@ from router.messages import (
     QuickReply,
     from_json,
 )
-from router.pending import AwaitingChoice, AwaitingFeedback, AwaitingRephrase
+from router.pending import AwaitingChoice, AwaitingFeedback, AwaitingRephrase, Surveying
 from router.sanitize import clean_text
 from router.store import Case, CaseStatus, Conversation
+from router.survey_questions import survey_option
 from router.texts import Texts
 from router.turn import Turn
 
@@ -138,6 +139,11 @@ class Router:
         if command in _COMMANDS:
             await self._command(turn, conversation, case, command)
             return
+        answer = survey_option(message.option)
+        if answer is not None:
+            # A rating, NPS, effort or Skip button (or a rating link): counted once for its case and round.
+            await survey.on_button(turn, conversation, case, answer)
+            return
         if case is not None and case.status is CaseStatus.QUEUED:
             await self._while_queued(turn, conversation, case, message, text, reading)
             return
@@ -150,7 +156,25 @@ class Router:
             conversation = replace(conversation, case=None, pending=None)
         elif case is not None:  # closed elsewhere: the conversation starts afresh
             conversation = replace(conversation, case=None, pending=None)
+        if isinstance(conversation.pending, Surveying):
+            pending = conversation.pending
+            asks = pending.step == "comment" and self._asks_something(conversation, text, reading)
+            skip_label = self.texts.render(conversation.language, "skip_button")
+            if await survey.on_typed(turn, conversation, pending, text, reading, skip_label, new_question=asks):
+                return
+            conversation = replace(conversation, pending=None)  # no answer: the survey gives way
+            turn.save_conversation(conversation)
         await self._bot_turn(turn, conversation, message, text, reading)
+
+    def _asks_something(self, conversation: Conversation, text: str, reading: Reading) -> bool:
+        """Whether a message typed where a comment is invited is rather a new question or request."""
+        if reading.wants_person or reading.complaint or reading.asks_case_status or not text:
+            return True
+        if text.rstrip().endswith(QUESTION_MARKS):
+            return True
+        result = self.knowledge_base().match(text, conversation.language, answer_at=self.config.answer_at,
+                                             suggest_at=self.config.suggest_at)
+        return result.decision is Decision.ANSWER
 
     async def _conversation_for(self, turn: Turn, message: InboundMessage, text: str, reading: Reading) -> Conversation:
         address_key = self.keys.address(message.channel, message.address)
@@ -244,9 +268,8 @@ class Router:
     async def _after_resolution(self, turn: Turn, conversation: Conversation, case: Case, message: InboundMessage,
                                 text: str, reading: Reading) -> bool:
         """Rating, small talk, an FAQ answer or reopening; False when the case is too old and the bot takes over."""
-        rating = _rating_option(message.option) or reading.rating
-        if rating is not None:
-            await lifecycle.close(turn, case, conversation, CloseReason.RATED, rating=rating)
+        if reading.rating is not None:
+            await survey.rate(turn, case, conversation, reading.rating)
             return True
         if not message.option and (reading.small_talk is not None or reading.yes):
             # "thanks!" after a resolution is a goodbye, not a new problem: no reopening.
@@ -467,12 +490,6 @@ class Router:
                        why=str(refusal))
             return
         turn.result(action.id, {"ok": True, "case": action.case, "message": message})
-
-
-def _rating_option(option: str | None) -> int | None:
-    if option and option.startswith("rate:") and option[5:].isdigit() and 1 <= int(option[5:]) <= 5:
-        return int(option[5:])
-    return None
 
 
 def _picked(option: str | None, text: str, reading: Reading, choice: AwaitingChoice, none_label: str) -> str | None:

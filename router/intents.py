@@ -38,7 +38,7 @@ _RATING_NUMBER = re.compile(r"^\s*([1-5])\s*(?:/\s*5|(?:out\s+)?of\s+5|stars?|[�
 _STARS = re.compile(r"^\s*([★⭐]\ufe0f?\s*){1,5}[.!]*\s*$")
 _NUMBER = re.compile(r"^\s*(?:#|no\.?\s*|nr\.?\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
 _HAS_WORD = re.compile(r"\w")
-_QUESTION_MARKS = ("?", ";", "\u037e", "？")  # Greek writes its question mark as ";" (or U+037E)
+QUESTION_MARKS = ("?", ";", "\u037e", "？")  # Greek writes its question mark as ";" (or U+037E)
 
 # Emoji say as much as words do; normalisation would drop them.
 _EMOJI_SMALL_TALK = {
@@ -221,7 +221,7 @@ class Intents:
         first = stripped.split(maxsplit=1)[0].casefold()
         if first in _COMMANDS_FOR_PERSON:
             return Reading(wants_person=True)
-        asks = stripped.endswith(_QUESTION_MARKS)
+        asks = stripped.endswith(QUESTION_MARKS)
         emoji_talk = self._emoji_small_talk(stripped)
         if emoji_talk is not None:
             return Reading(small_talk=emoji_talk)

@@ -84,6 +84,10 @@ class Keys:
         """List: the waits (seconds, business hours) of the team's last claimed cases, newest first."""
         return f"{self.prefix}waits:{team}"
 
+    def survey(self, case: int, round_: int) -> str:
+        """Hash: a case's feedback for one round (csat, nps, ces, comment_chars): one answer each."""
+        return f"{self.prefix}survey:{case}:{round_}"
+
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}"
 

@@ -18,8 +18,10 @@ from enum import StrEnum
 from router.business_hours import working_seconds
 from router.events import Event
 from router.log_context import note as note_ids
-from router.messages import Attachment, DeskEventKind, QuickReply
+from router.messages import Attachment, DeskEventKind
+from router.pending import Surveying
 from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, reply
+from router.survey_questions import ask_rating
 from router.turn import Turn
 from router.waiting import expect, expectation_text, opening_phrase
 
@@ -235,12 +237,10 @@ async def resolve(turn: Turn, case: Case, conversation: Conversation, agent: str
     turn.log(conversation.id, "system", f"resolved by {agent_name}")
     turn.say(conversation, "resolved", case=case.number, agent_name=agent_name)
     turn.tell_desk(DeskEventKind.CASE_RESOLVED, resolved, agent=agent, agent_name=agent_name)
-    turn.say(conversation, "rating_prompt", options=rating_options())
+    # Asked on every resolve, a reopened case's too: its round is how many times it was reopened.
+    ask_rating(turn, resolved, conversation)
     return resolved
 
-
-def rating_options() -> tuple[QuickReply, ...]:
-    return tuple(QuickReply(f"rate:{score}", str(score)) for score in range(1, 6))
 
 
 async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
@@ -276,22 +276,31 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     return reopened
 
 
-async def close(turn: Turn, case: Case, conversation: Conversation, reason: CloseReason, rating: int = 0) -> Case:
-    """Closed for good (`reason`); the conversation is free for a new question."""
+async def close(turn: Turn, case: Case, conversation: Conversation, reason: CloseReason, rating: int = 0,
+                thank: bool = True) -> Case:
+    """Closed for good (`reason`); the conversation is free for a new question.
+
+    A rating is thanked unless `thank` is false (the survey thanks in the same message as its next question).
+    """
     closed = _arrive(case, Transition.CLOSE, status=CaseStatus.CLOSED, closed_at=turn.now,
                      csat=rating or case.csat)
     _leave_place(turn, case)
     turn.save_case(closed)
     turn.awaiting_rating(closed, False)
     _unlink(turn, conversation, case)
+    if reason is CloseReason.NOT_RATED and case.status is CaseStatus.RESOLVED and conversation.case == case.number:
+        # A rating typed after the case closed by time still counts (router/survey.py says how long).
+        turn.save_conversation(replace(conversation, case=None, pending=Surveying(case.number, case.reopened, "csat")))
     if reason is CloseReason.RATED:
+        # The fields are a contract: `helpline report` computes CSAT per round, agent, team and channel.
         turn.event(Event.CASE_RATED, case=case.number, conversation=conversation.id, csat=rating,
-                   agent=case.last_agent)
+                   round=case.reopened, agent=case.last_agent, team=case.team, channel=case.channel)
     turn.event(Event.CASE_CLOSED, case=case.number, conversation=conversation.id, why=reason)
     turn.log(conversation.id, "system", f"closed ({reason.replace('_', ' ')})")
     if reason is CloseReason.RATED:
         turn.tell_desk(DeskEventKind.CASE_RATED, closed, csat=rating)
-        turn.say(conversation, "rating_thanks")
+        if thank:
+            turn.say(conversation, "rating_thanks")
     else:
         turn.tell_desk(DeskEventKind.CASE_CLOSED, closed, reason=reason)
         if reason is CloseReason.SOLVED_BY_CUSTOMER:

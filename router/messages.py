@@ -96,6 +96,14 @@ class QuickReply:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """A link shown with a message where buttons cannot be (e-mail): one per rating of a survey."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """Something to show a customer; each channel renders text and options its own way."""
 
@@ -111,6 +119,7 @@ class OutboundMessage:
     language: str = ""
     reply_to: str | None = None  # platform id of the customer message being answered
     source_ref: str = ""  # for an agent's message: the desk's id of it, echoed in the delivery report
+    links: tuple[Link, ...] = ()  # rendered by channels without buttons (e-mail); the others show the options
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +193,8 @@ class DeskEvent:
 
 
 _T = TypeVar("_T")
-_NESTED = {"sender": Sender, "attachments": Attachment, "options": QuickReply, "history": HistoryLine}
+_NESTED = {"sender": Sender, "attachments": Attachment, "options": QuickReply, "history": HistoryLine,
+           "links": Link}
 
 
 def to_json(message: InboundMessage | AgentAction | OutboundMessage | DeliveryReport | DeskEvent) -> str:
@@ -277,6 +287,7 @@ __all__ = [
     "DeskEventKind",
     "HistoryLine",
     "InboundMessage",
+    "Link",
     "OutboundMessage",
     "PayloadError",
     "QuickReply",

@@ -43,10 +43,27 @@ class AwaitingRephrase:
         return len(self.questions)
 
 
-Pending = AwaitingFeedback | AwaitingChoice | AwaitingRephrase
+@dataclass(frozen=True, slots=True)
+class Surveying:
+    """After a resolve: the feedback question asked last for the case's round.
 
-_KINDS: dict[str, type[AwaitingFeedback] | type[AwaitingChoice] | type[AwaitingRephrase]] = {
-    "feedback": AwaitingFeedback, "choice": AwaitingChoice, "rephrase": AwaitingRephrase,
+    `step` is `csat` (a case closed unrated, whose late rating still counts), `nps`, `ces`,
+    `comment`, or `done` (all asked: a repeated rating is thanked, not counted).
+    """
+
+    case: int
+    round: int
+    step: str
+
+    @property
+    def team(self) -> str | None:
+        return None  # a new question after the survey goes to whichever team it is about
+
+
+Pending = AwaitingFeedback | AwaitingChoice | AwaitingRephrase | Surveying
+
+_KINDS: dict[str, type[AwaitingFeedback] | type[AwaitingChoice] | type[AwaitingRephrase] | type[Surveying]] = {
+    "feedback": AwaitingFeedback, "choice": AwaitingChoice, "rephrase": AwaitingRephrase, "survey": Surveying,
 }
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
 

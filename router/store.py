@@ -28,6 +28,7 @@ EVENTS_MAX_LENGTH = 1_000_000
 TRANSCRIPT_MAX_LENGTH = 10_000
 DONE_TTL_SECONDS = 14 * 24 * 3600
 RESULT_TTL_SECONDS = 600
+SURVEY_TTL_SECONDS = 400 * 24 * 3600  # a round's answers outlive every late answer and a year of reports
 HIGH_PRIORITY = 1
 NORMAL_PRIORITY = 0
 _PRIORITY_WEIGHT_MS = 10**13  # larger than any wait time: priority always sorts first
@@ -199,6 +200,13 @@ class Transaction:
         self._case_status.setdefault(number, str(case.status.value))
         return case
 
+    async def survey(self, case: int, round_: int) -> dict[str, str]:
+        """What the customer answered so far for the case's round (read under WATCH: one answer each)."""
+        key = self.keys.survey(case, round_)
+        await self.pipe.watch(key)
+        data: dict[str, str] = await reply(self.pipe.hgetall(key))
+        return data
+
     async def queue_position(self, team: str, score: float) -> int:
         """1-based place a case with `score` would have (cases ahead of it, plus one)."""
         ahead = await self.pipe.zcount(self.keys.queue(team), "-inf", f"({score}")
@@ -264,6 +272,11 @@ class Transaction:
             self._writes.append(lambda p: p.zadd(key, {member: case.resolved_at}))
         else:
             self._writes.append(lambda p: p.zrem(key, member))
+
+    def record_survey(self, case: int, round_: int, **answers: int | float) -> None:
+        key, values = self.keys.survey(case, round_), {name: str(value) for name, value in answers.items()}
+        self._writes.append(lambda p: p.hset(key, mapping=values))
+        self._writes.append(lambda p: p.expire(key, SURVEY_TTL_SECONDS))
 
     def agent_open_cases(self, agent_id: str, delta: int) -> None:
         if agent_id:

@@ -21,6 +21,10 @@ TEXT_KEYS = (
     "case_stays_open", "solved_button", "closed_by_customer", "pick_one", "slow_down",
     "outside_hours", "case_opened_away", "case_opened_on_request_away", "complaint_opened_away", "wait_estimate", "wait_minute", "wait_minutes", "wait_hour", "wait_hours", "wait_day",
     "wait_days", "opens_today", "opens_tomorrow", "opens_on", "weekday_names", "month_names",
+    # feedback after a resolve (router/survey.py) and the e-mail rating links' page (bot/feedback_page.py)
+    "rating_prompt_email", "rating_already", "rating_stale", "rating_too_late", "nps_prompt", "ces_prompt",
+    "comment_prompt", "skip_button", "feedback_thanks", "feedback_page_title", "feedback_page_confirm",
+    "feedback_page_button", "feedback_page_thanks", "feedback_page_invalid",
 )
 # An operator's extra words for the intents (router/intents.py): each list adds to a vocabulary list.
 WORD_LIST_KEYS = {"handoff_words": "person_phrases", "yes_words": "yes", "no_words": "no"}

@@ -13,7 +13,7 @@ from redis.asyncio.client import Pipeline
 
 from router.config import RouterConfig
 from router.keys import Keys
-from router.messages import DeskEvent, DeskEventKind, OutboundMessage, QuickReply
+from router.messages import DeskEvent, DeskEventKind, Link, OutboundMessage, QuickReply
 from router.store import Case, Conversation, Transaction
 from router.texts import Texts
 
@@ -26,21 +26,22 @@ class Turn(Transaction):
         self.config = config
 
     def say(self, conversation: Conversation, key: str, options: Sequence[QuickReply] = (),
-            **values: object) -> None:
+            links: Sequence[Link] = (), **values: object) -> None:
         """Send the customer the bot text `key` in their language."""
-        self.send(conversation, self.texts.render(conversation.language, key, **values), options=options)
+        self.send(conversation, self.texts.render(conversation.language, key, **values), options=options,
+                  links=links)
 
     def option(self, conversation: Conversation, value: str, key: str) -> QuickReply:
         """A quick reply whose label is the bot text `key` in the customer's language."""
         return QuickReply(value, self.texts.render(conversation.language, key))
 
     def send(self, conversation: Conversation, text: str, options: Sequence[QuickReply] = (),
-             author: str = "bot", agent_name: str = "", source_ref: str = "") -> None:
+             author: str = "bot", agent_name: str = "", source_ref: str = "", links: Sequence[Link] = ()) -> None:
         """Send the customer `text` on their channel; the bot's own messages also go on the transcript."""
         message = OutboundMessage(
             id=self.next_outbound_id(), channel=conversation.channel, address=conversation.address, text=text,
             options=tuple(options), conversation=conversation.id, case=conversation.case, author=author,
-            agent_name=agent_name, language=conversation.language, source_ref=source_ref)
+            agent_name=agent_name, language=conversation.language, source_ref=source_ref, links=tuple(links))
         self.send_outbound(message)
         if author == "bot":
             self.log(conversation.id, "bot", text, options="|".join(option.label for option in options))

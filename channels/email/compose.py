@@ -15,10 +15,13 @@ from email.utils import formataddr, formatdate
 from string import Template
 
 from channels.email.parse import strip_subject_prefixes
+from channels.options import is_scale, listed
 from router.messages import OutboundMessage
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
 _BOLD = re.compile(r"\*([^*\n]+)\*")
+_LINK_STYLE = ("display:inline-block;padding:6px 12px;margin:2px;border:1px solid #888;border-radius:4px;"
+               "text-decoration:none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,22 @@ def reply_subject(subject: str, case: int | None) -> str:
     return f"Re: {base} [#{case}]" if case is not None else f"Re: {base}"
 
 
+def labels_are_scale(message: OutboundMessage) -> bool:
+    return is_scale([option.label for option in message.options])
+
+
 def render_text(message: OutboundMessage) -> str:
-    """The plain text: the message, then options as numbered lines the customer can answer with."""
+    """The plain text: the message, then options as numbered lines the customer can answer with.
+
+    With links (a rating's one link per score), the links are listed instead: a reply with the
+    number still counts. Options that are themselves numbers are listed on one line, as typed.
+    """
     lines = [message.text.rstrip()]
-    if message.options:
+    if message.links:
         lines.append("")
-        lines += [f"{number}) {option.label}" for number, option in enumerate(message.options, start=1)]
+        lines += [f"{link.label}: {link.url}" for link in message.links]
+    elif message.options:
+        lines += ["", *listed([option.label for option in message.options])]
     return "\n".join(lines) + "\n"
 
 
@@ -58,7 +71,16 @@ def render_html(message: OutboundMessage) -> str:
 
     paragraphs = [p for p in re.split(r"\n\s*\n", message.text.strip()) if p.strip()]
     parts = [f"<p>{inline(p).replace(chr(10), '<br>')}</p>" for p in paragraphs]
-    if message.options:
+    if message.links:
+        # Only http(s) links are ever made (router/survey_questions.py); anything else is shown, not linked.
+        items = "".join(
+            f'<a href="{html.escape(link.url, quote=True)}" style="{_LINK_STYLE}">{html.escape(link.label)}</a> '
+            if link.url.startswith(("https://", "http://")) else f"{html.escape(link.label)} "
+            for link in message.links)
+        parts.append(f"<p>{items.rstrip()}</p>")
+    elif message.options and labels_are_scale(message):
+        parts.append("<p>" + " · ".join(html.escape(option.label) for option in message.options) + "</p>")
+    elif message.options:
         items = "".join(f"<li>{inline(option.label)}</li>" for option in message.options)
         parts.append(f"<ol>{items}</ol>")
     return "<!DOCTYPE html><html><body>" + "".join(parts) + "</body></html>"

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from channels.options import MAX_OPTION_REPLY_CHARS, pick_option
 from router.messages import QuickReply
 
 THREAD_TTL_SECONDS = 400 * 24 * 3600  # a customer may answer a year-old mail
@@ -106,19 +107,16 @@ class ThreadStore:
             await self.redis.delete(key)
 
     async def take_option(self, root: str, text: str) -> str | None:
-        """The value of the option whose number `text` is, if it is just a number of the last options offered."""
-        stripped = text.strip().rstrip(".)")
-        if not stripped.isdigit():
+        """The value of the option `text` picks among the last offered (channels/options.py), then forgotten."""
+        if not text.strip() or len(text.strip()) > MAX_OPTION_REPLY_CHARS + 2:
             return None
         raw = await self.redis.get(self.key(f"email:options:{root}"))
         if not raw:
             return None
-        options = json.loads(raw)
-        number = int(stripped)
-        if not 1 <= number <= len(options):
-            return None
-        await self.redis.delete(self.key(f"email:options:{root}"))
-        return str(options[number - 1][0])
+        picked = pick_option([(str(value), str(label)) for value, label in json.loads(raw)], text)
+        if picked is not None:
+            await self.redis.delete(self.key(f"email:options:{root}"))
+        return picked
 
     async def is_done(self, message_id: str) -> bool:
         return bool(await self.redis.exists(self.key(f"email:done:{message_id}")))

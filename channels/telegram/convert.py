@@ -447,12 +447,35 @@ def escape(text: str) -> str:
 
 
 def keyboard(options: tuple[QuickReply, ...]) -> dict[str, Any]:
-    """Quick replies as an inline keyboard: short ones (ratings, yes/no) side by side, others one a row."""
+    """Quick replies as an inline keyboard: short ones (ratings, yes/no) side by side, others one a row.
+
+    A longer scale (0-10, 1-7) goes in even rows of at most six numbers, whatever follows it (Skip)
+    on a row of its own.
+    """
     buttons = [{"text": option.label or option.value, "callback_data": callback_data(option.value)}
                for option in options]
     side_by_side = len(options) <= 5 and sum(len(option.label) for option in options) <= 24
-    rows = [buttons] if side_by_side else [[button] for button in buttons]
+    if side_by_side:
+        return {"inline_keyboard": [buttons]}
+    rows: list[list[dict[str, Any]]] = []
+    numbers: list[dict[str, Any]] = []
+    for option, button in zip(options, buttons):
+        if option.label.isdigit():
+            numbers.append(button)
+            continue
+        rows += _even_rows(numbers)
+        numbers = []
+        rows.append([button])
+    rows += _even_rows(numbers)
     return {"inline_keyboard": rows}
+
+
+def _even_rows(buttons: list[dict[str, Any]], most: int = 6) -> list[list[dict[str, Any]]]:
+    if not buttons:
+        return []
+    count = -(-len(buttons) // most)
+    size = -(-len(buttons) // count)
+    return [buttons[start:start + size] for start in range(0, len(buttons), size)]
 
 
 def render_outbound(message: OutboundMessage) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from tests.conftest import FIXTURE_KB, REDIS_URL, REPO
 READ_TIMEOUT = 30
 
 
-def write_config(tmp_path: Path, prefix: str, kb: Path = FIXTURE_KB) -> Path:
+def write_config(tmp_path: Path, prefix: str, kb: Path = FIXTURE_KB, feedback: dict | None = None) -> Path:
     config = {
         "redis": {"url": REDIS_URL, "prefix": prefix},
         "languages": ["en", "el", "lv", "hu"],
@@ -27,6 +27,7 @@ def write_config(tmp_path: Path, prefix: str, kb: Path = FIXTURE_KB) -> Path:
         "teams": {"support": {"name": "Customer Support"}, "billing": {"name": "Billing"}},
         "router": {"default_team": "support", "messages_path": str(REPO / "config" / "messages"), "workers": 2},
         "http": {"host": "127.0.0.1", "port": 0},
+        "feedback": feedback or {},
     }
     path = tmp_path / "helpline.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -82,7 +83,7 @@ class ChatProcess:
 
 
 async def test_chat_case_claim_reply_note_resolve_rating(tmp_path: Path, prefix: str, redis) -> None:
-    config = write_config(tmp_path, prefix)
+    config = write_config(tmp_path, prefix, feedback={"nps": True})
     chat = await ChatProcess.start(config, "--name", "Eleni")
     await chat.read_until("assistant")  # the greeting
 
@@ -115,9 +116,12 @@ async def test_chat_case_claim_reply_note_resolve_rating(tmp_path: Path, prefix:
     code, out, err = await helpline(config, "case", "resolve", number, "--agent", "Maria")
     assert code == 0, err
     await chat.read_until("resolved")
-    await chat.read_until(r"5\) 5")
+    await chat.read_until("1 · 2 · 3 · 4 · 5")  # a scale: typed as it is
     await chat.send("5")
     await chat.read_until("Thank you")
+    await chat.read_until("0 · 1 · 2 · 3 · 4 · 5 · 6 · 7 · 8 · 9 · 10 · Skip")
+    await chat.send("7")  # the score 7, not the seventh option
+    await chat.read_until("Thank you for your feedback")
     code, err = await chat.close()
     assert code == 0, err
     assert not any("INTERNAL" in line for line in chat.lines), "a private note reached the customer"
@@ -126,6 +130,8 @@ async def test_chat_case_claim_reply_note_resolve_rating(tmp_path: Path, prefix:
     assert code == 0, err
     details = json.loads(out)
     assert details["status"] == "closed" and details["csat"] == 5 and details["team"] == "support"
+    assert [fields["nps"] for _, fields in await redis.xrange(f"{prefix}events") if fields["type"] == "nps_rated"] == [
+        "7"]
     roles = [item["role"] for item in details["transcript"]]
     assert "note" in roles and "agent" in roles and roles[0] == "customer"
     assert details["times"]["first_response"] and details["times"]["resolved"]

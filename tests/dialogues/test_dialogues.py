@@ -8,9 +8,11 @@ The format (tests/dialogues/README.md says the same):
     name: Anna                                       # optional customer name
     hint: el                                         # optional language hint sent with every message
     settings: {rephrase_turns: 0}                    # optional router settings for this dialogue
+    feedback: {nps: true, ces: true, comment: true}  # optional feedback settings (the survey after a resolve)
     steps:                                           # required, in order
       - say: "hello"              # a customer line, or
-      - press: yes                # a quick-reply button value: yes, no, none, person, solved, pick:<entry>, rate:<1-5>
+      - press: yes                # a quick-reply button value: yes, no, none, person, solved, pick:<entry>, rate:<1-5>,
+                                  #   nps:<0-10>, ces:<1-7>, skip
       - agent: claim              # or an agent action on the conversation's current (or last) case:
         text: "Let me check"      #   claim, reply, note, transfer, release, resolve, reopen;
         team: billing             #   text for reply/note, team for transfer,
@@ -77,7 +79,7 @@ DEFAULT_AGENT = "Maria"
 NEW_TEXT_KEYS = ("thanks_reply", "goodbye", "ack_reply", "rephrase", "talk_to_person", "case_stays_open",
                  "closed_by_customer", "complaint_opened")
 
-TOP_KEYS = {"about", "name", "hint", "settings", "steps"}
+TOP_KEYS = {"about", "name", "hint", "settings", "feedback", "steps"}
 STEP_KINDS = ("say", "press", "agent")
 AGENT_KEYS = {"text", "team", "as"}
 AGENT_ACTIONS = {"claim": ActionKind.CLAIM, "reply": ActionKind.REPLY, "note": ActionKind.NOTE,
@@ -87,7 +89,8 @@ CASE_STATES = ("none", "opened")
 STATUSES = ("queued", "assigned", "resolved", "closed")
 PRIORITIES = {"high": 1, "normal": 0}
 REASONS = ("requested", "complaint", "no_match", "not_helpful", "none_of_these", "attachment")
-FIXED_OPTIONS = {"yes", "no", "none", "person", "solved"} | {f"rate:{n}" for n in range(1, 6)}
+FIXED_OPTIONS = ({"yes", "no", "none", "person", "solved", "skip"} | {f"rate:{n}" for n in range(1, 6)}
+                 | {f"nps:{n}" for n in range(0, 11)} | {f"ces:{n}" for n in range(1, 8)})
 EXPECT_KEYS = {"language", "says", "answers", "options", "option_count", "labels", "contains", "replies", "case",
                "status", "priority", "reason", "team", "cases", "ok"}
 
@@ -138,6 +141,7 @@ class Dialogue:
     name: str | None = None
     hint: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    feedback: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def where(self) -> str:
@@ -177,12 +181,16 @@ def load_dialogue(path: Path, entries: Iterable[str], text_keys: Iterable[str]) 
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):
         raise DialogueError(f"{where}: `settings` must be a mapping of router settings")
+    feedback = data.get("feedback") or {}
+    if not isinstance(feedback, dict):
+        raise DialogueError(f"{where}: `feedback` must be a mapping of feedback settings")
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise DialogueError(f"{where}: `steps` must be a non-empty list")
     steps = tuple(_step(raw, number, f"{where}: step {number}", entries, text_keys)
                   for number, raw in enumerate(raw_steps, 1))
-    return Dialogue(path=path, about=about.strip(), steps=steps, name=name, hint=hint, settings=settings)
+    return Dialogue(path=path, about=about.strip(), steps=steps, name=name, hint=hint, settings=settings,
+                    feedback=feedback)
 
 
 def _step(raw: object, number: int, where: str, entries: set[str], text_keys: set[str]) -> Step:
@@ -522,7 +530,7 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def dialogue_settings(prefix: str, router: Mapping[str, Any]) -> Settings:
+def dialogue_settings(prefix: str, router: Mapping[str, Any], feedback: Mapping[str, Any] | None = None) -> Settings:
     return Settings.model_validate({
         "redis": {"url": REDIS_URL, "prefix": prefix},
         "languages": list(LANGUAGES),
@@ -530,6 +538,7 @@ def dialogue_settings(prefix: str, router: Mapping[str, Any]) -> Settings:
         "teams": TEAMS,
         "router": {"default_team": "support", "messages_path": str(MESSAGES), **router},
         "http": {"port": 0},
+        "feedback": dict(feedback or {}),
     })
 
 
@@ -546,7 +555,7 @@ async def test_dialogue(path: Path, prefix: str, redis: Redis, shipped_knowledge
     if broken:
         pytest.fail(broken, pytrace=False)
     try:
-        settings = dialogue_settings(prefix, dialogue.settings)
+        settings = dialogue_settings(prefix, dialogue.settings, dialogue.feedback)
     except Exception as error:  # noqa: BLE001 - shown as the dialogue's failure
         broken = (f"{dialogue.where}: the settings are rejected (teams with display_name"
                   f"{', router ' + str(dict(dialogue.settings)) if dialogue.settings else ''}):\n{error}")

@@ -17,6 +17,7 @@ from channels.telegram.convert import (
     callback_data,
     convert_update,
     escape,
+    keyboard,
     long_values,
     pressed_message,
     render_outbound,
@@ -262,3 +263,13 @@ def test_escaping_round_trips(text: str) -> None:
 def test_callback_data_always_fits(value: str) -> None:
     data = callback_data(value)
     assert len(data.encode("utf-8", "surrogatepass")) <= MAX_CALLBACK_BYTES
+
+
+def test_a_longer_scale_goes_in_even_rows_and_skip_on_its_own() -> None:
+    nps = (*(QuickReply(f"nps:{n}", str(n)) for n in range(11)), QuickReply("skip", "Skip"))
+    rows = [[button["callback_data"] for button in row] for row in keyboard(nps)["inline_keyboard"]]
+    assert rows == [[f"nps:{n}" for n in range(6)], [f"nps:{n}" for n in range(6, 11)], ["skip"]]
+    ces = (*(QuickReply(f"ces:{n}", str(n)) for n in range(1, 8)), QuickReply("skip", "Skip"))
+    rows = [[button["text"] for button in row] for row in keyboard(ces)["inline_keyboard"]]
+    assert rows == [["1", "2", "3", "4"], ["5", "6", "7"], ["Skip"]]
+    assert keyboard((QuickReply("skip", "Skip"),))["inline_keyboard"] == [[{"text": "Skip", "callback_data": "skip"}]]
