@@ -8,6 +8,7 @@ SVG has no script at all and passes a strict Content-Security-Policy.
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -15,6 +16,10 @@ from typing import Any
 
 import pygal
 from pygal.style import Style
+
+# pygal appends a legacy `sys.meta_path` finder for its map plugins (not used here), and Python then
+# warns (ImportWarning) on every import that reaches it, such as any optional import that fails.
+sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
 
 Report = Mapping[str, Any]  # the JSON of `helpline report --json` (router's Report.to_json())
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.dashboard.limiter import FailedLogins
-from bot.dashboard.passwords import DUMMY_HASH, MAX_PASSWORD_CHARS, verify_password
+from bot.dashboard.passwords import MAX_PASSWORD_CHARS, dummy_hash, verify_password
 from bot.dashboard.sessions import COOKIE_NAME, TOKEN_USER, Session, read_session, sign_session, signing_key
 from bot.settings import DashboardSettings
 
@@ -67,7 +67,7 @@ class Gate:
             return bool(self._token) and hmac.compare_digest(password.encode(), self._token)
         # An unknown name is checked against a dummy hash: it takes as long as a wrong password.
         hashed = self._users.get(user)
-        matches = await asyncio.to_thread(verify_password, password, hashed or DUMMY_HASH)
+        matches = await asyncio.to_thread(verify_password, password, hashed or dummy_hash())
         return matches and hashed is not None
 
     def cookie_value(self, session: Session) -> str:

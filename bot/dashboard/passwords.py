@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from functools import cache
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~50 ms and 16 MiB a check: slow for a guesser, fine for a login
 MAX_PASSWORD_CHARS = 1024  # longer is refused before hashing: no multi-megabyte "passwords" to chew on
@@ -53,8 +54,10 @@ def verify_password(password: str, hashed: str) -> bool:
     return hmac.compare_digest(computed, parsed.digest)
 
 
-# Checked against when the user name is unknown, so that an unknown name takes as long as a wrong password.
-DUMMY_HASH = hash_password("not a password", salt=b"helpline-dummy!!")
+@cache
+def dummy_hash() -> str:
+    """Checked against when the user name is unknown, so that an unknown name takes as long as a wrong password."""
+    return hash_password("not a password", salt=b"helpline-dummy!!")
 
 
 def _parse(text: str) -> _Parsed | None:

@@ -95,11 +95,10 @@ async def _headers_and_login(request: web.Request, handler: Handler) -> web.Stre
     if request.path not in _OPEN:
         session = request.app[GATE].session_of(request)
         if session is None:
-            if request.path.startswith("/dashboard/api/") or request.path.startswith("/dashboard/chart/") \
-                    or "Authorization" in request.headers:
+            if request.path not in ("/dashboard", "/dashboard/") or "Authorization" in request.headers:
                 return _secured(web.json_response({"error": "log in first: /dashboard/login, or Authorization: Bearer"},
                                                   status=401, headers={"WWW-Authenticate": "Bearer"}))
-            return _secured(web.HTTPSeeOther("/dashboard/login"))
+            return _secured(web.HTTPSeeOther("/dashboard/login"))  # a person at the page: to the form
         request[_SESSION] = session
     try:
         response = await handler(request)
