@@ -122,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     set_webhook.add_argument("url", metavar="URL", help="public https URL ending in channels.telegram.webhook_path")
     command("delete-webhook", "stop webhook delivery, so long polling receives again", telegram_commands)
     # -- telegram (end) --
+    # -- report (begin) --
+    report = command("report", "support numbers of a period: deflection, cases, response times, CSAT, NPS, CES, "
+                               "per team, agent, channel and language; top FAQ entries and gaps")
+    report.add_argument("--since", default="7d", help="start: a span back (30m, 12h, 7d, 2w) or an ISO date/time "
+                                                      "(default 7d)")
+    report.add_argument("--until", help="end: a span back or an ISO date/time (default: now)")
+    report.add_argument("--team")
+    report.add_argument("--channel")
+    report_format = report.add_mutually_exclusive_group()
+    report_format.add_argument("--json", action="store_true")
+    report_format.add_argument("--csv", action="store_true", help="one row per figure per grouping")
+    report_format.add_argument("--html", type=Path, metavar="FILE", help="write a report with charts to FILE")
+    # -- report (end) --
     # -- dead-letters (begin) --
     dead = command("dead-letters", "entries that could not be handled: list, show, put back or drop them")
     dead_commands = dead.add_subparsers(dest="dead_command", required=True, metavar="ACTION")
@@ -445,6 +458,56 @@ def _faq(args: argparse.Namespace, settings: Settings) -> int:
                         embedding_cache=settings.faq.embedding_cache)
 
 
+# -- report (begin) --
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands_report import query_of, render_text, run_report, write_csv
+    from router.keys import Keys
+
+    try:
+        query = query_of(args.since, args.until, args.team, args.channel)
+    except ValueError as error:
+        print(f"helpline: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    write_html = None
+    if args.html is not None:
+        try:
+            from bot.report_html import write_report_html  # the dashboard's module
+        except ImportError:
+            print("helpline: --html needs bot/report_html.py (the dashboard), which this installation lacks",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        write_html = write_report_html
+    from router.texts import TextsError, load_texts
+
+    try:  # the operator's extra handoff words tell bare requests for a person too
+        extra_words = load_texts(settings.router.messages_path, settings.languages).extra_vocabulary()
+    except TextsError:
+        extra_words = None
+
+    async def body(redis: Any) -> int:
+        report = await run_report(redis, Keys(settings.redis.prefix), query, kb_dir=settings.faq.path,
+                                  languages=settings.languages, extra_words=extra_words,
+                                  hours=_business_hours(settings))
+        if write_html is not None:
+            write_html(report, args.html)
+            print(f"report written to {args.html}")
+        elif args.json:
+            print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        elif args.csv:
+            write_csv(report.to_json(), sys.stdout)
+        else:
+            print(render_text(report.to_json()))
+        return EXIT_OK
+
+    return _with_redis(body, settings)
+
+
+def _business_hours(settings: Settings) -> Any:
+    """Each team's business hours as report clocks, None while none are configured."""
+    return None
+# -- report (end) --
+
+
 # -- telegram (begin) --
 def _telegram(args: argparse.Namespace, settings: Settings) -> int:
     from telegram.error import TelegramError
@@ -483,6 +546,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "case": _case,
     "faq": _faq,
     "telegram": _telegram,
+    "report": _report,
 }
 
 
