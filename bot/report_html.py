@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bot.charts import (
     Report,
@@ -43,9 +43,15 @@ th{font-size:.85rem;color:#6b7280}
 """
 
 
-def write_report_html(report: Report, path: str | os.PathLike[str]) -> None:
-    """Write `report` (the JSON of `helpline report --json`) to `path` as a standalone HTML page."""
-    Path(path).write_text(render_report_html(report), encoding="utf-8")
+class _HasJson(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def write_report_html(report: _HasJson | Report, path: str | os.PathLike[str]) -> None:
+    """Write `report` (router.report's Report, or its JSON, that of `helpline report --json`) to
+    `path` as a standalone HTML page."""
+    body = report.to_json() if hasattr(report, "to_json") else report
+    Path(path).write_text(render_report_html(body), encoding="utf-8")
 
 
 def render_report_html(report: Report) -> str:

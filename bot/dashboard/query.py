@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 MAX_SPAN_SECONDS = 400 * 86400  # a year and a bit: longer would read the whole events stream for one page
-HOURLY_UP_TO_SECONDS = 3 * 86400  # periods up to three days are charted by the hour, longer by the day
+HOURLY_UP_TO_SECONDS = 2 * 86400  # as `helpline report`: up to two days by the hour, longer by the day
 _DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

@@ -71,12 +71,25 @@ def add_dashboard(app: web.Application, helpline: Helpline, reports: ReportSourc
 
 
 def _report_source(helpline: Helpline) -> ReportSource:
-    async def source(query: DashboardQuery) -> dict[str, Any]:
-        from router.report import ReportQuery, build_report  # the numbers' module; loaded on first use
+    """build_report as `helpline report --json` calls it (bot/commands_report.run_report), with the
+    knowledge base in service for the gaps' closest entries instead of loading the FAQ folder again."""
+    from bot.commands_faq import PersonRequests
 
+    person = PersonRequests(helpline.settings.languages, helpline.texts.extra_vocabulary())
+
+    async def source(query: DashboardQuery) -> dict[str, Any]:
+        from bot.app import KnowledgeBaseUnavailable
+        from bot.cli import _business_hours  # the command's business hours: the same clocks as the report's
+        from router.report import FaqGapGrouper, ReportQuery, build_report
+
+        try:
+            kb = helpline.knowledge_base.current
+        except KnowledgeBaseUnavailable:
+            kb = None  # what customers asked does not depend on the FAQ files being valid
+        grouper = FaqGapGrouper(kb, keep=lambda text: not person.only_asks_for_person(text))
         report = await build_report(helpline.redis, helpline.keys, ReportQuery(
             since=query.since, until=query.until, team=query.team, channel=query.channel,
-            bucket_seconds=query.bucket_seconds))
+            bucket_seconds=query.bucket_seconds), hours=_business_hours(helpline.settings), gaps=grouper)
         return report.to_json()
 
     return source
@@ -112,7 +125,7 @@ def _secured(response: web.StreamResponse) -> web.StreamResponse:
     headers.setdefault("Content-Security-Policy", CSP)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "no-referrer"
+    headers["Referrer-Policy"] = "same-origin"  # no-referrer would make a form post's Origin "null"
     headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -191,7 +191,7 @@
   const since = params.get("since");
   if (since) {
     if (!Array.from(sinceSelect.options).some((option) => option.value === since)) {
-      sinceSelect.appendChild(el("option", {value: since, text: "since " + since + (until ? " until " + until : "")}));
+      sinceSelect.appendChild(el("option", {value: since, text: "as in the link"}));
     }
     sinceSelect.value = since;
   }
