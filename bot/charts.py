@@ -76,8 +76,10 @@ def _render(chart: pygal.graph.graph.Graph) -> str:
 def _counts_axis(chart: Any, values: Sequence[int | None]) -> None:
     """Whole numbers on the value axis: counts have no halves."""
     biggest = max([v for v in values if v is not None], default=0)
+    if not biggest:
+        return  # nothing counted (or no series at all, where pygal draws "no data" and takes no labels)
     step = max(1, -(-biggest // 6))
-    chart.y_labels = list(range(0, biggest + step + 1, step)) if biggest else [0, 1]
+    chart.y_labels = list(range(0, biggest + step + 1, step))
 
 
 def _x_axis(chart: Any, labels: Sequence[str]) -> None:
