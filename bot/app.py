@@ -123,7 +123,10 @@ class Helpline:
                 reopen_days=settings.router.reopen_days, rephrase_turns=settings.router.rephrase_turns,
                 relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
                 flood_per_minute=settings.router.flood_messages_per_minute,
-                desk=settings.channels.slack.enabled))
+                desk=settings.channels.slack.enabled,
+                business_hours={key: team.business_hours.hours() for key, team in settings.teams.items()
+                                if team.business_hours is not None},
+                sla={key: team.sla.policy() for key, team in settings.teams.items() if team.sla is not None}))
         return self._router
 
     def _current_knowledge_base(self) -> KnowledgeBase:
@@ -293,7 +296,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
             for worker in workers:
                 group.create_task(worker.run(stop))
             watcher = group.create_task(helpline.knowledge_base.watch(settings.faq.reload_seconds))
-            group.create_task(sweep_forever(helpline.redis, helpline.keys, settings.router.reopen_days, stop))
+            group.create_task(sweep_forever(helpline.redis, helpline.keys, settings.router.reopen_days, stop,
+                                            config=helpline.router.config))
             await stop.wait()
             log.info("stopping: no new input; finishing what is in flight")
             for channel in reversed(started):

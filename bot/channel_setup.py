@@ -21,7 +21,9 @@ def build_channels(settings: Settings, context: ChannelContext) -> list[Channel]
         from channels import slack
 
         teams = {key: {"name": team.name or key, "slack_channel": team.slack_channel,
-                       "slack_users": list(team.slack_users), "slack_usergroups": list(team.slack_usergroups)}
+                       "slack_users": list(team.slack_users), "slack_usergroups": list(team.slack_usergroups),
+                       "oncall_usergroup": team.sla.oncall_usergroup if team.sla else None,
+                       "first_response_minutes": team.sla.first_response_minutes if team.sla else None}
                  for key, team in settings.teams.items()}
         channels.append(slack.create(settings.channels.slack, context, teams))
     # -- slack (end) --

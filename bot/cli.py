@@ -503,8 +503,10 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _business_hours(settings: Settings) -> Any:
-    """Each team's business hours as report clocks, None while none are configured."""
-    return None
+    """Each team's business hours (`teams.<t>.business_hours`) as the report's clocks; other teams count
+    wall-clock time."""
+    return {key: team.business_hours.hours() for key, team in settings.teams.items()
+            if team.business_hours is not None}
 # -- report (end) --
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,6 +137,12 @@ def _duration(seconds: object) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def _plain(text: str, limit: int = 80) -> str:
+    """A customer's or agent's words on a terminal: no control characters (escape sequences), bounded."""
+    cleaned = "".join(char if unicodedata.category(char)[0] != "C" else " " for char in text[:limit])
+    return cleaned + ("…" if len(text) > limit else "")
+
+
 def _percent(value: object) -> str:
     return f"{100 * value:.0f}%" if isinstance(value, (int, float)) else "-"
 
@@ -154,7 +161,7 @@ def render_text(body: Mapping[str, Any]) -> str:
                                         f"channel {body['channel']}" if body["channel"] else "") if part)
     cases, fr, rs = body["cases"], body["first_response_seconds"], body["resolution_seconds"]
     csat, nps, ces = body["csat"], body["nps"], body["ces"]
-    lines = [f"Support numbers {body['since']} to {body['until']}" + (f" ({scope})" if scope else ""), "",
+    lines = [f"Support numbers {body['since']} to {body['until']}" + (f" ({_plain(scope)})" if scope else ""), "",
              f"Conversations            {body['conversations']} ({body['conversations_with_question']} with a question)",
              f"Handled by the bot alone {_percent(body['deflection_rate'])}   handed to a person "
              f"{_percent(body['handoff_rate'])}",
@@ -177,19 +184,19 @@ def render_text(body: Mapping[str, Any]) -> str:
         if groups:
             lines += ["", title]
             width = min(24, max(len(name) for name in groups))
-            lines += [f"  {name[:24]:<{width}} {_line(figures)}" for name, figures in groups.items()]
+            lines += [f"  {_plain(name, 24):<{width}} {_line(figures)}" for name, figures in groups.items()]
     if body["top_entries"]:
         lines += ["", "FAQ entries that answered most"]
-        lines += [f"  {entry['answered']:>5}  {entry['entry']}  (settled {_percent(entry['resolved_rate'])})"
+        lines += [f"  {entry['answered']:>5}  {_plain(entry['entry'])}  (settled {_percent(entry['resolved_rate'])})"
                   for entry in body["top_entries"]]
     if body["top_gaps"]:
         lines += ["", "What the FAQ did not settle"]
-        lines += [f"  {gap['count']:>5}  {gap['question'][:80]!r}" +
-                  (f"  (closest: {gap['closest_entry']})" if gap["closest_entry"] else "")
+        lines += [f"  {gap['count']:>5}  \"{_plain(gap['question'])}\"" +
+                  (f"  (closest: {_plain(gap['closest_entry'])})" if gap["closest_entry"] else "")
                   for gap in body["top_gaps"]]
     trending = [topic for topic in body["topics"] if topic["count"] != topic["previous_count"]][:10]
     if trending:
         lines += ["", "Topics, this period against the one before"]
         lines += [f"  {topic['count']:>5} (was {topic['previous_count']:>4})  {topic['kind']:<5} "
-                  f"{topic['topic'][:80]}" for topic in trending]
+                  f"{_plain(topic['topic'])}" for topic in trending]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -24,6 +25,15 @@ from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
 from channels.telegram.settings import TelegramSettings
 from faq.bounded_yaml import YamlLimitError, YamlLimits, check_yaml_limits
+from router.business_hours import (
+    MAX_HOLIDAYS,
+    MAX_RANGES_PER_DAY,
+    BusinessHours,
+    BusinessHoursError,
+    load_zone,
+    parse_range,
+)
+from router.sla import SlaPolicy
 
 DEFAULT_CONFIG = Path("config/helpline.yaml")
 CONFIG_ENV_VAR = "HELPLINE_CONFIG"
@@ -72,6 +82,99 @@ class FaqSettings(_Section):
         return self
 
 
+_Ranges = list[str]
+
+
+class WeeklyHoursSettings(_Section):
+    """Open ranges per day, `["09:00-13:00", "14:00-18:00"]`; a day left out or `[]` is closed."""
+
+    mon: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    tue: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    wed: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    thu: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    fri: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    sat: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+    sun: _Ranges = Field(default_factory=list, max_length=MAX_RANGES_PER_DAY)
+
+    @field_validator("*")
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            try:
+                parse_range(text)
+            except BusinessHoursError as error:
+                raise ValueError(f"[{index}] {error}") from None
+        return value
+
+
+class BusinessHoursSettings(_Section):
+    """When a team answers: outside these hours customers are told when it is back, and SLA clocks pause."""
+
+    timezone: str  # IANA name, e.g. Europe/Athens
+    weekly: WeeklyHoursSettings
+    holidays: list[date] = Field(default_factory=list, max_length=MAX_HOLIDAYS)  # closed all day, local dates
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            load_zone(value)
+        except BusinessHoursError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _open_some_day(self) -> BusinessHoursSettings:
+        if not any(getattr(self.weekly, day) for day in type(self.weekly).model_fields):
+            raise ValueError("weekly has no open hours on any day (leave business_hours out for always open)")
+        return self
+
+    def hours(self) -> BusinessHours:
+        """The router's value."""
+        weekly = {day: getattr(self.weekly, day) for day in type(self.weekly).model_fields}
+        return BusinessHours.parse(self.timezone, weekly, self.holidays)
+
+
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,}$")
+
+
+class SlaSettings(_Section):
+    """A team's first-response target for queued cases (counted in business hours when it has them)."""
+
+    first_response_minutes: float = Field(..., gt=0)
+    # The queue channel is told (mentioning oncall_usergroup) this long before the target is missed.
+    warn_before_minutes: float = Field(5.0, ge=0)
+    # Still waiting this long: moved to escalate_to's queue. Both or neither.
+    escalate_after_minutes: float | None = Field(None, gt=0)
+    escalate_to: str | None = None
+    oncall_usergroup: str | None = None  # Slack user group id (S0123ABCD), mentioned in the warning
+
+    @field_validator("oncall_usergroup")
+    @classmethod
+    def _usergroup_id(cls, value: str | None) -> str | None:
+        if value is not None and not _USERGROUP_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack user group id (like S0123ABCD)")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_in_order(self) -> SlaSettings:
+        if self.warn_before_minutes >= self.first_response_minutes:
+            raise ValueError("warn_before_minutes must be less than first_response_minutes")
+        if (self.escalate_after_minutes is None) != (self.escalate_to is None):
+            raise ValueError("escalate_after_minutes and escalate_to go together: set both or neither")
+        if self.escalate_after_minutes is not None and self.escalate_after_minutes < self.first_response_minutes:
+            raise ValueError("escalate_after_minutes must not be less than first_response_minutes")
+        return self
+
+    def policy(self) -> SlaPolicy:
+        """The router's value."""
+        return SlaPolicy(first_response_seconds=self.first_response_minutes * 60,
+                         warn_before_seconds=self.warn_before_minutes * 60,
+                         escalate_after_seconds=None if self.escalate_after_minutes is None
+                         else self.escalate_after_minutes * 60,
+                         escalate_to=self.escalate_to)
+
+
 class TeamSettings(_Section):
     slack_channel: str | None = None  # the team's queue channel on the Slack desk
     name: str | None = None  # the team's name for agents (and customers, without display_name); else the key
@@ -79,6 +182,8 @@ class TeamSettings(_Section):
     display_name: str | dict[str, str] | None = None
     slack_users: list[str] = Field(default_factory=list)  # Slack user ids who may act on the team's cases
     slack_usergroups: list[str] = Field(default_factory=list)  # Slack user group ids, likewise
+    business_hours: BusinessHoursSettings | None = None  # none: always open
+    sla: SlaSettings | None = None  # none: no first-response target
 
     @field_validator("display_name")
     @classmethod
@@ -265,6 +370,12 @@ class Settings(_Section):
     def _default_team_exists(self) -> Settings:
         if self.router.default_team not in self.teams:
             raise ValueError(f"router.default_team {self.router.default_team!r} is not one of teams: {sorted(self.teams)}")
+        for key, team in self.teams.items():
+            target = team.sla.escalate_to if team.sla is not None else None
+            if target is not None and target not in self.teams:
+                raise ValueError(f"teams.{key}.sla.escalate_to {target!r} is not one of teams: {sorted(self.teams)}")
+            if target == key:
+                raise ValueError(f"teams.{key}.sla.escalate_to: a team cannot escalate to itself")
         return self
 
     @property

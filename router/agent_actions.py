@@ -14,6 +14,7 @@ from router.events import Event
 from router.lifecycle import CloseReason, Transition
 from router.messages import ActionKind, AgentAction, DeskEventKind
 from router.sanitize import clean_text
+from router.sla import SlaStep, due_step, sla_waited
 from router.store import Case, CaseStatus, Conversation
 from router.turn import Turn
 
@@ -115,6 +116,21 @@ async def _close(turn: Turn, action: AgentAction, case: Case, conversation: Conv
     return f"case #{case.number} closed"
 
 
+async def _sla_check(turn: Turn, action: AgentAction, case: Case, conversation: Conversation) -> str:
+    # Only the SLA sweep sends this; the step is decided again here, on what this transaction read,
+    # so a sweep repeated by several services, or one that raced a claim, changes nothing.
+    policy, hours = turn.config.sla.get(case.team), turn.config.hours(case.team)
+    step = due_step(case, policy, hours, turn.now)
+    if step is None or policy is None:
+        return f"case #{case.number}: no SLA step due"
+    waited = sla_waited(case, hours, turn.now)
+    if step is SlaStep.ESCALATE and policy.escalate_to in turn.config.teams:
+        await lifecycle.escalate(turn, case, conversation, str(policy.escalate_to), waited)
+        return f"case #{case.number} escalated to {policy.escalate_to}"
+    await lifecycle.warn_sla(turn, case, waited)
+    return f"case #{case.number}: the queue was warned"
+
+
 HANDLERS: dict[ActionKind, Handler] = {
     ActionKind.CLAIM: _claim,
     ActionKind.REPLY: _reply,
@@ -124,9 +140,10 @@ HANDLERS: dict[ActionKind, Handler] = {
     ActionKind.RESOLVE: _resolve,
     ActionKind.REOPEN: _reopen,
     ActionKind.CLOSE: _close,
+    ActionKind.SLA_CHECK: _sla_check,
 }
 # The system's own action; every other one must say which agent takes it.
-NEEDS_NO_AGENT = frozenset({ActionKind.CLOSE})
+NEEDS_NO_AGENT = frozenset({ActionKind.CLOSE, ActionKind.SLA_CHECK})
 
 
 async def apply_action(turn: Turn, action: AgentAction, case: Case, conversation: Conversation) -> str:

@@ -199,7 +199,8 @@ class Router:
             turn.say(conversation, "case_status_none")
         elif case.status is CaseStatus.QUEUED:
             position = await turn.queue_position(case.team, case.queue_score())
-            turn.say(conversation, "case_status_queued", case=case.number, position=position)
+            await lifecycle.say_with_expectation(turn, conversation, case, "case_status_queued", case=case.number,
+                                                 position=position)
         else:
             turn.say(conversation, "case_status_assigned", case=case.number, agent_name=case.agent_name or case.agent)
 

@@ -57,7 +57,7 @@ class SmallTalk(StrEnum):
 # When a message mixes them ("ok thanks, bye"), the one that matters most for the reply wins.
 _SMALL_TALK_WEIGHT = {SmallTalk.THANKS: 3, SmallTalk.GOODBYE: 2, SmallTalk.GREETING: 1, SmallTalk.ACK: 0}
 _LIST_KEYS = ("greeting", "thanks", "goodbye", "ack", "filler", "yes", "no", "person", "talk", "person_phrases",
-              "complaint", "case", "status", "solved", "negation")
+              "complaint", "case", "status", "status_alone", "solved", "negation")
 
 
 class VocabularyError(Exception):
@@ -250,8 +250,9 @@ class Intents:
         return Reading(
             small_talk=small_talk, language=talk_language or yes_language or no_language, yes=yes, no=no,
             wants_person=self._wants_person(tokens, latin), complaint=self._said(tokens, "complaint", latin),
-            asks_case_status=bool(self._lists["case"].find(tokens, latin))
-            and bool(self._lists["status"].find(tokens, latin)),
+            asks_case_status=(bool(self._lists["case"].find(tokens, latin))
+                              and bool(self._lists["status"].find(tokens, latin)))
+            or self._whole(tokens, "status_alone", latin)[0],
             solved=self._said(tokens, "solved", latin), rating=self._rating(text, tokens, latin))
 
     # -- the parts ---------------------------------------------------------------------------

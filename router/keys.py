@@ -75,6 +75,10 @@ class Keys:
     def queue(self, team: str) -> str:
         return f"{self.prefix}queue:{team}"
 
+    def waits(self, team: str) -> str:
+        """List: the waits (seconds, business hours) of the team's last claimed cases, newest first."""
+        return f"{self.prefix}waits:{team}"
+
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}"
 

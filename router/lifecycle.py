@@ -15,11 +15,13 @@ import logging
 from dataclasses import replace
 from enum import StrEnum
 
+from router.business_hours import working_seconds
 from router.events import Event
 from router.log_context import note as note_ids
 from router.messages import Attachment, DeskEventKind, QuickReply
 from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, reply
 from router.turn import Turn
+from router.waiting import expect, expectation_text
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +117,48 @@ async def open_case(turn: Turn, conversation: Conversation, *, team: str | None,
     turn.save_conversation(linked)
     turn.event(Event.CASE_OPENED, case=number, conversation=conversation.id, team=team, reason=reason,
                priority=priority, channel=conversation.channel, language=conversation.language)
-    turn.say(linked, _OPENED_TEXT.get(reason, "case_opened"), case=number, position=position)
+    await say_with_expectation(turn, linked, case, _OPENED_TEXT.get(reason, "case_opened"), case=number,
+                               position=position)
     note_ids(case=number)
     # Ids only (the scope adds the conversation's): the customer's words stay out of the log.
     log.info("opening case #%s for team %s (%s)", number, team, reason.value)
     turn.tell_desk(DeskEventKind.CASE_WAITING, case, history=await turn.history(conversation.id),
                    attachments=attachments)
     return case
+
+
+async def say_with_expectation(turn: Turn, conversation: Conversation, waiting: Case, key: str, /,
+                               **values: object) -> None:
+    """Say `key`, followed by what the customer can expect: when the team is back, or about how long."""
+    hours = turn.config.hours(waiting.team)
+    expectation = expect(hours, await turn.recent_waits(waiting.team), turn.now)
+    text = turn.texts.render(conversation.language, key, **values)
+    extra = expectation_text(turn.texts, conversation.language, expectation, hours, turn.now)
+    turn.send(conversation, f"{text} {extra}" if extra else text)
+    if expectation.opens_at is not None:
+        turn.event(Event.OUTSIDE_HOURS, conversation=conversation.id, case=waiting.number, team=waiting.team,
+                   opens_at=f"{expectation.opens_at:.0f}")
+
+
+async def warn_sla(turn: Turn, case: Case, waited: float) -> Case:
+    """The team's queue hears (once) that a waiting case nears its first-response target."""
+    warned = case.with_changes(sla_warned_at=turn.now)
+    turn.save_case(warned)
+    turn.event(Event.SLA_WARNING, case=case.number, team=case.team, waited=f"{waited:.3f}")
+    log.info("case #%s nears the first-response target of team %s", case.number, case.team)
+    turn.tell_desk(DeskEventKind.SLA_WARNING, warned, waited=waited)
+    return warned
+
+
+async def escalate(turn: Turn, case: Case, conversation: Conversation, team: str, waited: float) -> Case:
+    """Past the SLA's second limit: moved (once) to `team`'s queue, as a transfer by the system."""
+    marked = case.with_changes(escalated_at=turn.now, sla_warned_at=case.sla_warned_at or turn.now)
+    turn.event(Event.CASE_ESCALATED, case=case.number, from_team=case.team, team=team, waited=f"{waited:.3f}")
+    log.info("case #%s escalated from team %s to %s", case.number, case.team, team)
+    return await transfer(turn, marked, conversation, team, agent="", agent_name=SLA_AGENT_NAME)
+
+
+SLA_AGENT_NAME = "Helpline (SLA escalation)"  # who the desk says moved an escalated case
 
 
 async def claim(turn: Turn, case: Case, conversation: Conversation, agent: str, agent_name: str) -> Case:
@@ -131,6 +168,10 @@ async def claim(turn: Turn, case: Case, conversation: Conversation, agent: str, 
     _leave_place(turn, case)
     turn.agent_open_cases(agent, +1)
     turn.save_case(assigned)
+    if case.claimed_at < case.queued_at:
+        # Only a wait from queueing to a first claim says how long the next customer will wait.
+        waited = working_seconds(turn.config.hours(case.team), case.queued_at, turn.now)
+        turn.record_wait(case.team, waited, turn.config.recent_waits)
     turn.event(Event.CASE_CLAIMED, case=case.number, agent=agent, team=case.team,
                waited=f"{turn.now - case.queued_at:.3f}")
     turn.log(conversation.id, "system", f"claimed by {assigned.agent_name}")
@@ -203,7 +244,8 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
         await turn.watch(agent_key)
         status: str | None = await reply(turn.pipe.hget(agent_key, "status"))
         last_agent_status = status or "available"
-    again = dict(resolved_at=0.0, closed_at=0.0, reopened=case.reopened + 1, csat=0, acknowledged=0)
+    again = dict(resolved_at=0.0, closed_at=0.0, reopened=case.reopened + 1, csat=0, acknowledged=0,
+                 sla_warned_at=0.0, escalated_at=0.0)
     if case.last_agent and last_agent_status != "away":
         reopened = _arrive(case, Transition.REOPEN, status=CaseStatus.ASSIGNED, agent=case.last_agent,
                            agent_name=case.last_agent_name, **again)

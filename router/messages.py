@@ -71,6 +71,7 @@ class ActionKind(str, Enum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     CLOSE = "close"  # the system closes a resolved case nobody rated within reopen_days
+    SLA_CHECK = "sla_check"  # the system: warn or escalate a queued case near or past its first-response target
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class DeskEventKind(str, Enum):
     BOT_MESSAGE = "bot_message"  # the bot answered the customer from the FAQ while the case waited
     NOTE = "note"
     DELIVERY = "delivery"  # what became of an agent's message (ref names it)
+    SLA_WARNING = "sla_warning"  # a queued case nears its first-response target (waited: seconds counted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ class DeskEvent:
     delivered: bool = True
     reason: str = ""
     csat: int = 0
+    waited: float = 0.0  # SLA warning: seconds waited that count against the target
     at: float = 0.0
 
 

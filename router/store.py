@@ -108,6 +108,8 @@ class Case:
     csat: int = 0
     reopened: int = 0
     acknowledged: int = 0  # 1 once the customer was told their waiting message reached the case
+    sla_warned_at: float = 0.0  # when the queue was warned the first-response target is near (router/sla.py)
+    escalated_at: float = 0.0  # when it was moved on past the SLA's second limit
 
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> Case:
@@ -187,6 +189,17 @@ class Transaction:
         ahead = await self.pipe.zcount(self.keys.queue(team), "-inf", f"({score}")
         return int(ahead) + 1
 
+    async def recent_waits(self, team: str) -> list[float]:
+        """The waits of the team's last claimed cases (not watched: an estimate may be a moment old)."""
+        values = await reply(self.pipe.lrange(self.keys.waits(team), 0, -1))
+        waits = []
+        for value in values:
+            try:
+                waits.append(float(value))
+            except (TypeError, ValueError):
+                continue  # an odd entry spoils one figure, not the estimate
+        return waits
+
     async def reserve_case_number(self) -> int:
         # Runs outside MULTI on purpose: numbers must be unique even when two workers race.
         return int(await reply(self.pipe.eval(_RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id),
@@ -212,6 +225,12 @@ class Transaction:
     def dequeue(self, team: str, number: int) -> None:
         queue = self.keys.queue(team)
         self._writes.append(lambda p: p.zrem(queue, str(number)))
+
+    def record_wait(self, team: str, seconds: float, keep: int) -> None:
+        """Remember how long a claimed case waited; only the last `keep` are kept."""
+        key, value = self.keys.waits(team), f"{max(0.0, seconds):.3f}"
+        self._writes.append(lambda p: p.lpush(key, value))
+        self._writes.append(lambda p: p.ltrim(key, 0, keep - 1))
 
     def awaiting_rating(self, case: Case, waiting: bool) -> None:
         """Keep the set of resolved cases the closing sweep looks at up to date."""

@@ -19,6 +19,8 @@ TEXT_KEYS = (
     "released", "resolved", "rating_prompt", "rating_thanks", "reopened", "empty_message", "too_long",
     "thanks_reply", "goodbye", "ack_reply", "rephrase", "talk_to_person", "complaint_opened",
     "case_stays_open", "solved_button", "closed_by_customer", "pick_one", "slow_down",
+    "outside_hours", "wait_estimate", "wait_minute", "wait_minutes", "wait_hour", "wait_hours", "wait_day",
+    "wait_days", "opens_today", "opens_tomorrow", "opens_on", "weekday_names", "month_names",
 )
 # An operator's extra words for the intents (router/intents.py): each list adds to a vocabulary list.
 WORD_LIST_KEYS = {"handoff_words": "person_phrases", "yes_words": "yes", "no_words": "no"}

@@ -526,6 +526,20 @@ def notice_blocks(summary: Sequence[dict[str, Any]], case: int, team: str, teams
     return blocks
 
 
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,}$")
+
+
+def sla_warning_blocks(event: DeskEvent, usergroup: str | None, target_minutes: float | None
+                       ) -> tuple[str, list[dict[str, Any]]]:
+    """The re-announcement of a case near its first-response target: text (with the on-call mention) and a Claim button."""
+    mention = f"<!subteam^{usergroup}> " if usergroup and _USERGROUP_ID.match(usergroup) else ""
+    target = f" (target: {target_minutes:g} min)" if target_minutes else ""
+    text = (f"⏰ {mention}Case #{event.case} from {escape(event.customer_name or 'a customer')} has waited "
+            f"{duration(event.waited)} for a first response{target}.")
+    return text, [_section(text), {"type": "actions", "block_id": f"hl_sla_{event.case}",
+                                   "elements": [_button("Claim", CLAIM, str(event.case), "primary")]}]
+
+
 def thread_controls(case: int, team: str, teams: Mapping[str, str], agent: str, agent_name: str) -> list[dict[str, Any]]:
     """The buttons under a claimed case's thread: Resolve, Release, Transfer."""
     elements: list[dict[str, Any]] = [_button("Resolve", RESOLVE, str(case), "primary"),

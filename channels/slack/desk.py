@@ -127,6 +127,7 @@ class SlackDesk:
             DeskEventKind.BOT_MESSAGE: self._on_bot_message,
             DeskEventKind.NOTE: self._on_note,
             DeskEventKind.DELIVERY: self._on_delivery,
+            DeskEventKind.SLA_WARNING: self._on_sla_warning,
         }
 
     def key(self, name: str) -> str:
@@ -247,6 +248,20 @@ class SlackDesk:
             await self._forget_agent(event.case, old.get("agent", ""))
         where = await self._post_notice(event, "notice")
         await self._copy_files(event, where)
+
+    async def _on_sla_warning(self, event: DeskEvent) -> None:
+        # A new message in the queue channel, not a thread line: the on-call group must be pinged.
+        team = self.teams.get(event.team) or {}
+        target = team.get("first_response_minutes")
+        text, blocks = convert.sla_warning_blocks(event, team.get("oncall_usergroup"),
+                                                  float(target) if target else None)
+        channel = await self.queue_channel(event.team)
+
+        async def post() -> str:
+            answer = await self._post(channel, text, blocks)
+            return str(answer.get("ts", ""))
+
+        await self._step(event, "sla", post)
 
     async def _on_reopened(self, event: DeskEvent) -> None:
         if not event.agent:

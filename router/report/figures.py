@@ -155,17 +155,12 @@ def group_values(facts: Facts, scope: Scope, dimension: Dimension) -> list[str]:
     def add(values: Iterable[str | None]) -> None:
         seen.update(value for value in values if value)
 
-    for conversation in facts.conversations:
-        if not scope.takes_conversation(conversation):
-            continue
-        if dimension is Dimension.TEAM:
-            add(conversation.teams)
-        elif dimension is Dimension.AGENT:
-            add(conversation.agents)
-        elif dimension is Dimension.CHANNEL:
-            add([conversation.channel])
-        else:
-            add([conversation.language])
+    # Teams and agents come from the cases' facts, which carry the team of the moment: a conversation
+    # lists every team and agent it met, which under a team filter would name the other team's agents.
+    if dimension in (Dimension.CHANNEL, Dimension.LANGUAGE):
+        for conversation in facts.conversations:
+            if scope.takes_conversation(conversation):
+                add([conversation.channel if dimension is Dimension.CHANNEL else conversation.language])
     for group in (facts.case_counts, facts.durations, facts.first_contacts, facts.ratings, facts.backlog):
         add(item.dims.value(dimension) for item in group if scope.takes(item.dims))
     return [value for value, _ in sorted(seen.items(), key=lambda pair: (-pair[1], pair[0]))][:MAX_GROUPS]

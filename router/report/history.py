@@ -189,8 +189,7 @@ class History:
         elif kind == Event.CASE_REOPENED:
             self._reopened(event, case)
         elif kind == Event.CASE_CLOSED:
-            if case.status == _OPEN:
-                self._stand_in_response(case)
+            self._stand_in_response(case)
             case.status, case.agent = _CLOSED, None
 
     def _active(self, conversation: str, at: float) -> None:
@@ -319,8 +318,7 @@ class History:
             self._settle(pending, resolved=True)  # nothing said it did not help by the period's end
         self.pending.clear()
         for case in self.cases.values():
-            if case.status == _OPEN:
-                self._stand_in_response(case)
+            self._stand_in_response(case)
         first_contacts = []
         for case in self.cases.values():
             if case.first_resolution is None:
