@@ -124,7 +124,7 @@ async def _agents(redis: Redis, keys: Keys, team: str | None, now: float,
             by_agent.setdefault(case.agent, []).append(case)
     async with redis.pipeline(transaction=False) as pipe:
         for agent in by_agent:
-            pipe.hmget(keys.agent(agent), "name", "status")
+            pipe.hmget(keys.agent(agent), ["name", "status"])
         profiles: list[list[str | None]] = await pipe.execute()
     agents = []
     for (agent, mine), (name, status) in zip(by_agent.items(), profiles):

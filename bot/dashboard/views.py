@@ -171,7 +171,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         log.warning("dashboard: login refused for %s: too many failed logins", request.remote)
         return response
     if result.session is None:
-        log.warning("dashboard: failed login from %s%s", request.remote, f" as {user[:64]!r}" if user else "")
+        # Not the name typed: people type their password in the wrong field.
+        log.warning("dashboard: failed login from %s (%s)", request.remote, "a user name" if user else "the token")
         return await login_form(request, "Wrong user name or password." if user else "Wrong token.", status=401)
     log.info("dashboard: %s logged in from %s", result.session.user or "token holder", request.remote)
     response = web.HTTPSeeOther("/dashboard")

@@ -270,3 +270,34 @@ async def test_the_live_state_shows_the_queue_and_the_agents_cases(server: Serve
         async with client.get("/dashboard/api/live?team=billing") as response:
             assert (await response.json())["agents"] == []
     assert json.dumps(state)
+
+
+async def test_the_live_state_is_bounded(helpline: Helpline) -> None:
+    from bot.dashboard.live import MAX_LISTED_PER_TEAM, live_state
+    from router.store import Case, CaseStatus
+
+    redis, keys = helpline.redis, helpline.keys
+    now = 1_800_000_000.0
+    async with redis.pipeline(transaction=False) as pipe:
+        for index in range(MAX_LISTED_PER_TEAM + 5):
+            number = 1001 + index
+            case = Case(number, f"c{index}", CaseStatus.QUEUED, "billing", customer_name="x" * 500,
+                        queued_at=now - 60 * index)
+            pipe.hset(keys.case(number), mapping=case.to_hash())
+            pipe.zadd(keys.queue("billing"), {str(number): case.queue_score()})
+        held = Case(2000, "held", CaseStatus.ASSIGNED, "billing", agent="maria", agent_name="Maria", claimed_at=now - 30)
+        pipe.hset(keys.case(2000), mapping=held.to_hash())
+        pipe.hset(keys.case(1500), mapping={"status": "assigned", "number": "oops"})  # half-written by hand
+        pipe.set(keys.case_counter, "2000")
+        pipe.sadd(keys.teams_seen, "billing")
+        await pipe.execute()
+    state = await live_state(redis, keys, ["support"], team="billing", now=now, scan_cases=100)
+    queue = state.queues[0]
+    assert queue.waiting == MAX_LISTED_PER_TEAM + 5 and len(queue.cases) == MAX_LISTED_PER_TEAM
+    longest = MAX_LISTED_PER_TEAM + 4  # the one waiting longest is served first
+    assert queue.cases[0].case == 1001 + longest and len(queue.cases[0].customer) == 200
+    assert queue.oldest_wait_seconds == 60 * longest
+    assert [(a.agent, [c.case for c in a.cases]) for a in state.agents] == [("maria", [2000])]
+    assert state.truncated  # only the last 100 cases were looked at for agents
+    everything = await live_state(redis, keys, ["support"], now=now)
+    assert not everything.truncated and {q.team for q in everything.queues} == {"billing", "support"}
