@@ -5,7 +5,7 @@
     POST /dashboard/logout          forget the session cookie
     GET  /dashboard/api/report      the report for ?since=&until=&team=&channel= (JSON of `helpline report --json`)
     GET  /dashboard/api/live        the queues and the agents' open cases (?team=)
-    GET  /dashboard/chart/NAME.svg  a chart of the report, same parameters
+    GET  /dashboard/chart/NAME.svg  a chart of the report, same parameters (and size=narrow for a phone)
     GET  /dashboard/static/FILE     the page's script and style
 
 Every response carries a strict Content-Security-Policy: scripts and styles from this server only,
@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bot.charts import CHARTS
+from bot.charts import CHARTS, NARROW, WIDE
 from bot.dashboard.auth import Gate
 from bot.dashboard.live import live_state
 from bot.dashboard.query import DashboardQuery, QueryError, parse_query
@@ -196,7 +196,8 @@ async def chart_svg(request: web.Request) -> web.Response:
     if draw is None:
         raise web.HTTPNotFound(text="no such chart\n")
     report = await _report(request)
-    return web.Response(text=draw(report), content_type="image/svg+xml", charset="utf-8",
+    size = NARROW if request.query.get("size") == "narrow" else WIDE
+    return web.Response(text=draw(report, size), content_type="image/svg+xml", charset="utf-8",
                         headers={"Content-Security-Policy": SVG_CSP})
 
 

@@ -113,8 +113,13 @@
       el("td", {class: "question", text: row.question}), el("td", {text: count(row.count)}),
       el("td", {class: "entry", text: row.closest_entry === null ? "–" : row.closest_entry})])));
     const q = query().toString();
+    const version = Date.now();
+    // A phone gets charts drawn narrow (their text stays legible), a wider screen the wide ones.
+    for (const source of document.querySelectorAll("source[data-chart]")) {
+      source.srcset = "/dashboard/chart/" + source.dataset.chart + ".svg?" + q + "&size=narrow&v=" + version;
+    }
     for (const img of document.querySelectorAll("img[data-chart]")) {
-      img.src = "/dashboard/chart/" + img.dataset.chart + ".svg?" + q + "&v=" + Date.now();
+      img.src = "/dashboard/chart/" + img.dataset.chart + ".svg?" + q + "&v=" + version;
     }
   }
 

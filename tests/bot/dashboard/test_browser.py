@@ -185,6 +185,7 @@ async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
             await page.fill("input[name=password]", "wrong")
             await page.click("button[type=submit]")
             assert "Wrong token" in await page.text_content(".message")
+            await page.screenshot(path=str(tmp_path / "dashboard-login.png"))
             await page.fill("input[name=password]", TOKEN)
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{served}/dashboard")
@@ -237,10 +238,11 @@ async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
 
             await page.screenshot(path=str(tmp_path / "dashboard-desktop.png"), full_page=True)
             await page.set_viewport_size({"width": 390, "height": 844})
-            await page.wait_for_timeout(300)
+            await _until(page, "() => Array.from(document.querySelectorAll('img[data-chart]'))"
+                               ".every(img => img.complete && img.currentSrc.includes('size=narrow'))")
             await page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
             if os.environ.get("HELPLINE_SCREENSHOTS"):  # a folder to keep them in, to look at
-                for name in ("dashboard-desktop.png", "dashboard-phone.png"):
+                for name in ("dashboard-login.png", "dashboard-desktop.png", "dashboard-phone.png"):
                     shutil.copy(tmp_path / name, Path(os.environ["HELPLINE_SCREENSHOTS"]) / name)
             # Wide tables scroll inside their own box; nothing else may stick out.
             wide = await page.evaluate("() => Array.from(document.querySelectorAll('body *'))"

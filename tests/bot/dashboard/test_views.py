@@ -213,6 +213,8 @@ async def test_charts_are_svg_without_script_with_customer_text_escaped(server: 
             if name == "gaps":
                 assert HOSTILE_QUESTION[:30] in texts
             assert not [node for node in root.iter() if node.tag.endswith("img")]
+        async with client.get("/dashboard/chart/volume.svg?since=7d&size=narrow") as response:
+            assert 'viewBox="0 0 440 360"' in await response.text()
     # Six charts and the page's own request share one computation of the report.
     assert len(server.asked) == 1
 
