@@ -151,15 +151,20 @@ async def login_form(request: web.Request, message: str = "", status: int = 200)
     gate = request.app[GATE]
     if gate.session_of(request) is not None and request.method == "GET":
         raise web.HTTPSeeOther("/dashboard")
-    users = bool(request.app[DASHBOARD_HELPLINE].settings.dashboard.users)
+    settings = request.app[DASHBOARD_HELPLINE].settings.dashboard
+    users = bool(settings.users)
+    label = ("Password (or the dashboard token, with no user name)" if users and settings.token
+             else "Password" if users else "Dashboard token")
     text = _template("login.html").substitute(
-        message=html.escape(message), user_hidden="" if users else "hidden",
-        password_label="Password" if users else "Dashboard token")
+        message=html.escape(message), user_hidden="" if users else "hidden", password_label=html.escape(label))
     return web.Response(text=text, content_type="text/html", charset="utf-8", status=status)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        return await login_form(request, "Wrong user name or password.", status=400)
     user, password = str(form.get("user", "") or ""), str(form.get("password", "") or "")
     if len(user) > MAX_FORM_FIELD or len(password) > MAX_FORM_FIELD:
         return await login_form(request, "Wrong user name or password.", status=401)

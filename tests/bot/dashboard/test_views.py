@@ -303,3 +303,20 @@ async def test_the_live_state_is_bounded(helpline: Helpline) -> None:
     assert state.truncated  # only the last 100 cases were looked at for agents
     everything = await live_state(redis, keys, ["support"], now=now)
     assert not everything.truncated and {q.team for q in everything.queues} == {"billing", "support"}
+
+
+async def test_ugly_login_posts_are_refused_cleanly(server: Server) -> None:
+    async with server.session() as client:
+        for data, headers in (
+                ({"user": "", "password": TOKEN + "x" * 5000}, {}),
+                ({"user": "m" * 5000, "password": "x"}, {}),
+                (b"\xff\xfe\x00garbage", {"Content-Type": "application/x-www-form-urlencoded"}),
+                (b'{"password": "' + TOKEN.encode() + b'"}', {"Content-Type": "application/json"}),
+                ({}, {}),
+                ({"password": "\x00\u202e" + TOKEN}, {})):
+            async with client.post("/dashboard/login", data=data, headers=headers, allow_redirects=False) as response:
+                assert response.status in (400, 401, 413), (data, response.status)
+                assert COOKIE_NAME not in response.cookies
+        async with client.post("/dashboard/login", data=b"password=" + b"x" * 40_000,
+                               headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
+            assert response.status == 413  # a login is a few bytes: the service's body limit holds
