@@ -470,7 +470,7 @@ def _faq(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- report (begin) --
 def _report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.commands_report import query_of, render_text, run_report, write_csv
+    from bot.commands_report import hours_of, query_of, render_text, run_report, write_csv
     from router.keys import Keys
 
     try:
@@ -497,7 +497,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     async def body(redis: Any) -> int:
         report = await run_report(redis, Keys(settings.redis.prefix), query, kb_dir=settings.faq.path,
                                   languages=settings.languages, extra_words=extra_words,
-                                  hours=_business_hours(settings))
+                                  hours=hours_of(settings))
         if write_html is not None:
             write_html(report, args.html)
             print(f"report written to {args.html}")
@@ -512,11 +512,6 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     return _with_redis(body, settings)
 
 
-def _business_hours(settings: Settings) -> Any:
-    """Each team's business hours (`teams.<t>.business_hours`) as the report's clocks; other teams count
-    wall-clock time."""
-    return {key: team.business_hours.hours() for key, team in settings.teams.items()
-            if team.business_hours is not None}
 # -- report (end) --
 
 

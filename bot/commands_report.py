@@ -13,10 +13,14 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from router.keys import Keys
 from router.report import FaqGapGrouper, Report, ReportQuery, WorkingClock, build_report
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from faq.kb import KnowledgeBase
 
 _SPAN = re.compile(r"(\d+)([mhdw])")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -56,24 +60,37 @@ def query_of(since: str, until: str | None, team: str | None, channel: str | Non
     return ReportQuery(since=start, until=end, team=team or None, channel=channel or None, bucket_seconds=bucket)
 
 
-async def run_report(redis: Any, keys: Keys, query: ReportQuery, *, kb_dir: Path | None, languages: Sequence[str],
-                     extra_words: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
-                     hours: Mapping[str, WorkingClock] | None = None) -> Report:
-    """The report, with gaps grouped as `faq gaps` groups them (closest entries from the knowledge base
-    when it loads; bare requests for a person left out)."""
+def hours_of(settings: Settings) -> dict[str, WorkingClock]:
+    """Each team's business hours (`teams.<t>.business_hours`) as the report's clocks; teams without
+    them count wall-clock time."""
+    return {key: team.business_hours.hours() for key, team in settings.teams.items()
+            if team.business_hours is not None}
+
+
+def gap_grouper(languages: Sequence[str], kb: KnowledgeBase | None = None,
+                extra_words: Mapping[str, Mapping[str, Sequence[str]]] | None = None) -> FaqGapGrouper:
+    """Gaps grouped as `faq gaps` groups them: closest entries from `kb`, bare requests for a person
+    ("I want to talk to a human") left out."""
     from bot.commands_faq import PersonRequests
 
-    kb = None
-    if kb_dir is not None:
+    person = PersonRequests(languages, extra_words)
+    return FaqGapGrouper(kb, keep=lambda text: not person.only_asks_for_person(text))
+
+
+async def run_report(redis: Any, keys: Keys, query: ReportQuery, *, languages: Sequence[str],
+                     kb: KnowledgeBase | None = None, kb_dir: Path | None = None,
+                     extra_words: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+                     hours: Mapping[str, WorkingClock] | None = None) -> Report:
+    """The report as `helpline report` makes it. `kb`: the knowledge base in service (the dashboard),
+    else the one in `kb_dir` is loaded (the command); one that does not load gives no closest entries."""
+    if kb is None and kb_dir is not None:
         from faq import KnowledgeBaseError, load_knowledge_base
 
         try:
             kb = load_knowledge_base(Path(kb_dir), languages)
         except KnowledgeBaseError:
             kb = None  # what customers asked does not depend on the FAQ files being valid
-    person = PersonRequests(languages, extra_words)
-    grouper = FaqGapGrouper(kb, keep=lambda text: not person.only_asks_for_person(text))
-    return await build_report(redis, keys, query, hours=hours, gaps=grouper)
+    return await build_report(redis, keys, query, hours=hours, gaps=gap_grouper(languages, kb, extra_words))
 
 
 # -- output -------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from channels.base import Route
-from router.keys import INBOX_GROUP
 
 if TYPE_CHECKING:
     from bot.app import Helpline
@@ -236,46 +235,9 @@ def _dumps(value: object) -> str:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
-    helpline = request.app[HELPLINE]
-    keys = helpline.keys
-    lines = [
-        "# HELP helpline_up 1 when Redis answers.",
-        "# TYPE helpline_up gauge",
-    ]
-    try:
-        teams = sorted(set(helpline.settings.teams) | set(await helpline.redis.smembers(keys.teams_seen)))  # type: ignore[misc]
-        async with helpline.redis.pipeline(transaction=False) as pipe:
-            for team in teams:
-                pipe.zcard(keys.queue(team))
-            pipe.xlen(keys.inbox)
-            pipe.xlen(keys.dead_letters)
-            counts = await pipe.execute()
-        pending = 0
-        try:
-            summary = await helpline.redis.xpending(keys.inbox, INBOX_GROUP)
-            pending = int(summary.get("pending", 0))
-        except RedisError:
-            pass  # the group is created by the first worker; until then nothing is pending
-        lines.append("helpline_up 1")
-        lines += ["# HELP helpline_queue_waiting Cases waiting in a team's queue.", "# TYPE helpline_queue_waiting gauge"]
-        lines += [f'helpline_queue_waiting{{team="{team}"}} {count}' for team, count in zip(teams, counts)]
-        lines += ["# HELP helpline_inbox_length Entries in the inbox stream.", "# TYPE helpline_inbox_length gauge",
-                  f"helpline_inbox_length {counts[len(teams)]}",
-                  "# HELP helpline_inbox_pending Inbox entries read but not yet acknowledged.",
-                  "# TYPE helpline_inbox_pending gauge", f"helpline_inbox_pending {pending}",
-                  "# HELP helpline_dead_letters Entries that could not be handled.",
-                  "# TYPE helpline_dead_letters gauge", f"helpline_dead_letters {counts[len(teams) + 1]}"]
-    except (RedisError, OSError):
-        lines.append("helpline_up 0")
-    knowledge_base = helpline.knowledge_base.current
-    lines += ["# HELP helpline_faq_entries Entries in the knowledge base in service.",
-              "# TYPE helpline_faq_entries gauge", f"helpline_faq_entries {len(knowledge_base.entries) if knowledge_base else 0}",
-              "# HELP helpline_faq_reload_problems Problems found by the last reload (0 when it was clean).",
-              "# TYPE helpline_faq_reload_problems gauge",
-              f"helpline_faq_reload_problems {len(helpline.knowledge_base.problems)}",
-              "# HELP helpline_entries_processed_total Stream entries handled by this process.",
-              "# TYPE helpline_entries_processed_total counter"]
-    lines += [f'helpline_entries_processed_total{{worker="{worker.name}"}} {worker.processed}'
-              for worker in helpline.workers]
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from bot.metrics import render_metrics  # prometheus-client only for a process that serves /metrics
+
+    body = await render_metrics(request.app[HELPLINE])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST, "X-Content-Type-Options": "nosniff"})

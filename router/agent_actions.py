@@ -54,7 +54,7 @@ async def _reply(turn: Turn, action: AgentAction, case: Case, conversation: Conv
     if not case.first_response_at:
         case = case.with_changes(first_response_at=turn.now)
         turn.save_case(case)
-        turn.event(Event.FIRST_RESPONSE, case=case.number, agent=action.agent,
+        turn.event(Event.FIRST_RESPONSE, case=case.number, agent=action.agent, team=case.team,
                    after=f"{turn.now - case.created_at:.3f}")
     agent_name = action.agent_name or action.agent
     turn.log(conversation.id, "agent", text, agent=agent_name)

@@ -26,6 +26,11 @@ class Keys:
         return f"{self.prefix}events"
 
     @property
+    def metrics(self) -> str:
+        """Hash of Prometheus counters and histogram buckets, shared by every process (router/metrics.py)."""
+        return f"{self.prefix}metrics"
+
+    @property
     def dead_letters(self) -> str:
         return f"{self.prefix}dead"
 

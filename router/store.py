@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from redis.asyncio.client import Pipeline
 from redis.typing import EncodableT
 
+from router import metrics
 from router.events import Event
 from router.keys import FIRST_CASE_NUMBER, Keys
 from router.messages import DeskEvent, HistoryLine, OutboundMessage, to_json
@@ -29,6 +30,7 @@ RESULT_TTL_SECONDS = 600
 HIGH_PRIORITY = 1
 NORMAL_PRIORITY = 0
 _PRIORITY_WEIGHT_MS = 10**13  # larger than any wait time: priority always sorts first
+PRIORITY_WEIGHT_MS = _PRIORITY_WEIGHT_MS  # public: /metrics reads queue scores back into wait times
 _T = TypeVar("_T")
 StreamFields = dict[EncodableT, EncodableT]  # what redis-py's xadd takes
 
@@ -151,6 +153,13 @@ return number
 """
 
 
+def _increment(key: str, field: str, amount: float) -> Callable[[Pipeline], Any]:
+    # A histogram's sum is a float field: HINCRBY on "12.5" would fail the whole transaction.
+    if field.split("|", 1)[0].endswith("_sum"):
+        return lambda p: p.hincrbyfloat(key, field, amount)
+    return lambda p: p.hincrby(key, field, int(amount))
+
+
 class Transaction:
     """One inbox entry's reads (under WATCH) and writes (buffered, then one MULTI/EXEC)."""
 
@@ -163,6 +172,7 @@ class Transaction:
         self._sent = 0
         self._desk_sent = 0
         self._logged: dict[str, list[HistoryLine]] = {}
+        self._case_status: dict[int, str] = {}  # as stored: what helpline_cases{state} moves from
 
     # -- reads -----------------------------------------------------------------------------
     async def watch(self, *keys: str) -> None:
@@ -182,7 +192,11 @@ class Transaction:
         key = self.keys.case(number)
         await self.pipe.watch(key)
         data: dict[str, str] = await reply(self.pipe.hgetall(key))
-        return Case.from_hash(data) if data else None
+        if not data:
+            return None
+        case = Case.from_hash(data)
+        self._case_status.setdefault(number, str(case.status.value))
+        return case
 
     async def queue_position(self, team: str, score: float) -> int:
         """1-based place a case with `score` would have (cases ahead of it, plus one)."""
@@ -213,6 +227,14 @@ class Transaction:
     def save_case(self, case: Case) -> None:
         key = self.keys.case(case.number)
         self._writes.append(lambda p: p.hset(key, mapping=case.to_hash()))
+        status = str(case.status.value)
+        self._count(metrics.state_change(self._case_status.get(case.number), status))
+        self._case_status[case.number] = status
+
+    def _count(self, increments: list[tuple[str, float]]) -> None:
+        """Prometheus figures (router/metrics.py), written with this transaction: counted once."""
+        for field, amount in increments:
+            self._writes.append(_increment(self.keys.metrics, field, amount))
 
     def set(self, key: str, value: str, ex: int | None = None) -> None:
         self._writes.append(lambda p: p.set(key, value, ex=ex))
@@ -259,6 +281,7 @@ class Transaction:
         entry.update({k: str(v) for k, v in fields_.items() if v not in (None, "")})
         key = self.keys.events
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))
+        self._count(metrics.increments(str(name), {str(k): str(v) for k, v in entry.items()}))
 
     def send_outbound(self, message: OutboundMessage) -> None:
         # In the conversation's lane: every sender process sends one conversation's messages in order.

@@ -71,7 +71,9 @@ def parse_event(entry_id: object, raw: Mapping[Any, Any] | object) -> ReportEven
     if not isinstance(raw, Mapping):
         log.warning("events entry %.40s is not a field map; skipped", ident)
         return None
-    fields = {_text(key)[:100]: _text(value)[:MAX_FIELD_CHARS] for key, value in raw.items()}
+    # Strings already (decode_responses) on the common path; bytes and other values are converted.
+    fields = {(key if type(key) is str else _text(key))[:100]:
+              (value if type(value) is str else _text(value))[:MAX_FIELD_CHARS] for key, value in raw.items()}
     kind = fields.pop("type", "").strip()
     if not kind:
         log.warning("events entry %.40s has no type; skipped", ident)

@@ -63,6 +63,7 @@ class CaseChange(StrEnum):
     OPENED = "opened"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    RATING_ASKED = "rating_asked"  # the survey was sent (`rating_asked`): what CSAT answers are out of
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .facts import CaseChange, Clock, ConversationFact, Dimension, Dims, Facts, Survey
 from .stats import mean, median, percentile, share
@@ -54,6 +55,7 @@ class Figures:
     nps_score: float | None = None
     ces_responses: int = 0
     ces_average: float | None = None
+    csat_asked: int = 0
 
     @property
     def csat_responses(self) -> int:
@@ -71,7 +73,8 @@ class Figures:
             "resolution_seconds": self.resolution.to_json(),
             "first_contact_resolution": self.first_contact_resolution,
             "csat": {"responses": self.csat_responses, "score": self.csat_score,
-                     "distribution": {str(score): self.csat_distribution.get(score, 0) for score in range(1, 6)}},
+                     "distribution": {str(score): self.csat_distribution.get(score, 0) for score in range(1, 6)},
+                     "asked": self.csat_asked},
             "nps": {"responses": self.nps_responses, "score": self.nps_score},
             "ces": {"responses": self.ces_responses, "average": self.ces_average},
         }
@@ -145,22 +148,41 @@ def compute(facts: Facts, scope: Scope, when: Callable[[float], bool] = lambda a
         csat_score=_round(share(sum(1 for v in csat if v >= 4), len(csat)), 4),
         nps_responses=len(nps), nps_score=nps_score,
         ces_responses=len(ces), ces_average=_round(mean([float(v) for v in ces]), 4),
+        csat_asked=counts[CaseChange.RATING_ASKED],
     )
 
 
-def group_values(facts: Facts, scope: Scope, dimension: Dimension) -> list[str]:
-    """The values of `dimension` that some fact in scope has, most facts first (then by name)."""
-    seen: Counter[str] = Counter()
+def partition(facts: Facts, scope: Scope, dimension: Dimension) -> dict[str, Facts]:
+    """The facts in scope of each value of `dimension`, most facts first (then by name), in one pass.
 
-    def add(values: Iterable[str | None]) -> None:
-        seen.update(value for value in values if value)
+    Teams and agents come from the cases' facts, which carry the team of the moment; a conversation
+    joins every team and agent its cases met that has a case fact of its own in scope (a conversation
+    lists teams it met, which under a team filter could name the other team's agents).
+    """
+    parts: dict[str, dict[str, list[Any]]] = {}
 
-    # Teams and agents come from the cases' facts, which carry the team of the moment: a conversation
-    # lists every team and agent it met, which under a team filter would name the other team's agents.
-    if dimension in (Dimension.CHANNEL, Dimension.LANGUAGE):
-        for conversation in facts.conversations:
-            if scope.takes_conversation(conversation):
-                add([conversation.channel if dimension is Dimension.CHANNEL else conversation.language])
-    for group in (facts.case_counts, facts.durations, facts.first_contacts, facts.ratings, facts.backlog):
-        add(item.dims.value(dimension) for item in group if scope.takes(item.dims))
-    return [value for value, _ in sorted(seen.items(), key=lambda pair: (-pair[1], pair[0]))][:MAX_GROUPS]
+    def put(value: str | None, name: str, fact: object) -> None:
+        if value:
+            parts.setdefault(value, {n: [] for n in _LISTS})[name].append(fact)
+
+    for name in _LISTS[1:]:
+        for fact in getattr(facts, name):
+            if scope.takes(fact.dims):
+                put(fact.dims.value(dimension), name, fact)
+    for conversation in facts.conversations:
+        if not scope.takes_conversation(conversation):
+            continue
+        if dimension is Dimension.CHANNEL:
+            put(conversation.channel, "conversations", conversation)
+        elif dimension is Dimension.LANGUAGE:
+            put(conversation.language, "conversations", conversation)
+        else:
+            for value in conversation.teams if dimension is Dimension.TEAM else conversation.agents:
+                if value in parts:
+                    put(value, "conversations", conversation)
+    size = {value: sum(len(items) for items in lists.values()) for value, lists in parts.items()}
+    ranked = sorted(parts, key=lambda value: (-size[value], value))[:MAX_GROUPS]
+    return {value: Facts(**{name: tuple(parts[value][name]) for name in _LISTS}) for value in ranked}
+
+
+_LISTS = ("conversations", "case_counts", "durations", "first_contacts", "ratings", "backlog")

@@ -6,7 +6,8 @@ The definitions (README "Support numbers"):
 - First response: from the round's start to the first agent message the customer *received*
   (`message_delivered` with author=agent for the case). Bot and system messages never count. When no
   delivery report of an agent message came (a channel without them, or reports lost), the round's
-  first `agent_reply` stands in; a round without either has no first response.
+  first `agent_reply` stands in, unless an agent message of the round was reported undelivered (the
+  customer received nothing); a round without either has no first response.
 - Resolution: from the round's start to its `case_resolved`. A resolution whose case was opened before
   the history read has no start seen: its wall-clock `after` field is used for round 0.
 - First-contact resolution: a case's first resolution, by the first agent who claimed it (or, never
@@ -71,6 +72,7 @@ class _Case:
     responded: bool = False
     reply_at: float | None = None  # the round's first agent_reply, the stand-in for a delivery report
     reply_agent: str | None = None
+    failed: bool = False  # an agent message of the round was reported undelivered: reports do come
     first_resolution: tuple[float, str | None, str | None] | None = None  # at, agent, team: for FCR
 
     def dims(self, agent: str | None = None, team: str | None = None) -> Dims:
@@ -161,6 +163,9 @@ class History:
         if kind in _SURVEY_EVENTS:
             self._rated(event, number)
             return
+        if kind == Event.RATING_ASKED:
+            self._asked(event, number)
+            return
         case = self.cases.get(number)
         if kind == Event.CASE_RESOLVED:
             self._resolved(event, number, case)
@@ -186,6 +191,9 @@ class History:
         elif kind == Event.MESSAGE_DELIVERED:
             if event.text("author") == "agent" and not case.responded and at >= case.round_start:
                 self._responded(case, at, case.reply_agent or case.agent or case.last_agent)
+        elif kind == Event.DELIVERY_FAILED:
+            if event.text("author") == "agent" and at >= case.round_start:
+                case.failed = True
         elif kind == Event.CASE_REOPENED:
             self._reopened(event, case)
         elif kind == Event.CASE_CLOSED:
@@ -233,8 +241,9 @@ class History:
                                            case.round))
 
     def _stand_in_response(self, case: _Case) -> None:
-        """The round ends without a delivery report of an agent message: its first agent_reply stands in."""
-        if not case.responded and case.reply_at is not None:
+        """The round ends without a delivery report of an agent message: its first agent_reply stands in
+        (not when its messages were reported undelivered: the customer received nothing)."""
+        if not case.responded and case.reply_at is not None and not case.failed:
             self._responded(case, case.reply_at, case.reply_agent)
 
     def _resolved(self, event: ReportEvent, number: int, case: _Case | None) -> None:
@@ -265,7 +274,7 @@ class History:
         self._stand_in_response(case)
         case.round += 1
         case.round_start = event.at
-        case.responded, case.reply_at, case.reply_agent = False, None, None
+        case.responded, case.reply_at, case.reply_agent, case.failed = False, None, None, False
         case.status = _OPEN
         case.team = event.text("team") or case.team
         case.agent = event.text("agent") or None
@@ -290,6 +299,16 @@ class History:
         # The last answer of a round counts: a customer who changes their mind is heard.
         self.ratings[(number, survey, round_)] = Rating(survey, event.at, value, Dims(team, agent, channel, language),
                                                        number, round_)
+
+    def _asked(self, event: ReportEvent, number: int) -> None:
+        if not self._in_period(event.at):
+            return
+        case = self.cases.get(number)
+        dims = Dims(team=event.text("team") or (case.team if case else None) or None,
+                    agent=case.last_agent if case else None,
+                    channel=event.text("channel") or (case.channel if case else None) or None,
+                    language=case.language if case else None)
+        self.counts.append(CaseCount(CaseChange.RATING_ASKED, event.at, dims))
 
     def _follow_answers(self, event: ReportEvent, conversation: str) -> None:
         if not conversation:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,7 @@ from router.keys import Keys
 from .clock import WorkingClock
 from .events import read_events
 from .facts import Dimension, Facts
-from .figures import Figures, Scope, compute, group_values
+from .figures import Figures, Scope, compute, partition
 from .history import History, clocks
 from .topics import FaqGapGrouper, GapGrouper, TopEntry, TopGap, Topic, entry_topics, gap_topics
 
@@ -87,15 +87,29 @@ class Report:
         return body
 
 
+def _buckets(facts: Facts, since: float, width: int, count: int) -> list[Facts]:
+    """The facts of each series bucket (one pass over them; the backlog belongs to no bucket)."""
+    def index(at: float) -> int | None:
+        position = int((at - since) // width)
+        return position if 0 <= position < count else None
+
+    parts: list[dict[str, list[Any]]] = [{name: [] for name in _FACT_LISTS} for _ in range(count)]
+    for name in _FACT_LISTS:
+        for fact in getattr(facts, name):
+            position = index(fact.first_at if name == "conversations" else fact.at)
+            if position is not None:
+                parts[position][name].append(fact)
+    return [Facts(**{name: tuple(part[name]) for name in _FACT_LISTS}, backlog=()) for part in parts]
+
+
+_FACT_LISTS = ("conversations", "case_counts", "durations", "first_contacts", "ratings")
+
+
 def _series(facts: Facts, scope: Scope, query: ReportQuery) -> Series:
     width = query.bucket_seconds
     count = max(1, math.ceil((query.until - query.since) / width))
     starts = tuple(query.since + i * width for i in range(count))
-
-    def within(start: float) -> Callable[[float], bool]:
-        return lambda at: start <= at < start + width
-
-    buckets = tuple(compute(facts, scope, within(start)) for start in starts)
+    buckets = tuple(compute(bucket, scope) for bucket in _buckets(facts, query.since, width, count))
     channels: dict[str, list[int]] = {}
     for conversation in facts.conversations:
         if not scope.takes_conversation(conversation):
@@ -118,8 +132,8 @@ async def build_report(redis: Any, keys: Keys, query: ReportQuery, *,
     history = History(query.since, query.until, clocks(hours), previous=previous)
     facts = history.feed(events)
     scope = Scope(team=query.team, channel=query.channel)
-    groups = {dimension: {value: compute(facts, scope.within(dimension, value))
-                          for value in group_values(facts, scope, dimension)}
+    groups = {dimension: {value: compute(part, scope.within(dimension, value))
+                          for value, part in partition(facts, scope, dimension).items()}
               for dimension in Dimension}
 
     def wanted(channel: str | None) -> bool:

@@ -57,3 +57,10 @@ async def test_queue_show_and_case_actions_load_no_matcher_nor_channel_sdk(tmp_p
 
     assert (await redis.hgetall(f"{prefix}case:{number}"))["status"] == "queued"  # claimed, then released
     assert await redis.get(f"{prefix}done:{waiting_entry}") is None  # the customer message waits for a worker
+
+
+async def test_report_loads_no_channel_sdk_nor_http_server(tmp_path: Path, prefix: str) -> None:
+    # The FAQ's clustering (scipy) groups the gaps; the channels and the HTTP side stay out.
+    probe, output = await run_probe(write_config(tmp_path, prefix), "report", "--json")
+    assert probe["code"] == 0, output
+    assert not {"telegram", "slack_sdk", "slack_bolt", "aiohttp"} & set(probe["heavy"]), probe["heavy"]

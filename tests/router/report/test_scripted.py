@@ -185,7 +185,8 @@ async def test_the_headline_figures_equal_the_hand_worked_ones(redis: Redis, wee
     assert report["resolution_seconds"] == {"median": 900.0, "p90": 56280.0, "count": 5}
     assert report["first_contact_resolution"] == 0.5
     assert report["csat"] == {"responses": 4, "score": 0.5,
-                              "distribution": {"1": 0, "2": 1, "3": 1, "4": 1, "5": 1}}
+                              "distribution": {"1": 0, "2": 1, "3": 1, "4": 1, "5": 1},
+                              "asked": 1}  # only 1001's survey was announced with rating_asked
     assert report["nps"] == {"responses": 3, "score": 33.33}
     assert report["ces"] == {"responses": 2, "average": 4.0}
 
@@ -305,3 +306,20 @@ async def test_business_hours_pause_the_clocks(redis: Redis, week: Keys) -> None
     assert wall["first_response_seconds"]["median"] == monday - friday
     billing_hours = (await build_report(redis, week, query, hours={"billing": NineToFive()})).to_json()
     assert billing_hours["first_response_seconds"]["median"] == monday - friday  # support has none: wall clock
+
+
+async def test_a_reply_reported_undelivered_is_no_first_response(redis: Redis, prefix: str) -> None:
+    keys = Keys(prefix)
+    await write(redis, keys, [
+        event("case_opened", T0, case=1, conversation="a", team="support", channel="email"),
+        event("agent_reply", T0 + 60, case=1, agent="maria"),
+        event("delivery_failed", T0 + 61, case=1, conversation="a", author="agent", channel="email"),
+        event("case_resolved", T0 + 120, case=1, agent="maria", team="support"),
+        event("case_closed", T0 + 200, case=1, conversation="a"),
+        # a case on a channel without delivery reports: its reply stands in
+        event("case_opened", T0, case=2, conversation="b", team="support", channel="console"),
+        event("agent_reply", T0 + 30, case=2, agent="maria"),
+    ])
+    report = (await build_report(redis, keys, ReportQuery(since=T0, until=T0 + DAY))).to_json()
+    assert report["first_response_seconds"] == {"median": 30.0, "p90": 30.0, "count": 1}
+    assert report["cases"]["backlog"] == 1
