@@ -71,25 +71,22 @@ def add_dashboard(app: web.Application, helpline: Helpline, reports: ReportSourc
 
 
 def _report_source(helpline: Helpline) -> ReportSource:
-    """build_report as `helpline report --json` calls it (bot/commands_report.run_report), with the
-    knowledge base in service for the gaps' closest entries instead of loading the FAQ folder again."""
-    from bot.commands_faq import PersonRequests
-
-    person = PersonRequests(helpline.settings.languages, helpline.texts.extra_vocabulary())
+    """The report as `helpline report --json` makes it (bot/commands_report.run_report: the same gap
+    grouping and business hours), with the knowledge base in service instead of loading the folder again."""
 
     async def source(query: DashboardQuery) -> dict[str, Any]:
         from bot.app import KnowledgeBaseUnavailable
-        from bot.cli import _business_hours  # the command's business hours: the same clocks as the report's
-        from router.report import FaqGapGrouper, ReportQuery, build_report
+        from bot.commands_report import hours_of, run_report
+        from router.report import ReportQuery
 
         try:
             kb = helpline.knowledge_base.current
         except KnowledgeBaseUnavailable:
             kb = None  # what customers asked does not depend on the FAQ files being valid
-        grouper = FaqGapGrouper(kb, keep=lambda text: not person.only_asks_for_person(text))
-        report = await build_report(helpline.redis, helpline.keys, ReportQuery(
+        report = await run_report(helpline.redis, helpline.keys, ReportQuery(
             since=query.since, until=query.until, team=query.team, channel=query.channel,
-            bucket_seconds=query.bucket_seconds), hours=_business_hours(helpline.settings), gaps=grouper)
+            bucket_seconds=query.bucket_seconds), languages=helpline.settings.languages, kb=kb,
+            extra_words=helpline.texts.extra_vocabulary(), hours=hours_of(helpline.settings))
         return report.to_json()
 
     return source

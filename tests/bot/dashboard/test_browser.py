@@ -8,6 +8,7 @@ same query, sees a newly queued case appear without a reload, and saves screensh
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -19,12 +20,13 @@ from typing import Any
 import pytest
 
 from bot.app import Helpline
-from bot.commands_report import query_of, run_report
 from bot.http import start_http_server
 from bot.report_html import _count, _pct, duration
 from bot.settings import Settings
 from router.messages import ActionKind
 from tests.bot.dashboard.test_views import TOKEN, dashboard_settings
+from tests.bot.test_cli_flow import helpline as run_helpline
+from tests.bot.test_cli_flow import write_config
 from tests.drivers import Agent, Customer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -154,15 +156,17 @@ def _get(data: Any, path: str) -> Any:
 
 
 async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
-        served: str, helpline: Helpline, customer: Customer, tmp_path: Path) -> None:
+        served: str, helpline: Helpline, customer: Customer, tmp_path: Path, prefix: str) -> None:
     from playwright.async_api import async_playwright
 
     now = time.time()
     since = datetime.fromtimestamp(now - 7 * 86400, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     until = datetime.fromtimestamp(now + 600, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    expected = (await run_report(helpline.redis, helpline.keys, query_of(since, until, None, None),
-                                 kb_dir=helpline.settings.faq.path, languages=helpline.settings.languages,
-                                 extra_words=helpline.texts.extra_vocabulary())).to_json()
+    # What `helpline report --json` prints for the same period, run as a supervisor would run it.
+    code, out, err = await run_helpline(write_config(tmp_path, prefix), "report", "--since", since, "--until", until,
+                                        "--json")
+    assert code == 0, err
+    expected = json.loads(out)
     # The history is what the test says it is: figures worth comparing.
     assert expected["conversations"] == 9 and expected["cases"]["opened"] == 6 and expected["cases"]["backlog"] == 3 and expected["csat"]["responses"] == 3
     assert sum(1 for count in expected["series"]["conversations_by_channel"]["console"] if count) >= 5
@@ -198,7 +202,6 @@ async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
                 "[data-figure]", "nodes => nodes.map(n => [n.dataset.figure, n.dataset.value, "
                                  "(n.querySelector('.value') || n).textContent])")
             assert len(shown) >= 13
-            import json
             for path, value, text in shown:
                 assert json.loads(value) == _get(expected, path), path
                 if path in FIGURE_TEXT:
