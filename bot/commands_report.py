@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from router.keys import Keys
 from router.report import FaqGapGrouper, Report, ReportQuery, WorkingClock, build_report
+from router.report.report import MAX_BUCKETS
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -57,6 +58,8 @@ def query_of(since: str, until: str | None, team: str | None, channel: str | Non
         raise ValueError("--until must come after --since")
     span = end - start
     bucket = 3600 if span <= 2 * 86400 else 86400 if span <= 400 * 86400 else 7 * 86400
+    while span / bucket > MAX_BUCKETS:  # years: weeks of weeks, so the series stays bounded
+        bucket *= 7
     return ReportQuery(since=start, until=end, team=team or None, channel=channel or None, bucket_seconds=bucket)
 
 

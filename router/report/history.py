@@ -145,7 +145,9 @@ class History:
                 self.language_of[conversation] = language
         if kind == Event.MESSAGE_IN and conversation and self._in_period(at):
             self._active(conversation, at)
-        if conversation and self._in_period(at) and conversation in self.active:
+        # A question asked while the conversation has a case (the event names it) belongs to the
+        # case, not to the bot's deflection: the customer is already with a person.
+        if conversation and self._in_period(at) and conversation in self.active and not event.text("case"):
             if kind in _QUESTION_EVENTS:
                 self.active[conversation].questioned = True
             if kind == Event.BOT_ANSWER:

@@ -189,8 +189,8 @@ async def test_run_serves_health_metrics_and_chat_then_stops_cleanly(tmp_path: P
             assert health["knowledge_base"]["last_reload_problems"] == []
             code, out, err = await helpline(config, "chat", stdin=b"When are you open?\n")
             assert "9 to 17" in out, (out, err)
-        assert 'helpline_queue_waiting{team="support"} 1' in metrics
-        assert "helpline_faq_entries 3" in metrics
+        assert 'helpline_queue_length{team="support"} 1.0' in metrics
+        assert "helpline_faq_entries 3.0" in metrics
         assert re.search(r'helpline_entries_processed_total\{worker="[^"]+router\d"\} [1-9]', metrics)
     finally:
         if service.returncode is None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.commands_report import parse_moment, query_of
@@ -78,6 +81,7 @@ def test_moments_and_buckets() -> None:
     assert query_of("1d", None, None, None, now=now).bucket_seconds == 3600
     assert query_of("30d", None, "", "email", now=now).bucket_seconds == 86400
     assert query_of("30d", None, "", "email", now=now).team is None
+    assert query_of("0001-01-01", None, None, None, now=now).since < 0  # any span gets a bounded series
 
 
 def test_customer_words_reach_the_terminal_without_escape_sequences() -> None:
@@ -137,3 +141,21 @@ async def test_business_hours_pause_the_clocks_across_a_weekend_and_a_clock_chan
     assert body["by_team"]["support"]["first_response_seconds"]["median"] == 7200.0
     assert body["by_team"]["support"]["resolution_seconds"]["median"] == 30600.0
     assert body["by_team"]["billing"]["first_response_seconds"]["median"] == answered - opened == 67 * 3600
+
+
+@given(st.text(max_size=40))
+def test_any_moment_text_is_a_time_or_a_value_error(text: str) -> None:
+    try:
+        moment = parse_moment(text, T0)
+    except ValueError:
+        return
+    assert math.isfinite(moment)
+
+
+@given(st.integers(min_value=1, max_value=10**6), st.sampled_from("mhdw"))
+def test_a_span_is_that_far_back(count: int, unit: str) -> None:
+    seconds = count * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+    try:
+        assert parse_moment(f"{count}{unit}", T0) == T0 - seconds
+    except ValueError:
+        assert seconds > 10 * 365 * 86400

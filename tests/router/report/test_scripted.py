@@ -323,3 +323,18 @@ async def test_a_reply_reported_undelivered_is_no_first_response(redis: Redis, p
     report = (await build_report(redis, keys, ReportQuery(since=T0, until=T0 + DAY))).to_json()
     assert report["first_response_seconds"] == {"median": 30.0, "p90": 30.0, "count": 1}
     assert report["cases"]["backlog"] == 1
+
+
+async def test_a_question_answered_while_a_case_is_open_is_no_deflection(redis: Redis, prefix: str) -> None:
+    keys = Keys(prefix)
+    await write(redis, keys, [
+        event("message_in", T0 - DAY, conversation="a", channel="telegram", language="en"),
+        event("case_opened", T0 - DAY, case=1, conversation="a", team="support", channel="telegram"),
+        event("message_in", T0 + 10, conversation="a", channel="telegram", language="en", case=1),
+        event("faq_match", T0 + 10, conversation="a", decision="answer", faq_entry="refund", question="q", case=1),
+        event("bot_answer", T0 + 10, conversation="a", faq_entry="refund", case=1),
+    ])
+    report = (await build_report(redis, keys, ReportQuery(since=T0, until=T0 + DAY))).to_json()
+    assert report["conversations"] == 1 and report["conversations_with_question"] == 0
+    assert report["deflection_rate"] is None
+    assert report["top_entries"] == [{"entry": "refund", "answered": 1, "resolved_rate": 1.0}]
