@@ -320,3 +320,23 @@ async def test_ugly_login_posts_are_refused_cleanly(server: Server) -> None:
         async with client.post("/dashboard/login", data=b"password=" + b"x" * 40_000,
                                headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
             assert response.status == 413  # a login is a few bytes: the service's body limit holds
+
+
+async def test_redis_gone_is_a_503_the_page_can_show(prefix: str) -> None:
+    from redis.asyncio import Redis
+
+    broken = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True, socket_connect_timeout=0.5)
+    helpline = Helpline(dashboard_settings(prefix), redis=broken)
+    runner = await start_http_server(helpline, "127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{runner.addresses[0][1]}",
+                                         headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            for path in ("/dashboard/api/live", "/dashboard/api/report", "/dashboard/chart/volume.svg"):
+                async with client.get(path) as response:
+                    assert response.status == 503, path
+                    assert "Redis" in await response.text()
+            async with client.get("/dashboard") as response:
+                assert response.status == 200  # the page itself, which then says what is wrong
+    finally:
+        await runner.cleanup()
+        await helpline.close()
