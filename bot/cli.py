@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     report_format.add_argument("--csv", action="store_true", help="one row per figure per grouping")
     report_format.add_argument("--html", type=Path, metavar="FILE", help="write a report with charts to FILE")
     # -- report (end) --
+    # -- dashboard (begin) --
+    dashboard = command("dashboard", "the dashboard's users: make the password hash for dashboard.users")
+    dashboard_commands = dashboard.add_subparsers(dest="dashboard_command", required=True, metavar="ACTION")
+    command("hash-password", "read a password (asked twice on a terminal, else one line of standard input) "
+                             "and print its hash for dashboard.users", dashboard_commands)
+    # -- dashboard (end) --
     # -- dead-letters (begin) --
     dead = command("dead-letters", "entries that could not be handled: list, show, put back or drop them")
     dead_commands = dead.add_subparsers(dest="dead_command", required=True, metavar="ACTION")
@@ -182,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file or config_arg)
     if args.command == "doctor":
         return _doctor(args, config_arg)  # a broken settings file is one of its findings
+    if args.command == "dashboard":
+        from bot.commands_dashboard import hash_password_command
+
+        return hash_password_command(sys.stdin, sys.stdout, sys.stderr)  # needs no settings
     try:
         settings = _settings_for(config_arg)
     except SettingsError as error:

@@ -50,6 +50,10 @@ async def start_http_server(helpline: Helpline, host: str, port: int,
     http = helpline.settings.http
     public = _app(helpline, http, detail=http.admin is None and http.admin_token is None,
                   metrics=http.admin is None, routes=routes, public=True)
+    if helpline.settings.dashboard.enabled:
+        from bot.dashboard.views import add_dashboard  # pygal and the page's files only when it is on
+
+        add_dashboard(public, helpline)
     if http.admin is not None:
         admin_app = _app(helpline, http, detail=http.admin_token is None, metrics=True, routes=(), public=False)
         admin_runner = await _serve(admin_app, http, http.admin.host, http.admin.port, "admin: /healthz, /metrics")
@@ -60,7 +64,8 @@ async def start_http_server(helpline: Helpline, host: str, port: int,
 
         public.on_cleanup.append(stop_admin)
     try:
-        return await _serve(public, http, host, port, "/healthz" + (", /metrics" if http.admin is None else ""))
+        return await _serve(public, http, host, port, "/healthz" + (", /metrics" if http.admin is None else "")
+                            + (", /dashboard" if helpline.settings.dashboard.enabled else ""))
     except BaseException:
         if http.admin is not None:
             await public[ADMIN_RUNNER].cleanup()  # the public port is taken: do not leave the admin one open

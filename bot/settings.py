@@ -336,6 +336,51 @@ class FeedbackSettings(_Section):
         return self
 
 
+class DashboardSettings(_Section):
+    """`GET /dashboard` on the HTTP port: the live queue and the report, behind a login.
+
+    Off (404) unless a token or at least one user is configured.
+    """
+
+    # Accepted as `Authorization: Bearer <token>` (scripts) and as the password of the login form
+    # with an empty user name (people). From the environment: "${HELPLINE_DASHBOARD_TOKEN:-}".
+    token: SecretStr | None = None
+    # user name → password hash from `helpline dashboard hash-password` (scrypt or pbkdf2_sha256).
+    users: dict[str, SecretStr] = Field(default_factory=dict)
+    # Signs the session cookies. Unset: derived from the token and the users' hashes, so every
+    # process signs alike and changing a credential logs everyone out.
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)  # a login lasts this long
+    secure_cookie: bool = False  # mark the cookie `Secure`: set it when the dashboard is served over HTTPS
+    refresh_seconds: float = Field(5.0, ge=1, le=3600)  # how often the page asks for fresh figures
+    # Failed logins one address (and one user name) may make in `login_window_seconds` before a 429.
+    max_failed_logins: int = Field(5, ge=1)
+    login_window_seconds: float = Field(300.0, gt=0)
+
+    @field_validator("token", "session_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if value == "" else value
+
+    @field_validator("users")
+    @classmethod
+    def _hashes_readable(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        from bot.dashboard.passwords import is_password_hash
+
+        for name, hashed in value.items():
+            if not name.strip() or len(name) > 200:
+                raise ValueError("a user name must be 1-200 characters")
+            if not is_password_hash(hashed.get_secret_value()):
+                raise ValueError(f"users.{name}: not a password hash; make one with `helpline dashboard hash-password`")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None or bool(self.users)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # json: one object a line with the conversation and case ids, for a log collector.
@@ -351,6 +396,7 @@ class Settings(_Section):
     channels: ChannelsSettings = ChannelsSettings()
     http: HttpSettings = HttpSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("languages")
