@@ -373,6 +373,7 @@ def test_a_messages_language_puts_back_the_accents_of_words_the_knowledge_base_l
     # Neither "kosarban" nor "szamitogep" is a word of the questions: Hungarian's usual spelling is used.
     assert spelling.respell("mi van a kosarban a szamitogep", "hu") == "mi van a kosárban a számítógép"
     assert spelling.respell("kāpēc nav piegades", "lv") == "kāpēc nav piegādes"
+    assert spelling.respell("Που ειναι η παραγγελια μου σημερα", "el") == "Που είναι η παραγγελία μου σήμερα"
     # Only for a message in that language: English "on" is not Hungarian "ön", nor is an unknown language.
     assert spelling.respell("turn on the lights", "en") == "turn on the lights"
     assert spelling.respell("turn on the lights") == "turn on the lights"
@@ -383,7 +384,7 @@ def test_a_messages_language_puts_back_the_accents_of_words_the_knowledge_base_l
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.sampled_from(["hu", "lv"]), st.data())
+@given(st.sampled_from(["el", "hu", "lv"]), st.data())
 def test_the_usual_spellings_fold_to_their_key(language: str, data: st.DataObject) -> None:
     from faq.normalize import normalize
     from faq.respell import language_spellings
