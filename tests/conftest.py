@@ -7,11 +7,15 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.email.smtp_peer import SmtpPeer
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -80,3 +84,14 @@ def settings(prefix: str) -> Settings:
 
 # The router drivers' fixtures (helpline, worker, customer, agent), for every test folder.
 from tests.drivers import agent, customer, helpline, worker  # noqa: E402,F401
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpPeer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, recording what it is sent."""
+    from tests.email.smtp_peer import SmtpPeer
+
+    peer = SmtpPeer()
+    await peer.start()
+    yield peer
+    await peer.stop()

@@ -281,14 +281,6 @@ async def test_rejected_slack_tokens_are_errors_with_their_fix(slack_api: FakeSl
 # --- email -------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpPeer]:
-    peer = SmtpPeer()
-    await peer.start()
-    yield peer
-    await peer.stop()
-
-
 def email(server: Dovecot, smtp_port: int, password: str | None = None) -> dict[str, Any]:
     return {"enabled": True, "address": "support@example.com",
             "imap": {"host": "127.0.0.1", "port": server.port, "security": "none", "user": server.user,

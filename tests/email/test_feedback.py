@@ -28,14 +28,6 @@ SECRET = "a-test-secret-of-enough-length-0123"
 
 
 @pytest.fixture
-async def smtp() -> AsyncIterator[SmtpPeer]:
-    peer = SmtpPeer()
-    await peer.start()
-    yield peer
-    await peer.stop()
-
-
-@pytest.fixture
 def settings(prefix: str, dovecot: Dovecot, smtp: SmtpPeer) -> Settings:
     data = make_settings(prefix).model_dump(mode="json")
     data["redis"]["url"] = "redis://127.0.0.1:6379/0"

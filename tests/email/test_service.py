@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.app import Helpline
 from bot.channel_setup import build_channels
 from bot.settings import Settings
 from channels.email.channel import EmailChannel
 from tests.email.conftest import mail
 from tests.email.smtp_peer import SmtpPeer
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpPeer]:
-    peer = SmtpPeer()
-    await peer.start()
-    yield peer
-    await peer.stop()
 
 
 async def test_customer_mail_is_answered_in_its_thread(settings: Settings, helpline: Helpline, worker,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.app import Helpline
@@ -13,14 +11,6 @@ from router.worker import StreamWorker
 from tests.email.conftest import SUPPORT, Harness, email_settings, mail
 from tests.email.smtp_peer import SmtpPeer
 from tests.router.test_flow import case_number_in
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpPeer]:
-    peer = SmtpPeer()
-    await peer.start()
-    yield peer
-    await peer.stop()
 
 
 async def answers(helpline: Helpline) -> list[OutboundMessage]:

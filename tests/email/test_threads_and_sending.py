@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,6 @@ from channels.email.channel import EmailChannel
 from router.messages import OutboundMessage, QuickReply, new_id
 from tests.email.conftest import SUPPORT, Harness, email_settings, mail
 from tests.email.smtp_peer import SmtpPeer
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpPeer]:
-    peer = SmtpPeer()
-    await peer.start()
-    yield peer
-    await peer.stop()
 
 
 @pytest.fixture
