@@ -22,15 +22,15 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, ConnectionPool
 from redis.asyncio.sentinel import Sentinel
 from redis.crc import key_slot
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import (
+    AskError,
     ClusterDownError,
     MasterDownError,
-    MovedError,
     ReadOnlyError,
     RedisError,
     TryAgainError,
 )
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.redis_url import HostPort, RedisTarget, hash_tag, parse_redis_url
 
@@ -68,8 +68,9 @@ class _SentinelClient(Redis):
 
 
 def _sentinel_master(target: RedisTarget, options: dict[str, Any]) -> Redis:
-    timeouts = {key: options[key] for key in ("socket_timeout", "socket_connect_timeout") if key in options}
-    sentinel_options: dict[str, Any] = {"socket_connect_timeout": options.get("socket_connect_timeout", 2.0), **timeouts}
+    # The sentinels are asked with short timeouts of their own: one dead sentinel must not stall a reconnect.
+    sentinel_options: dict[str, Any] = {"socket_connect_timeout": options.get("socket_connect_timeout", 2.0),
+                                        "socket_timeout": options.get("socket_timeout", 2.0)}
     if target.sentinel_password:
         sentinel_options["password"] = target.sentinel_password
     sentinels = Sentinel([(host.host, host.port) for host in target.hosts], sentinel_kwargs=sentinel_options)
@@ -144,10 +145,13 @@ class SlotOwnerConnection(Connection):
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)
-        except (MovedError, ClusterDownError, MasterDownError, ReadOnlyError, TryAgainError) as error:
-            # MOVED: the slot lives elsewhere now. CLUSTERDOWN / READONLY: a failover is under way or this
-            # node was demoted. Either way, drop this connection so the retry finds the slot's master.
-            # (CROSSSLOT is not among them: that would be a key outside the prefix, a bug to surface.)
+        except (AskError, ClusterDownError, MasterDownError, ReadOnlyError, TryAgainError) as error:
+            # MOVED: the slot lives elsewhere now; ASK / TRYAGAIN: it is being moved (the tenant waits, retrying,
+            # until the move is over). CLUSTERDOWN / READONLY: a failover is under way or this node was demoted.
+            # Drop this connection so the retry finds the slot's master.
+            # A MOVED for another slot (like a CROSSSLOT) means a key outside the prefix: a bug, raised as is.
+            if isinstance(error, AskError) and error.slot_id != self.finder.slot:
+                raise
             await self.disconnect()
             raise RedisConnectionError(f"the cluster slot moved or is failing over: {error}") from error
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from bot.app import Helpline
 from bot.redis_url import hash_tag
@@ -52,6 +54,21 @@ async def main_flows(helpline: Helpline) -> None:
     assert any("Let me check that for you." in item for item in delivered)
 
 
+async def key_outside_the_prefix_fails_loudly(cluster: Cluster, settings: Settings, port: int) -> None:
+    """A key of another master's slot is a bug: raised at once (MOVED), not retried as if Redis were away."""
+    stray = next(key for key in (f"stray:{index}" for index in range(1000))
+                 if cluster.owner_port(key_slot(key.encode())) != port)
+    helpline = Helpline(settings)
+    try:
+        with pytest.raises(ResponseError) as caught:
+            await helpline.redis.set(stray, "1")
+        assert not isinstance(caught.value, RedisConnectionError)
+        assert await helpline.redis.set(f"{settings.redis.prefix}probe", "1")
+        await helpline.redis.delete(f"{settings.redis.prefix}probe")
+    finally:
+        await helpline.close()
+
+
 @needs_redis_server
 async def test_main_flows_of_three_tenants_stay_in_the_slot_of_their_tag(tmp_path: Path) -> None:
     with Cluster(tmp_path) as cluster:
@@ -62,6 +79,7 @@ async def test_main_flows_of_three_tenants_stay_in_the_slot_of_their_tag(tmp_pat
             finally:
                 await helpline.close()
         owners = {tenant: cluster.owner_port(key_slot(tenant.encode())) for tenant in TENANTS}
+        await key_outside_the_prefix_fails_loudly(cluster, tenant_settings(cluster.url, "acme"), owners["acme"])
         assert len(set(owners.values())) >= 2, "the tenants should spread over more than one master"
         seen = dict.fromkeys(TENANTS, 0)
         for port, keys in cluster.node_keys().items():
