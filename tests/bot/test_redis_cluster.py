@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from bot.app import Helpline
+from bot.doctor import check_redis
 from bot.redis_url import hash_tag
 from bot.settings import RedisSettings, Settings, SettingsError, load_settings
 from router.messages import ActionKind
@@ -79,6 +80,8 @@ async def test_main_flows_of_three_tenants_stay_in_the_slot_of_their_tag(tmp_pat
             finally:
                 await helpline.close()
         owners = {tenant: cluster.owner_port(key_slot(tenant.encode())) for tenant in TENANTS}
+        findings = await check_redis(tenant_settings(cluster.url, "acme"), timeout=5)
+        assert findings[0].summary.startswith("Redis ") and "cluster 127.0.0.1:" in findings[0].summary, findings
         await key_outside_the_prefix_fails_loudly(cluster, tenant_settings(cluster.url, "acme"), owners["acme"])
         assert len(set(owners.values())) >= 2, "the tenants should spread over more than one master"
         seen = dict.fromkeys(TENANTS, 0)

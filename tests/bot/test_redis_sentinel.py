@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.app import Helpline
+from bot.doctor import check_redis
 from bot.settings import RedisSettings, Settings
 from router.lanes import append
 from router.messages import InboundMessage, OutboundMessage, Sender, from_json, inbox_fields, new_id
@@ -69,6 +70,8 @@ async def answers(helpline: Helpline) -> dict[str, int]:
 async def test_every_message_is_answered_once_across_a_master_failover(tmp_path: Path) -> None:
     with SentinelGroup(tmp_path) as group:
         first_master = group.master_port()
+        findings = await check_redis(sentinel_settings(group.url), timeout=5)
+        assert "sentinel 127.0.0.1:" in findings[0].summary and "replica" not in str(findings), findings
         helpline = Helpline(sentinel_settings(group.url))
         workers = helpline.router_workers(2, tag="failover", block_ms=200)
         for worker in workers:
