@@ -26,6 +26,7 @@ from redis.exceptions import (
     AskError,
     ClusterDownError,
     MasterDownError,
+    MovedError,
     ReadOnlyError,
     RedisError,
     TryAgainError,
@@ -90,6 +91,8 @@ class SlotFinder:
         self.username = username
         self.password = password
         self.connect_timeout = connect_timeout
+        # The master last known to serve the slot: pooled connections to any other node are dropped.
+        self.current: HostPort | None = None
 
     async def owner(self) -> HostPort:
         failures = []
@@ -107,6 +110,7 @@ class SlotFinder:
                 await probe.disconnect()
             found = self._learn(ranges, node)
             if found is not None:
+                self.current = found
                 return found
             failures.append(f"{node}: slot {self.slot} not served")
         raise ClusterSlotError(f"no cluster node names the master of slot {self.slot} ({'; '.join(failures)[:300]})")
@@ -152,13 +156,28 @@ class SlotOwnerConnection(Connection):
             # A MOVED for another slot (like a CROSSSLOT) means a key outside the prefix: a bug, raised as is.
             if isinstance(error, AskError) and error.slot_id != self.finder.slot:
                 raise
+            if isinstance(error, MovedError):
+                # The answer names the new owner: the pool's other connections to the old one are dropped
+                # before their next use instead of each running into the MOVED in turn.
+                self.finder.current = HostPort(str(error.host), int(error.port))
             await self.disconnect()
             raise RedisConnectionError(f"the cluster slot moved or is failing over: {error}") from error
+
+
+class SlotOwnerPool(ConnectionPool):
+    """Hands out connections to the slot's current master only."""
+
+    async def ensure_connection(self, connection: Any) -> None:
+        current = connection.finder.current
+        if connection.is_connected and current is not None and (connection.host, connection.port) != (
+                current.host, current.port):
+            await connection.disconnect()
+        await super().ensure_connection(connection)
 
 
 def _cluster_slot_client(target: RedisTarget, slot: int, options: dict[str, Any]) -> Redis:
     finder = SlotFinder(target.hosts, slot, target.username, target.password,
                         float(options.get("socket_connect_timeout") or 2.0))
-    pool = ConnectionPool(connection_class=SlotOwnerConnection, finder=finder, username=target.username,
+    pool = SlotOwnerPool(connection_class=SlotOwnerConnection, finder=finder, username=target.username,
                           password=target.password, **options)
     return Redis.from_pool(pool)  # closing the client closes the pool too

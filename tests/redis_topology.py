@@ -159,6 +159,16 @@ class Cluster:
                 return int(master[1])
         raise LookupError(slot)
 
+    def move_slot(self, slot: int, source: Server, target: Server) -> None:
+        """Move one slot with its keys from `source` to `target`, the steps `redis-cli --cluster reshard` takes."""
+        source_id, target_id = source.client().cluster("myid"), target.client().cluster("myid")
+        target.client().execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        source.client().execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        while keys := source.client().execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            source.client().execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+        for node in self.nodes:
+            node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+
     def node_keys(self) -> dict[int, list[str]]:
         """Every key on each node (by port): tests read them to see where a tenant's keys went."""
         return {node.port: sorted(node.client().scan_iter(count=1000)) for node in self.nodes}

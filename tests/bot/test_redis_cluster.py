@@ -103,3 +103,25 @@ async def test_a_cluster_url_with_a_prefix_without_hash_tag_is_refused(tmp_path:
         with pytest.raises(SettingsError, match=r"redis.*hash tag.*hl:\{acme\}:"):
             load_settings(config)
     assert RedisSettings(url=SecretStr("redis+cluster://127.0.0.1:7000"), prefix="hl:{acme}:").prefix == "hl:{acme}:"
+
+
+@needs_redis_server
+async def test_a_tenant_follows_its_slot_to_another_master(tmp_path: Path) -> None:
+    """The slot is moved (as `redis-cli --cluster reshard` does): the next command on the old master's
+    connection fails as a connection error (which every worker loop retries), the retry reaches the new one."""
+    with Cluster(tmp_path) as cluster:
+        helpline = Helpline(tenant_settings(cluster.url, "acme"))
+        try:
+            await main_flows(helpline)
+            slot = key_slot(b"acme")
+            source = next(node for node in cluster.nodes if node.port == cluster.owner_port(slot))
+            target = next(node for node in cluster.nodes if node is not source)
+            cluster.move_slot(slot, source, target)
+            with pytest.raises(RedisConnectionError):
+                await helpline.redis.hgetall(helpline.keys.case(1001))
+            assert (await helpline.redis.hgetall(helpline.keys.case(1001)))["status"] == "resolved"
+            await main_flows(helpline)  # everything again, on the new master
+            assert cluster.owner_port(slot) == target.port
+            assert {key for key in source.client().scan_iter(count=1000)} == set()
+        finally:
+            await helpline.close()
