@@ -35,6 +35,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.redis_url import HostPort, RedisTarget, hash_tag, parse_redis_url
 
+MAX_KNOWN_NODES = 1000  # a cluster has at most ~1,000 nodes; a reply naming more is not believed further
+
 
 class ClusterSlotError(RedisConnectionError):
     """No node of the cluster could say which master serves the prefix's slot (yet)."""
@@ -116,18 +118,27 @@ class SlotFinder:
         raise ClusterSlotError(f"no cluster node names the master of slot {self.slot} ({'; '.join(failures)[:300]})")
 
     def _learn(self, ranges: Any, asked: HostPort) -> HostPort | None:
+        """The slot's master from a CLUSTER SLOTS reply; every node named is remembered to ask later.
+        An entry that is not [start, end, [host, port, ...], ...] is skipped."""
         owner = None
         for item in ranges if isinstance(ranges, list) else []:
-            if not isinstance(item, list) or len(item) < 3:
+            try:
+                start, end, nodes = int(item[0]), int(item[1]), [_node(node, asked) for node in item[2:]]
+            except (TypeError, ValueError, IndexError):
                 continue
-            for node in item[2:]:  # the master first, then its replicas: all of them are worth asking later
-                host = _text(node[0]) or asked.host
-                learned = HostPort(host, int(node[1]))
-                if learned not in self.nodes:
+            for learned in nodes:  # the master first, then its replicas: all of them are worth asking later
+                if learned not in self.nodes and len(self.nodes) < MAX_KNOWN_NODES:
                     self.nodes.append(learned)
-            if int(item[0]) <= self.slot <= int(item[1]):
-                owner = HostPort(_text(item[2][0]) or asked.host, int(item[2][1]))
+            if nodes and start <= self.slot <= end:
+                owner = nodes[0]
         return owner
+
+
+def _node(entry: Any, asked: HostPort) -> HostPort:
+    port = int(entry[1])
+    if not 0 < port < 65536:
+        raise ValueError(port)
+    return HostPort(_text(entry[0]) or asked.host, port)
 
 
 def _text(value: object) -> str:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 from redis.crc import key_slot
 
+from bot.redis_connect import SlotFinder
 from bot.redis_url import HostPort, RedisUrlError, hash_tag, parse_redis_url
 from bot.settings import RedisSettings
 from router.keys import Keys, lane_key
@@ -123,3 +124,22 @@ def test_settings_want_a_hash_tag_with_a_cluster_url() -> None:
         RedisSettings(url=SecretStr("redis+cluster://h:7000"), prefix="hl:")
     assert RedisSettings(url=SecretStr("redis+cluster://h:7000"), prefix="hl:{acme}:").prefix == "hl:{acme}:"
     assert RedisSettings(url=SecretStr("redis://h:6379/0"), prefix="hl:").prefix == "hl:"
+
+
+_REPLY = st.recursive(st.none() | st.integers() | st.text(max_size=10) | st.binary(max_size=10),
+                      lambda inner: st.lists(inner, max_size=5), max_leaves=30)
+
+
+@given(_REPLY)
+def test_any_cluster_slots_reply_gives_an_owner_or_none(reply: object) -> None:
+    finder = SlotFinder([HostPort("seed", 7000)], 5, None, None, 1.0)
+    owner = finder._learn(reply, HostPort("seed", 7000))
+    assert owner is None or isinstance(owner, HostPort)
+
+
+def test_a_cluster_slots_reply_names_the_master_of_the_slot() -> None:
+    finder = SlotFinder([HostPort("seed", 7000)], 6000, None, None, 1.0)
+    reply = [[0, 5460, ["10.0.0.1", 7000, "id1"]], ["5461", "10922", [b"", 7001, "id2"], ["10.0.0.4", 7004, "id4"]],
+             "junk", [1, 2], [10923, 16383, ["10.0.0.3", "x"]]]
+    assert finder._learn(reply, HostPort("seed", 7000)) == HostPort("seed", 7001)
+    assert HostPort("10.0.0.4", 7004) in finder.nodes and HostPort("10.0.0.3", 0) not in finder.nodes
