@@ -223,7 +223,7 @@ async def check_redis(settings: Settings, timeout: float, now: Clock = time.time
 
 def _redis_version(info: dict[str, Any], where: str) -> Finding:
     version = str(info.get("redis_version", "0"))
-    numbers = tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:2])
+    numbers = tuple(int(part) if part.isascii() and part.isdigit() else 0 for part in version.split(".")[:2])
     if numbers < MIN_REDIS_VERSION:
         return error("redis", f"Redis {version} at {where} is too old: Helpline needs "
                      f"{'.'.join(map(str, MIN_REDIS_VERSION))} or newer (XAUTOCLAIM)", "upgrade Redis (7.x)")
