@@ -95,7 +95,6 @@ async def test_main_flows_of_three_tenants_stay_in_the_slot_of_their_tag(tmp_pat
         assert all(count >= 10 for count in seen.values()), seen
 
 
-@needs_redis_server
 async def test_a_cluster_url_with_a_prefix_without_hash_tag_is_refused(tmp_path: Path) -> None:
     for prefix in ("hl:", "hl:{}:", "hl:{acme"):
         config = tmp_path / "helpline.yaml"
