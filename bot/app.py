@@ -61,11 +61,11 @@ class KnowledgeBaseUnavailable(RuntimeError):
 
 
 def connect_redis(settings: Settings) -> Redis:
-    """A Redis client for the configured URL; strings in, strings out."""
-    url = settings.redis.url.get_secret_value()
-    # TCP keepalive has no meaning on a unix socket, whose connection class refuses the option.
-    tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
-    return Redis.from_url(url, decode_responses=True, health_check_interval=30, **tcp)
+    """A Redis client for the configured URL (one server, Sentinel or Cluster); strings in, strings out."""
+    from bot.redis_connect import connect
+
+    return connect(settings.redis.url.get_secret_value(), settings.redis.prefix,
+                   health_check_interval=30, socket_keepalive=True)
 
 
 class Helpline:

@@ -257,8 +257,7 @@ def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Se
             print(f"helpline: {error}", file=sys.stderr)
             return EXIT_FAILED
         except (RedisConnectionError, OSError) as error:
-            print(f"helpline: Redis at {settings.redis.url.get_secret_value().split('@')[-1]} is not reachable: "
-                  f"{error}", file=sys.stderr)
+            print(f"helpline: Redis at {_where(settings)} is not reachable: {error}", file=sys.stderr)
             return EXIT_FAILED
         finally:
             await helpline.close()
@@ -323,8 +322,14 @@ async def _redis_problem(settings: Settings) -> str | None:
 
 
 def _unreachable(settings: Settings, error: BaseException | str) -> str:
-    where = settings.redis.url.get_secret_value().split("@")[-1]  # never the password
-    return f"Redis at {where} is not reachable ({error}); start it, or set redis.url"
+    return f"Redis at {_where(settings)} is not reachable ({error}); start it, or set redis.url"
+
+
+def _where(settings: Settings) -> str:
+    """The configured Redis, never its passwords (nor a sentinel's in the query)."""
+    from bot.redis_url import parse_redis_url
+
+    return parse_redis_url(settings.redis.url.get_secret_value()).location()
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
+from bot.redis_connect import connect
+from bot.redis_url import RedisUrlError, parse_redis_url
 from bot.settings import CONFIG_ENV_VAR, DEFAULT_CONFIG, Settings, SettingsError, load_settings
 
 MIN_REDIS_VERSION = (6, 2)  # XAUTOCLAIM, XADD MINID
@@ -186,17 +188,17 @@ _AUTH_REFUSED = re.compile(r"WRONGPASS|NOAUTH|invalid username-password|Authenti
 
 def redis_location(settings: Settings) -> str:
     """The configured Redis without its password: host:port/db."""
-    parts = urlsplit(settings.redis.url.get_secret_value())
-    if parts.scheme == "unix":
-        return parts.path
-    return f"{parts.hostname or '?'}:{parts.port or 6379}{parts.path}"
+    try:
+        return parse_redis_url(settings.redis.url.get_secret_value()).location()
+    except RedisUrlError:
+        return "?"  # settings validation refuses such a URL before the doctor runs
 
 
 async def check_redis(settings: Settings, timeout: float, now: Clock = time.time) -> list[Finding]:
     """Reachable, new enough, writable, persistent, never evicting; and this machine's clock against Redis's."""
     where = redis_location(settings)
-    client = Redis.from_url(settings.redis.url.get_secret_value(), decode_responses=True,
-                            socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = connect(settings.redis.url.get_secret_value(), settings.redis.prefix,
+                     socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         try:
             info = await client.info()
@@ -221,7 +223,7 @@ async def check_redis(settings: Settings, timeout: float, now: Clock = time.time
 
 def _redis_version(info: dict[str, Any], where: str) -> Finding:
     version = str(info.get("redis_version", "0"))
-    numbers = tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:2])
+    numbers = tuple(int(part) if part.isascii() and part.isdigit() else 0 for part in version.split(".")[:2])
     if numbers < MIN_REDIS_VERSION:
         return error("redis", f"Redis {version} at {where} is too old: Helpline needs "
                      f"{'.'.join(map(str, MIN_REDIS_VERSION))} or newer (XAUTOCLAIM)", "upgrade Redis (7.x)")

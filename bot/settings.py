@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from bot.redis_url import RedisUrlError, hash_tag, parse_redis_url
 from channels.delivery_settings import DeliverySettings
 from channels.email.settings import EmailChannelSettings
 from channels.slack.settings import SlackSettings
@@ -57,8 +58,26 @@ class _Section(BaseModel):
 
 
 class RedisSettings(_Section):
-    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")  # may carry a password
-    prefix: str = "hl:"
+    # redis://, rediss://, unix://, redis+sentinel://, redis+cluster:// (syntax: bot/redis_url.py); may carry a password
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # Every key starts with it; on a Cluster it must carry a hash tag, e.g. hl:{acme}:, so all keys share one slot.
+    prefix: str = Field("hl:", min_length=1, max_length=64)
+
+    @field_validator("url")
+    @classmethod
+    def _readable_url(cls, value: SecretStr) -> SecretStr:
+        try:
+            parse_redis_url(value.get_secret_value())
+        except RedisUrlError as error:
+            raise ValueError(str(error)) from None  # the message never repeats the URL: it may hold a password
+        return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_hash_tag(self) -> RedisSettings:
+        if parse_redis_url(self.url.get_secret_value()).kind == "cluster" and hash_tag(self.prefix) is None:
+            raise ValueError(f"prefix {self.prefix!r} has no hash tag, which redis+cluster:// needs so that every "
+                             "key and transaction stays in one slot: write it like hl:{acme}:")
+        return self
 
 
 class FaqSettings(_Section):
