@@ -28,14 +28,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .langprofile import samples_digest
 from .model import Entry
 
 log = logging.getLogger(__name__)
 
 BUILD_FORMAT = 1  # the file's layout and the meaning of its arrays; a file of another format is ignored
 # The modules whose code shapes a build: a release that changes any of them retrains, whatever BUILD_FORMAT says.
-_CODE = ("analyzers", "buildcache", "calibration", "coverage", "encoder", "features", "matcher", "normalize",
-         "training", "wordvectors")
+_CODE = ("analyzers", "buildcache", "calibration", "coverage", "encoder", "features", "langprofile", "matcher",
+         "normalize", "training", "wordvectors")
 MAX_FILE_BYTES = 2 << 30  # far above any FAQ's build (10,000 questions: ~40 MB); bounds what a read allocates
 
 
@@ -58,13 +59,15 @@ class MatcherBuild:
     embedded: tuple[str, ...] = ()  # the texts the sentence model embedded (whose spelling messages take)
     sentence_mean: np.ndarray | None = None  # the sentence embeddings' centre and axes (matcher.CentredSentences)
     sentence_axes: np.ndarray | None = None
+    # The language profile (`langprofile`): trigram counts per language of the samples and the questions.
+    profile: Mapping[str, Mapping[str, int]] | None = None
 
 
 def build_key(entries: Mapping[str, Entry], encoder_identity: str, calibration: object) -> bytes:
     """The SHA-256 of everything a build of `entries` depends on."""
     digest = hashlib.sha256()
     header = {"format": BUILD_FORMAT, "code": code_digest(), "encoder": encoder_identity,
-              "calibration": repr(calibration), "scikit-learn": _version("scikit-learn"), "numpy": np.__version__}
+              "calibration": repr(calibration), "samples": samples_digest(), "scikit-learn": _version("scikit-learn"), "numpy": np.__version__}
     digest.update(json.dumps(header, sort_keys=True).encode())
     for entry in entries.values():
         # Order matters (row order, the training's random background sample), so it is hashed as is.
@@ -172,6 +175,14 @@ def _to_arrays(build: MatcherBuild) -> dict[str, np.ndarray]:
         value = getattr(build, name)
         if value is not None:
             arrays[name] = np.asarray(value)
+    if build.profile is not None:
+        languages = list(build.profile)
+        arrays["profile_languages_text"], arrays["profile_languages_lengths"] = _pack(languages)
+        arrays["profile_sizes"] = np.asarray([len(build.profile[language]) for language in languages], dtype=np.int64)
+        grams = [gram for language in languages for gram in build.profile[language]]
+        arrays["profile_grams_text"], arrays["profile_grams_lengths"] = _pack(grams)
+        arrays["profile_counts"] = np.asarray([count for language in languages for count in build.profile[language].values()],
+                                              dtype=np.int64)
     return arrays
 
 
@@ -208,11 +219,23 @@ def _from_arrays(arrays: Mapping[str, np.ndarray]) -> MatcherBuild:
         mean, axes = _floats(mean, 1), _floats(axes, 2)
         if axes.shape[0] != mean.shape[0]:
             raise ValueError(f"sentence axes {axes.shape} do not fit a centre of {mean.shape[0]} dimensions")
+    profile = None
+    if "profile_sizes" in arrays:
+        languages = _unpack(arrays["profile_languages_text"], arrays["profile_languages_lengths"])
+        grams = _unpack(arrays["profile_grams_text"], arrays["profile_grams_lengths"])
+        sizes, counts = arrays["profile_sizes"], arrays["profile_counts"]
+        if sizes.dtype != np.int64 or sizes.shape != (len(languages),) or (sizes < 0).any() or int(sizes.sum()) != len(grams) \
+                or counts.dtype != np.int64 or counts.shape != (len(grams),) or (counts <= 0).any():
+            raise ValueError("a language profile whose counts do not fit its trigrams")
+        ends = np.cumsum(sizes).tolist()
+        listed = counts.tolist()
+        profile = {language: dict(zip(grams[start:end], listed[start:end]))
+                   for language, start, end in zip(languages, [0, *ends[:-1]], ends)}
     return MatcherBuild(
         entry_ids=texts["entry_ids"], latin=bool(arrays["latin"]), owners=owners, prepared=texts["prepared"],
         vocabularies=vocabularies, idfs=idfs, weights=weights, bias=bias, questions=questions,
         embeddings=embeddings, embedding_owners=embedding_owners, embedding_weights=embedding_weights,
-        embedded=texts["embedded"], sentence_mean=mean, sentence_axes=axes,
+        embedded=texts["embedded"], sentence_mean=mean, sentence_axes=axes, profile=profile,
     )
 
 

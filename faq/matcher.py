@@ -4,6 +4,7 @@ so a better matcher can replace this one without touching loading, decisions or 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -23,6 +24,7 @@ from .calibration import (
 from .coverage import Vocabulary
 from .encoder import EmbeddingCache, SentenceEmbeddings, load_encoder
 from .features import FeatureSpace, needs_latin, prepare
+from .langprofile import LanguageProfile, questions_profile
 from .model import Entry
 from .normalize import latin_key, normalize, strip_accents
 from .respell import Spelling
@@ -261,6 +263,7 @@ class ClassifierMatcher:
 
     def _apply(self, build: MatcherBuild | None) -> None:
         """Take the trained (or loaded) state; None: no question has any text to match."""
+        self.language_profile: LanguageProfile | None = None  # see kb.KnowledgeBase.language_profile
         if build is None:
             self._latin = False
             self._owners = np.zeros(0, dtype=np.int64)
@@ -280,6 +283,8 @@ class ClassifierMatcher:
         sentences = self._encoder.first if isinstance(self._encoder, SideBySide) else None
         if isinstance(sentences, CentredSentences) and build.sentence_mean is not None and build.sentence_axes is not None:
             sentences.restore(build.sentence_mean, build.sentence_axes, build.embedded)
+        if build.profile is not None:
+            self.language_profile = LanguageProfile({language: Counter(counts) for language, counts in build.profile.items()})
         self.build = build
 
     def evidence(self, text: str, language: str | None = None) -> Evidence | None:
@@ -418,6 +423,8 @@ def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | Senten
         embedded=tuple(embedded) if centred is not None else (),
         sentence_mean=centred.mean if centred is not None else None,
         sentence_axes=centred.axes if centred is not None else None,
+        # Learnt here so that it is saved too: a loaded knowledge base then detects languages at once.
+        profile={language: dict(counts) for language, counts in questions_profile(entries.values()).counts.items()},
     )
 
 

@@ -107,6 +107,11 @@ def test_the_sample_faq_loads_and_matches_as_trained(tmp_path: Path) -> None:
         if a is not None and b is not None:
             assert np.allclose(a.classifier, b.classifier) and np.allclose(a.nearest, b.nearest)
     assert loaded_kb.describe() == trained_kb.describe()
+    # The language profile comes with the build, the same as one learnt from the entries.
+    from faq.langprofile import questions_profile
+
+    assert loaded.language_profile is not None
+    assert loaded.language_profile.counts == questions_profile(loaded_kb.entries.values()).counts
 
 
 def test_an_edited_question_is_trained_again_and_found(shop: Path, tmp_path: Path) -> None:
