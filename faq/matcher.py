@@ -255,6 +255,8 @@ class ClassifierMatcher:
                 log.warning("ignoring the FAQ build cache %s, it will be rebuilt: %s", builds and builds.path, exc)
                 build = None
         self.loaded = build is not None  # from the build cache, not trained
+        if builds is not None and build is not None:
+            log.info("FAQ matcher loaded from the build cache %s (%d entries)", builds.path, len(self._entry_ids))
         if build is None:
             build = _train(entries, encoder)
             if build is not None and builds is not None and key is not None:

@@ -114,6 +114,18 @@ def test_the_sample_faq_loads_and_matches_as_trained(tmp_path: Path) -> None:
     assert loaded.language_profile.counts == questions_profile(loaded_kb.entries.values()).counts
 
 
+def test_a_reload_of_an_unchanged_faq_is_a_load(shop: Path, tmp_path: Path) -> None:
+    from faq import LiveKnowledgeBase
+
+    live = LiveKnowledgeBase(shop, LANGUAGES, _factory(tmp_path))
+    assert not live.current._matcher.loaded  # type: ignore[attr-defined]
+    path = shop / "shop.yaml"
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")  # saved again, as an editor does
+    assert live.reload_now()
+    assert live.current._matcher.loaded  # type: ignore[attr-defined]
+    assert live.current.match("I forgot my password", **ASK).matches[0].entry_id == "password-reset"
+
+
 def test_an_edited_question_is_trained_again_and_found(shop: Path, tmp_path: Path) -> None:
     kb, _ = _load(shop, tmp_path)
     assert kb.match("do you deliver to the moon", **ASK).matches[0].score < 0.82
@@ -293,13 +305,14 @@ class HashModel:
         return rows[0] if isinstance(texts, str) else rows
 
 mode, folder, cache = sys.argv[1:4]
-if mode == "sentences":
+if mode == "sentences":  # the stand-in model, also for a knowledge base of few entries (quicker to train)
     matcher.load_encoder = lambda: E5Encoder(HashModel(), "test")
+    matcher.MIN_SENTENCE_ENTRIES = 1
 factory = matcher.matcher_factory(sentence_encoder=mode == "sentences", embedding_cache=Path(cache))
 kb = load_knowledge_base(Path(folder), ("en", "el", "lv", "hu"), factory)
 result = kb.match("how long does delivery take", answer_at=0.82, suggest_at=0.45)
 heavy = sorted(m for m in ("sklearn", "scipy.stats") if m in sys.modules)
-print("PROBE " + json.dumps({"loaded": kb._matcher.loaded, "best": result.matches[0].entry_id,
+print("PROBE " + json.dumps({"loaded": kb._matcher.loaded, "matcher": kb.describe(), "best": result.matches[0].entry_id,
                              "score": result.matches[0].score, "heavy": heavy}))
 """
 
@@ -311,10 +324,12 @@ def _probe(*args: str) -> dict:
 
 
 @pytest.mark.parametrize("mode", ["words", "sentences"])
-def test_a_worker_loading_its_build_never_imports_scikit_learn(mode: str, tmp_path: Path) -> None:
+def test_a_worker_loading_its_build_never_imports_scikit_learn(mode: str, shop: Path, tmp_path: Path) -> None:
+    folder = str(SAMPLE_FAQ if mode == "words" else shop)
     cache = str(tmp_path / "embeddings.npz")
-    first = _probe(mode, str(SAMPLE_FAQ), cache)
+    first = _probe(mode, folder, cache)
     assert not first["loaded"] and "sklearn" in first["heavy"]  # trained: scikit-learn was needed
-    second = _probe(mode, str(SAMPLE_FAQ), cache)
+    second = _probe(mode, folder, cache)
     assert second["loaded"] and second["heavy"] == [], second
+    assert ("multilingual-e5-small" in second["matcher"]) == (mode == "sentences")
     assert second["best"] == first["best"] == "delivery-time" and second["score"] == pytest.approx(first["score"], abs=1e-9)
