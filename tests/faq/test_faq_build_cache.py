@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from faq.analyzers import char_wb_ngrams, word_ngrams
 from faq.buildcache import BUILD_FORMAT, BuildCache, build_cache_path
 from faq.encoder import E5Encoder
 from faq.matcher import ClassifierMatcher, MatcherFactory, matcher_factory
+from faq.model import Entry
 from tests.conftest import REPO
 from tests.faq.faq_samples import LANGUAGES, SHOP_YAML, write
 
@@ -49,7 +50,7 @@ ASK = {"answer_at": 0.82, "suggest_at": 0.45}
 _TEXT = st.text(alphabet=st.sampled_from("ab çδλ \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028\u3000-'.é1"), max_size=40) | st.text(max_size=40)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(_TEXT)
 def test_the_analyzers_are_scikit_learns(text: str) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -209,6 +210,46 @@ def test_reading_any_bytes_never_fails(tmp_path: Path, noise: bytes, at: int) ->
     cache = BuildCache(path)
     path.write_bytes(noise)
     assert cache.read(b"k" * 32) is None and not cache.holds(b"k" * 32)
+
+
+@pytest.fixture(scope="module")
+def shop_build_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, list[str], bytes, Mapping[str, Entry]]:
+    """A valid build file of the shop (its bytes, its member names, its key) and the shop's entries."""
+    root = tmp_path_factory.mktemp("shop-build")
+    write(root / "kb", "shop.yaml", SHOP_YAML)
+    kb, _ = _load(root / "kb", root)
+    path = build_cache_path(root / "embeddings.npz")
+    with np.load(path, allow_pickle=False) as data:
+        names, key = list(data.files), data["key"].tobytes()
+    return path.read_bytes(), names, key, kb.entries
+
+
+_ARRAYS = st.one_of(
+    st.lists(st.integers(-2**40, 2**40), max_size=20).map(lambda v: np.asarray(v, dtype=np.int64)),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), max_size=20).map(lambda v: np.asarray(v, dtype=np.float32)),
+    st.binary(max_size=40).map(lambda b: np.frombuffer(b, dtype=np.uint8)),
+    st.integers(-5, 5).map(np.int64),
+    st.integers(0, 4).map(lambda n: np.zeros((n, n + 1), dtype=np.float64)),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_file_with_any_member_replaced_never_breaks_a_read(
+        shop_build_file: tuple[bytes, list[str], bytes, Mapping[str, Entry]], tmp_path: Path, data: st.DataObject) -> None:
+    good, names, key, entries = shop_build_file
+    path = tmp_path / "mutated.matcher.npz"
+    path.write_bytes(good)
+    name = data.draw(st.sampled_from([n for n in names if n not in ("format", "key")]))
+    _rewrite(path, **{name: data.draw(_ARRAYS)})
+    build = BuildCache(path).read(key)  # None, or a build whose parts all fit each other
+    if build is not None:
+        assert build.weights.shape == (sum(len(v) for v in build.vocabularies), len(build.entry_ids))
+    # And a matcher taking whatever the file holds still matches (a build it cannot use is retrained).
+    matcher = ClassifierMatcher(entries, builds=BuildCache(path))
+    for message in ("I forgot my password", "Mikor érkezik meg a csomagom?", ""):
+        matcher.rank_in_scope(message, 5, "en")
+
 
 
 def test_another_calibration_or_code_is_another_key(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
