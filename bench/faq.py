@@ -267,6 +267,15 @@ def _bench_large_build(factory_with) -> None:
               f"with {kb.describe()}")
         del kb
         gc.collect()
+        # The same knowledge base once more: its build is now cached (faq/buildcache.py), so this is a load.
+        started, cpu = time.perf_counter(), time.process_time()
+        kb = load_knowledge_base(Path(tmp), LANGUAGES, factory)
+        print(f"synthetic KB, build cached: loaded in {time.perf_counter() - started:.2f} s "
+              f"({time.process_time() - cpu:.2f} s CPU, entries read from YAML included), "
+              f"from the build cache: {'yes' if getattr(kb._matcher, 'loaded', False) else 'no'}; "
+              f"start-to-first-match figures: bench/kb_load.py")
+        del kb
+        gc.collect()
         tracemalloc.start()  # a third build, since tracing slows building several times
         kb = load_knowledge_base(Path(tmp), LANGUAGES, factory)
         held, peak = tracemalloc.get_traced_memory()
@@ -281,7 +290,7 @@ def _bench_large_build(factory_with) -> None:
         cpu_ms = (time.process_time() - cpu) * 1000 / len(queries)
         timings.sort()
     print(f"synthetic KB, 1000 entries x 10 questions: build {build:.2f} s (warm), "
-          f"memory held {held / 1e6:.0f} MB, peak while building {peak / 1e6:.0f} MB, "
+          f"memory held {held / 1e6:.0f} MB, peak while loading it from the build cache {peak / 1e6:.0f} MB, "
           f"match p50 {timings[len(timings) // 2]:.2f} ms p99 {timings[int(len(timings) * 0.99)]:.2f} ms, "
           f"{cpu_ms:.2f} ms CPU")
 

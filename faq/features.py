@@ -7,8 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .analyzers import CHAR_NGRAMS, WORD_NGRAMS, char_wb_ngrams, word_ngrams
 from .normalize import has_greek, latin_key, normalize
 
 
@@ -33,23 +33,42 @@ class FeatureSpace:
 
     Characters survive typos, inflections and missing accents; words and pairs add precision.
     Both blocks weigh the same in the joined, unit-length vector.
+
+    `fit` learns the vocabularies and idf with scikit-learn (imported only then); a space made from
+    saved vocabularies and idf (see `buildcache`) transforms messages without it.
     """
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        self._chars = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, lowercase=False, dtype=np.float32
+    def __init__(self, vocabularies: Sequence[Sequence[str]], idfs: Sequence[np.ndarray],
+                 matrix: sp.csr_matrix | None = None) -> None:
+        if len(vocabularies) != 2 or len(idfs) != 2 or any(len(v) != len(i) for v, i in zip(vocabularies, idfs)):
+            raise ValueError("a feature space has a character and a word block, each with an idf per n-gram")
+        self.vocabularies = tuple(list(vocabulary) for vocabulary in vocabularies)  # n-grams in column order
+        self.idfs = tuple(np.asarray(idf, dtype=np.float64) for idf in idfs)
+        self.matrix = matrix  # the fitted questions' rows; None in a space loaded from a build
+        self._blocks = tuple(({gram: column for column, gram in enumerate(vocabulary)}, idf, analyze)
+                             for vocabulary, idf, analyze in zip(self.vocabularies, self.idfs,
+                                                                  (char_wb_ngrams, word_ngrams)))
+
+    @classmethod
+    def fit(cls, texts: Sequence[str]) -> FeatureSpace:
+        """The space of `texts` (already prepared), with their rows as `matrix`."""
+        from sklearn.feature_extraction.text import TfidfVectorizer  # training only: see `analyzers`
+
+        chars = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, lowercase=False, dtype=np.float32
         )
-        self._words = TfidfVectorizer(
-            analyzer="word", ngram_range=(1, 2), sublinear_tf=True, lowercase=False,
+        words = TfidfVectorizer(
+            analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True, lowercase=False,
             token_pattern=r"\S+", dtype=np.float32,
         )
-        self.matrix = self._join(self._chars.fit_transform(texts), self._words.fit_transform(texts))
-        self._fast = {id(v): (v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float64)) for v in (self._chars, self._words)}
+        matrix = _join(chars.fit_transform(texts), words.fit_transform(texts))
+        vocabularies = [sorted(v.vocabulary_, key=v.vocabulary_.__getitem__) for v in (chars, words)]
+        return cls(vocabularies, [chars.idf_, words.idf_], matrix)
 
     @property
     def size(self) -> int:
         """Number of feature columns."""
-        return self.matrix.shape[1]
+        return sum(len(idf) for idf in self.idfs)
 
     def transform_one(self, text: str) -> sp.csr_matrix:
         """`transform([text])` without scikit-learn's per-call checks, which cost most of a match's time."""
@@ -57,8 +76,7 @@ class FeatureSpace:
         weights: list[float] = []
         offset = 0
         blocks = 0
-        for vectorizer in (self._chars, self._words):
-            analyze, vocabulary, idf = self._fast[id(vectorizer)]
+        for vocabulary, idf, analyze in self._blocks:
             counts: dict[int, int] = {}
             for gram in analyze(text):
                 column = vocabulary.get(gram)
@@ -76,14 +94,10 @@ class FeatureSpace:
         return sp.csr_matrix((data[order], np.asarray(columns, dtype=np.int64)[order], [0, len(columns)]),
                              shape=(1, self.size))
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Rows of unit-length feature vectors for already prepared texts."""
-        return self._join(self._chars.transform(texts), self._words.transform(texts))
 
-    @staticmethod
-    def _join(chars: sp.spmatrix, words: sp.spmatrix) -> sp.csr_matrix:
-        # Each block is unit length (or empty); dividing by the norm of the pair keeps rows unit length.
-        joined = sp.hstack([chars, words], format="csr", dtype=np.float32)
-        norms = np.sqrt(np.asarray(joined.multiply(joined).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sp.csr_matrix(sp.diags((1.0 / norms).astype(np.float32)) @ joined)
+def _join(chars: sp.spmatrix, words: sp.spmatrix) -> sp.csr_matrix:
+    # Each block is unit length (or empty); dividing by the norm of the pair keeps rows unit length.
+    joined = sp.hstack([chars, words], format="csr", dtype=np.float32)
+    norms = np.sqrt(np.asarray(joined.multiply(joined).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags((1.0 / norms).astype(np.float32)) @ joined)

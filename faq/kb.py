@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from .decision import decide
 from .langdetect import detect_language
-from .langprofile import LanguageProfile, builtin_profile
+from .langprofile import LanguageProfile, questions_profile
 from .loader import load_entries
 from .matcher import MatcherFactory, build_default_matcher
 from .model import Entry, Match, MatchResult
@@ -63,12 +63,10 @@ class KnowledgeBase:
 
     @cached_property
     def language_profile(self) -> LanguageProfile:
-        """Trigram statistics of the shipped samples plus this knowledge base's own questions."""
-        samples: dict[str, list[str]] = {}
-        for entry in self.entries.values():
-            for language, questions in entry.questions.items():
-                samples.setdefault(language, []).extend(questions)
-        return LanguageProfile.learn(samples, base=builtin_profile())
+        """Trigram statistics of the shipped samples plus this knowledge base's own questions; the
+        matcher's when it has them (learnt with its build, or loaded with it: see `buildcache`)."""
+        profile = getattr(self._matcher, "language_profile", None)
+        return profile if isinstance(profile, LanguageProfile) else questions_profile(self.entries.values())
 
     def suggestions(self, result: MatchResult, suggest_at: float) -> tuple[Match, ...]:
         """The "did you mean" choices of a SUGGEST decision (see `decision`); `suggest_at` is the one it was made with."""

@@ -8,12 +8,14 @@ words. Samples ship in `language_samples/<lang>.txt`; a knowledge base adds its 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
+from .model import Entry
 from .normalize import normalize, transliterate_greek
 
 _SAMPLES = Path(__file__).with_name("language_samples")
@@ -50,6 +52,11 @@ class LanguageProfile:
         return cls(counts)
 
     @property
+    def counts(self) -> Mapping[str, Counter[str]]:
+        """The trigram counts per language it was made of (what `buildcache` saves)."""
+        return self._counts
+
+    @property
     def languages(self) -> frozenset[str]:
         return frozenset(self._tables)
 
@@ -62,6 +69,24 @@ class LanguageProfile:
                 table, unseen = self._tables[language]
                 scores[language] = sum(table.get(gram, unseen) for gram in grams)
         return scores, len(grams)
+
+
+@lru_cache(maxsize=1)
+def samples_digest() -> str:
+    """SHA-256 of the shipped samples: a saved profile learnt from other samples is stale."""
+    digest = hashlib.sha256()
+    for path in sorted(_SAMPLES.glob("*.txt")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def questions_profile(entries: Iterable[Entry]) -> LanguageProfile:
+    """The shipped samples' profile plus the questions of a knowledge base's entries."""
+    samples: dict[str, list[str]] = {}
+    for entry in entries:
+        for language, questions in entry.questions.items():
+            samples.setdefault(language, []).extend(questions)
+    return LanguageProfile.learn(samples, base=builtin_profile())
 
 
 @lru_cache(maxsize=1)

