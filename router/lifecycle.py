@@ -126,7 +126,7 @@ async def open_case(turn: Turn, conversation: Conversation, *, team: str | None,
     note_ids(case=number)
     # Ids only (the scope adds the conversation's): the customer's words stay out of the log.
     log.info("opening case #%s for team %s (%s)", number, team, reason.value)
-    turn.tell_desk(DeskEventKind.CASE_WAITING, case, history=await turn.history(conversation.id),
+    turn.tell_desk(DeskEventKind.CASE_WAITING, case, history=await turn.desk_history(conversation.id),
                    attachments=attachments)
     return case
 
@@ -219,7 +219,7 @@ async def transfer(turn: Turn, case: Case, conversation: Conversation, team: str
     turn.say(conversation, "transferred", case=case.number, position=position,
              team=turn.config.team_name(team, conversation.language))
     turn.tell_desk(DeskEventKind.CASE_TRANSFERRED, moved, from_team=case.team, agent=agent, agent_name=agent_name,
-                   history=await turn.history(conversation.id))
+                   history=await turn.desk_history(conversation.id))
     return moved
 
 
@@ -271,7 +271,7 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     turn.log(conversation.id, "system", f"reopened by {by}")
     turn.say(linked, "reopened", case=case.number)
     # The files of the message that reopened it travel with the notice: the history has only their names.
-    turn.tell_desk(DeskEventKind.CASE_REOPENED, reopened, history=await turn.history(conversation.id),
+    turn.tell_desk(DeskEventKind.CASE_REOPENED, reopened, history=await turn.desk_history(conversation.id),
                    attachments=attachments)
     return reopened
 
