@@ -109,12 +109,14 @@ async def open_case(turn: Turn, conversation: Conversation, *, team: str | None,
     """A new case for the conversation, waiting in its team's queue; a complaint goes ahead of the rest."""
     team = team if team in turn.config.teams else turn.config.default_team
     priority = HIGH_PRIORITY if reason is OpenReason.COMPLAINT else NORMAL_PRIORITY
-    number = await turn.reserve_case_number()
+    # The score depends on priority and time only, so number and place are read in one round trip.
+    score = Case(number=0, conversation="", status=CaseStatus.QUEUED, team=team, priority=priority,
+                 queued_at=turn.now).queue_score()
+    number, position = await turn.open_case_reads(team, score)
     case = Case(
         number=number, conversation=conversation.id, status=CaseStatus.QUEUED, team=team,
         channel=conversation.channel, customer_name=conversation.customer_name, language=conversation.language,
         priority=priority, reason=reason, subject=subject[:200], created_at=turn.now, queued_at=turn.now)
-    position = await turn.queue_position(team, case.queue_score())
     linked = replace(conversation, case=number, pending=None)
     turn.save_case(case)
     turn.enqueue(case)

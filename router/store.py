@@ -182,6 +182,7 @@ class Transaction:
         self._prefetched: dict[str, str | None] = {}  # watched and read in the first round trip
         self._prefetched_hashes: dict[str, Any] = {}  # HGETALL replies, likewise
         self._conversations: dict[str, Conversation] = {}  # the last state saved of each: one HSET at commit
+        self._waits: dict[str, list[Any]] = {}  # a team's recent waits read ahead (open_case_reads)
         self.finish: Finish | None = None  # the inbox entry's XACK, written by `commit` with the effects
         self._sent = 0
         self._desk_sent = 0
@@ -285,7 +286,9 @@ class Transaction:
 
     async def recent_waits(self, team: str) -> list[float]:
         """The waits of the team's last claimed cases (not watched: an estimate may be a moment old)."""
-        values = await reply(self.pipe.lrange(self.keys.waits(team), 0, -1))
+        values = self._waits.pop(team, None)
+        if values is None:
+            values = await reply(self.pipe.lrange(self.keys.waits(team), 0, -1))
         waits = []
         for value in values:
             try:
@@ -300,6 +303,16 @@ class Transaction:
         # Runs outside MULTI on purpose: numbers must be unique even when two workers race.
         return int(await reply(self.pipe.eval(_RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id),
                                         self.keys.case_counter, FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS)))
+
+    async def open_case_reads(self, team: str, score: float) -> tuple[int, int]:
+        """`reserve_case_number` and `queue_position` in one round trip (the team's recent waits, which the
+        customer's estimate needs next, are read with them): (case number, place in the queue)."""
+        number, ahead, waits = await self.watch_and_read([], [
+            ("EVAL", _RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id), self.keys.case_counter,
+             FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS),
+            ("ZCOUNT", self.keys.queue(team), "-inf", f"({score}"), ("LRANGE", self.keys.waits(team), 0, -1)])
+        self._waits[team] = list(waits)
+        return int(number), int(ahead) + 1
 
     # -- buffered writes -------------------------------------------------------------------
     def save_conversation(self, conversation: Conversation) -> None:
