@@ -138,7 +138,8 @@ class Helpline:
 
     def router_workers(self, count: int, tag: str = "router", block_ms: int = 1000) -> list[StreamWorker]:
         workers = [inbox_worker(self.redis, self.keys, self.router.handle, worker_name(f"{tag}{index}"),
-                                claim_idle_seconds=self.settings.router.claim_timeout_seconds, block_ms=block_ms)
+                                claim_idle_seconds=self.settings.router.claim_timeout_seconds, block_ms=block_ms,
+                                finishing_handler=self.router.handle_finishing)
                    for index in range(count)]
         self.workers.extend(workers)
         return workers

@@ -50,10 +50,16 @@ class KnowledgeBase:
         """How many questions the entries hold, over all languages."""
         return sum(len(qs) for entry in self.entries.values() for qs in entry.questions.values())
 
-    def match(self, text: str, lang_hint: str | None = None, *, answer_at: float, suggest_at: float) -> MatchResult:
-        """Rank entries for a customer's message and decide: answer, suggest up to three, or no match."""
+    def match(self, text: str, lang_hint: str | None = None, *, answer_at: float, suggest_at: float,
+              language: str | None = None) -> MatchResult:
+        """Rank entries for a customer's message and decide: answer, suggest up to three, or no match.
+
+        `language`, when the caller detected it already (one of this base's languages), is used as is:
+        detection is not run a second time.
+        """
         text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
-        language = detect_language(text, lang_hint, self.languages, self.language_profile)
+        if language is None or language not in self.languages:
+            language = detect_language(text, lang_hint, self.languages, self.language_profile)
         rank_in_scope = getattr(self._matcher, "rank_in_scope", None)  # a matcher of its own may not have it
         ranked, in_scope = rank_in_scope(text, MAX_MATCHES, language) if rank_in_scope \
             else (self._matcher.rank(text, MAX_MATCHES), None)

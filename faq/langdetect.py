@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from .langprofile import LanguageProfile, builtin_profile
 from .normalize import normalize
@@ -69,25 +70,42 @@ def detect_language(text: str, hint: str | None, languages: Sequence[str],
     `profile` (trigram statistics, by default those shipped with Helpline) tells languages apart
     when accents are left out; a knowledge base passes one that has also learnt its own questions.
     """
+    return language_evidence(text, languages, profile).choose(hint)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageEvidence:
+    """What a text says about its language (the costly part of detection), before any hint is weighed:
+    computed once, it answers `detect_language` for every hint."""
+
+    languages: tuple[str, ...]
+    candidates: Mapping[str, float] | None  # None: detection failed, the hint (or default) stands
+
+    def choose(self, hint: str | None) -> str:
+        """`detect_language`'s answer for `hint`."""
+        fallback = hint if hint is not None and hint in self.languages else self.languages[0]
+        if not self.candidates:
+            return fallback
+        best, best_score = max(self.candidates.items(), key=lambda item: item[1])
+        hint_score = self.candidates.get(fallback, 0.0)
+        # "Clearly another language": enough evidence, and well ahead of the hint (or default).
+        if best != fallback and best_score >= 1.0 and best_score >= 2 * hint_score + 0.5:
+            return best
+        return fallback
+
+
+def language_evidence(text: str, languages: Sequence[str], profile: LanguageProfile | None = None) -> LanguageEvidence:
+    """The evidence `detect_language` weighs, for `text` among `languages`."""
     if not languages:
         raise ValueError("detect_language needs at least one language")
-    fallback = hint if hint is not None and hint in languages else languages[0]
     try:
         sample = text[:_MAX_CHARS] if isinstance(text, str) else ""
         scores = _scores(sample)
         if "el" not in scores or scores["el"] < 10:  # Greek script needs no statistics
             _add_profile_evidence(scores, sample, languages, profile or builtin_profile())
     except Exception:  # detection is a guess; bad input must never stop answering
-        return fallback
-    candidates = {lang: score for lang, score in scores.items() if lang in languages}
-    if not candidates:
-        return fallback
-    best, best_score = max(candidates.items(), key=lambda item: item[1])
-    hint_score = candidates.get(fallback, 0.0)
-    # "Clearly another language": enough evidence, and well ahead of the hint (or default).
-    if best != fallback and best_score >= 1.0 and best_score >= 2 * hint_score + 0.5:
-        return best
-    return fallback
+        return LanguageEvidence(tuple(languages), None)
+    return LanguageEvidence(tuple(languages), {lang: score for lang, score in scores.items() if lang in languages})
 
 
 def _add_profile_evidence(scores: dict[str, float], text: str, languages: Sequence[str],

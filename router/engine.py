@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from faq.langdetect import detect_language
+from faq.langdetect import LanguageEvidence, language_evidence
 from faq.model import Decision, MatchResult
 from router import flood, lifecycle, survey
 from router.agent_actions import ActionRefused, apply_action
@@ -38,7 +38,7 @@ from router.messages import (
 )
 from router.pending import AwaitingChoice, AwaitingFeedback, AwaitingRephrase, Surveying
 from router.sanitize import clean_text
-from router.store import Case, CaseStatus, Conversation
+from router.store import Case, CaseStatus, Command, Conversation, Finish
 from router.survey_questions import survey_option
 from router.texts import Texts
 from router.turn import Turn
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 50  # WATCH conflicts under heavy contention; each retry re-reads and re-decides
 SEEN_TTL_SECONDS = 14 * 24 * 3600
+KNOWN_ADDRESSES = 50_000  # conversation ids remembered per router (about 10 MB at most)
 MAX_QUESTION_CHARS = 500  # of a question kept in events and pending state
 _COMMANDS = ("/start", "/help", "/case")
 _SMALL_TALK_TEXT = {"greeting": "greeting", "thanks": "thanks_reply", "goodbye": "goodbye", "ack": "ack_reply"}
@@ -66,39 +67,68 @@ class Router:
         self.config = config
         self.clock = clock
         self.intents = Intents(load_vocabularies(config.languages, texts.extra_vocabulary()))
+        # address key -> the conversation id it pointed to: lets a known conversation be read in the same
+        # round trip as its address (checked there, under WATCH); bounded, oldest forgotten first.
+        self._known: dict[str, str] = {}
+
+    def _remember(self, address_key: str, conversation_id: str | None) -> None:
+        self._known.pop(address_key, None)
+        if conversation_id is None:
+            return
+        self._known[address_key] = conversation_id
+        if len(self._known) > KNOWN_ADDRESSES:
+            del self._known[next(iter(self._known))]
 
     async def handle(self, entry_id: str, fields: Mapping[str, str]) -> None:
         """Apply one inbox entry; raises PayloadError for an entry that is not a valid message."""
-        with log_scope(entry_id=entry_id):
-            await self._handle(entry_id, fields)
+        await self.handle_finishing(entry_id, fields, None)
 
-    async def _handle(self, entry_id: str, fields: Mapping[str, str]) -> None:
+    async def handle_finishing(self, entry_id: str, fields: Mapping[str, str], finish: Finish | None) -> bool:
+        """Apply one inbox entry with `finish` (its XACK) in the same MULTI/EXEC as its effects; True when
+        it was written so, False when the entry was done already (then the caller acknowledges it)."""
+        with log_scope(entry_id=entry_id):
+            return await self._handle(entry_id, fields, finish)
+
+    async def _handle(self, entry_id: str, fields: Mapping[str, str], finish: Finish | None) -> bool:
         kind, data = fields.get("kind"), fields.get("data")
         if data is None:
             raise PayloadError(f"inbox entry {entry_id}: no data field")
         if kind == "message":
             message = from_json(InboundMessage, data)
-            await self._transact(entry_id, lambda turn: self._on_message(turn, message))
-        elif kind == "action":
+            # Read with the done marker, in the first round trip: the address, the platform id seen, and
+            # the customer's flood count (idempotent, outside the transaction).
+            # A conversation known here is read too: checked against the address read with it, under WATCH.
+            address_key = self.keys.address(message.channel, message.address)
+            get = [address_key]
+            if message.platform_id:
+                get.append(self.keys.seen(message.channel, message.platform_id))
+            guess = self._known.get(address_key)
+            hashes = [self.keys.conversation(guess)] if guess else []
+            also = flood.count_commands(self.keys, message, self.config.flood_per_minute, self.clock())
+            return await self._transact(entry_id, lambda turn: self._on_message(turn, message), finish, get,
+                                        hashes, also)
+        if kind == "action":
             action = from_json(AgentAction, data)
-            await self._transact(entry_id, lambda turn: self._on_action(turn, action))
-        elif kind == "delivery":
+            return await self._transact(entry_id, lambda turn: self._on_action(turn, action), finish)
+        if kind == "delivery":
             report = from_json(DeliveryReport, data)
-            await self._transact(entry_id, lambda turn: self._on_delivery(turn, report))
-        else:
-            raise PayloadError(f"inbox entry {entry_id}: unknown kind {kind!r}")
+            return await self._transact(entry_id, lambda turn: self._on_delivery(turn, report), finish)
+        raise PayloadError(f"inbox entry {entry_id}: unknown kind {kind!r}")
 
-    async def _transact(self, entry_id: str, decide: Callable[[Turn], Awaitable[None]]) -> None:
+    async def _transact(self, entry_id: str, decide: Callable[[Turn], Awaitable[None]], finish: Finish | None,
+                        get: Sequence[str] = (), hashes: Sequence[str] = (), also: Sequence[Command] = ()) -> bool:
         async with self.redis.pipeline(transaction=True) as pipe:
             for _attempt in range(MAX_ATTEMPTS):
                 turn = Turn(pipe, self.keys, entry_id, self.clock(), self.texts, self.config)
                 try:
-                    if await turn.already_done():
+                    done, turn.early = await turn.begin(get, hashes, also)
+                    if done:
                         await pipe.reset()
-                        return
+                        return False
                     await decide(turn)
+                    turn.finish = finish
                     await turn.commit()
-                    return
+                    return finish is not None
                 except WatchError:
                     continue  # someone changed what we read: read again and decide again
             raise RuntimeError(f"inbox entry {entry_id}: gave up after {MAX_ATTEMPTS} conflicting attempts")
@@ -107,8 +137,7 @@ class Router:
     async def _on_message(self, turn: Turn, message: InboundMessage) -> None:
         if message.platform_id:
             seen_key = self.keys.seen(message.channel, message.platform_id)
-            await turn.watch(seen_key)
-            first_seen_as = await turn.pipe.get(seen_key)
+            first_seen_as = await turn.get(seen_key)
             if first_seen_as and first_seen_as != message.id:
                 log.info("duplicate delivery of %s %s ignored", message.channel, message.platform_id)
                 return
@@ -122,7 +151,7 @@ class Router:
                  attachments=", ".join(a.name for a in message.attachments))
         turn.event(Event.MESSAGE_IN, conversation=conversation.id, channel=message.channel, case=conversation.case,
                    language=conversation.language, chars=len(message.text))
-        if await flood.over_the_limit(self.redis, self.keys, message, self.config.flood_per_minute, turn.now):
+        if flood.over(turn.early, self.config.flood_per_minute):
             # Kept above (transcript, event); no answer, no relay: one customer must not starve the rest.
             if await flood.first_warning(turn, message):
                 log.warning("customer %s on %s sends over %d messages a minute: told to slow down",
@@ -158,7 +187,7 @@ class Router:
             conversation = replace(conversation, case=None, pending=None)
         if isinstance(conversation.pending, Surveying):
             pending = conversation.pending
-            asks = pending.step == "comment" and self._asks_something(conversation, text, reading)
+            asks = pending.step == "comment" and self._asks_something(turn, conversation, text, reading)
             skip_label = self.texts.render(conversation.language, "skip_button")
             if await survey.on_typed(turn, conversation, pending, text, reading, skip_label, new_question=asks):
                 return
@@ -166,28 +195,25 @@ class Router:
             turn.save_conversation(conversation)
         await self._bot_turn(turn, conversation, message, text, reading)
 
-    def _asks_something(self, conversation: Conversation, text: str, reading: Reading) -> bool:
+    def _asks_something(self, turn: Turn, conversation: Conversation, text: str, reading: Reading) -> bool:
         """Whether a message typed where a comment is invited is rather a new question or request."""
         if reading.wants_person or reading.complaint or reading.asks_case_status or not text:
             return True
         if text.rstrip().endswith(QUESTION_MARKS):
             return True
-        result = self.knowledge_base().match(text, conversation.language, answer_at=self.config.answer_at,
-                                             suggest_at=self.config.suggest_at)
-        return result.decision is Decision.ANSWER
+        return self._kb_match(turn, conversation, text).decision is Decision.ANSWER
 
     async def _conversation_for(self, turn: Turn, message: InboundMessage, text: str, reading: Reading) -> Conversation:
         address_key = self.keys.address(message.channel, message.address)
-        await turn.watch(address_key)
-        conversation_id = await turn.pipe.get(address_key)
-        conversation = await turn.conversation(conversation_id) if conversation_id else None
+        conversation = await turn.conversation_at(address_key, self._known.get(address_key))
+        self._remember(address_key, conversation.id if conversation else None)
         hint = (conversation.language if conversation else None) or message.language_hint
         # "thanks", "ok", "bye" are typed in every language, and "status" is a word of several: no switch.
         brief_status = reading.asks_case_status and len(text.split()) <= 2
         if (reading.language == LINGUA_FRANCA or brief_status) and conversation is not None and conversation.language:
             language = conversation.language
         else:
-            language = reading.language or self._language_of(text, hint)
+            language = reading.language or self._language_of(turn, text, hint)
         if language not in self.config.languages:
             language = self.config.languages[0]
         if conversation is None:
@@ -195,6 +221,7 @@ class Router:
                 id=message.id, channel=message.channel, address=message.address, customer_id=message.sender.id,
                 customer_name=message.sender.name, language=language, created_at=turn.now, updated_at=turn.now)
             turn.set(address_key, conversation.id)
+            self._remember(address_key, conversation.id)  # a guess only: read again, under WATCH, next time
             turn.event(Event.CONVERSATION_STARTED, conversation=conversation.id, channel=message.channel,
                        language=language)
         else:
@@ -203,11 +230,27 @@ class Router:
         turn.save_conversation(conversation)
         return conversation
 
-    def _language_of(self, text: str, hint: str | None) -> str:
+    def _language_of(self, turn: Turn, text: str, hint: str | None) -> str:
         if not text:
             return hint or self.config.languages[0]
-        # The language profile comes with the knowledge base; without one loaded yet, the built-in one serves.
-        return detect_language(text, hint, self.config.languages, self.knowledge_base().language_profile)
+        return self._evidence(turn, text, self.config.languages).choose(hint)
+
+    def _evidence(self, turn: Turn, text: str, languages: tuple[str, ...]) -> LanguageEvidence:
+        """Language detection's costly part, once per text and turn: the router's choice and the knowledge
+        base's match weigh the same evidence, each with its own hint."""
+        known = turn.language_evidence.get(text)
+        if known is None or known.languages != languages:
+            # The language profile comes with the knowledge base; without one loaded yet, the built-in one serves.
+            known = language_evidence(text, languages, self.knowledge_base().language_profile)
+            turn.language_evidence[text] = known
+        return known
+
+    def _kb_match(self, turn: Turn, conversation: Conversation, text: str) -> MatchResult:
+        knowledge_base = self.knowledge_base()
+        # What kb.match would detect itself with the conversation's language as hint, from evidence already weighed.
+        language = self._evidence(turn, text, tuple(knowledge_base.languages)).choose(conversation.language)
+        return knowledge_base.match(text, conversation.language, answer_at=self.config.answer_at,
+                                    suggest_at=self.config.suggest_at, language=language)
 
     async def _command(self, turn: Turn, conversation: Conversation, case: Case | None, command: str) -> None:
         """/start, /help and /case work in every state, on every channel."""
@@ -388,8 +431,7 @@ class Router:
         turn.say(conversation, key)
 
     def _match(self, turn: Turn, conversation: Conversation, text: str) -> MatchResult:
-        result = self.knowledge_base().match(text, conversation.language, answer_at=self.config.answer_at,
-                                             suggest_at=self.config.suggest_at)
+        result = self._kb_match(turn, conversation, text)
         best = result.matches[0] if result.matches else None
         turn.event(Event.FAQ_MATCH, conversation=conversation.id, decision=result.decision.value,
                    faq_entry=best.entry_id if best else None, score=f"{best.score:.3f}" if best else None,

@@ -9,31 +9,32 @@ they were received, so a redelivered entry (the same id) is not counted twice.
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from collections.abc import Sequence
 
 from router.keys import Keys
 from router.messages import InboundMessage
+from router.store import Command
 from router.turn import Turn
 
 WINDOW_SECONDS = 60.0
 
 
-async def over_the_limit(redis: Redis, keys: Keys, message: InboundMessage, limit: int, now: float) -> bool:
-    """Count `message` in its customer's last minute; True when that minute holds more than `limit`.
+def count_commands(keys: Keys, message: InboundMessage, limit: int, now: float) -> list[Command]:
+    """The commands that count `message` in its customer's last minute; the last one's reply is the count.
 
-    One round trip on its own connection, outside the turn's MULTI: every step is idempotent (the
-    message's id is the member), so a retried turn or a redelivered entry counts it once.
+    Idempotent (the message's id is the member), so they may go out with the turn's first read, and
+    again on a retried turn or a redelivered entry: the message is counted once.
     """
     key = keys.flood(message.channel, message.sender.id or message.address)
     at = message.received_at or now
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.zadd(key, {message.id: at}, nx=True)
-        pipe.zremrangebyscore(key, "-inf", at - WINDOW_SECONDS)
-        pipe.zremrangebyrank(key, 0, -(limit + 2))  # more than limit + 1 ids are never needed
-        pipe.expire(key, int(WINDOW_SECONDS * 2))
-        pipe.zcard(key)
-        *_, count = await pipe.execute()
-    return int(count) > limit
+    return [("ZADD", key, "NX", at, message.id), ("ZREMRANGEBYSCORE", key, "-inf", at - WINDOW_SECONDS),
+            ("ZREMRANGEBYRANK", key, 0, -(limit + 2)),  # more than limit + 1 ids are never needed
+            ("EXPIRE", key, int(WINDOW_SECONDS * 2)), ("ZCARD", key)]
+
+
+def over(replies: Sequence[object], limit: int) -> bool:
+    """Whether the replies of `count_commands` say the customer sent more than `limit` this minute."""
+    return bool(replies) and int(str(replies[-1])) > limit
 
 
 async def first_warning(turn: Turn, message: InboundMessage) -> bool:

@@ -109,12 +109,14 @@ async def open_case(turn: Turn, conversation: Conversation, *, team: str | None,
     """A new case for the conversation, waiting in its team's queue; a complaint goes ahead of the rest."""
     team = team if team in turn.config.teams else turn.config.default_team
     priority = HIGH_PRIORITY if reason is OpenReason.COMPLAINT else NORMAL_PRIORITY
-    number = await turn.reserve_case_number()
+    # The score depends on priority and time only, so number and place are read in one round trip.
+    score = Case(number=0, conversation="", status=CaseStatus.QUEUED, team=team, priority=priority,
+                 queued_at=turn.now).queue_score()
+    number, position = await turn.open_case_reads(team, score)
     case = Case(
         number=number, conversation=conversation.id, status=CaseStatus.QUEUED, team=team,
         channel=conversation.channel, customer_name=conversation.customer_name, language=conversation.language,
         priority=priority, reason=reason, subject=subject[:200], created_at=turn.now, queued_at=turn.now)
-    position = await turn.queue_position(team, case.queue_score())
     linked = replace(conversation, case=number, pending=None)
     turn.save_case(case)
     turn.enqueue(case)
@@ -126,7 +128,7 @@ async def open_case(turn: Turn, conversation: Conversation, *, team: str | None,
     note_ids(case=number)
     # Ids only (the scope adds the conversation's): the customer's words stay out of the log.
     log.info("opening case #%s for team %s (%s)", number, team, reason.value)
-    turn.tell_desk(DeskEventKind.CASE_WAITING, case, history=await turn.history(conversation.id),
+    turn.tell_desk(DeskEventKind.CASE_WAITING, case, history=await turn.desk_history(conversation.id),
                    attachments=attachments)
     return case
 
@@ -219,7 +221,7 @@ async def transfer(turn: Turn, case: Case, conversation: Conversation, team: str
     turn.say(conversation, "transferred", case=case.number, position=position,
              team=turn.config.team_name(team, conversation.language))
     turn.tell_desk(DeskEventKind.CASE_TRANSFERRED, moved, from_team=case.team, agent=agent, agent_name=agent_name,
-                   history=await turn.history(conversation.id))
+                   history=await turn.desk_history(conversation.id))
     return moved
 
 
@@ -271,7 +273,7 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     turn.log(conversation.id, "system", f"reopened by {by}")
     turn.say(linked, "reopened", case=case.number)
     # The files of the message that reopened it travel with the notice: the history has only their names.
-    turn.tell_desk(DeskEventKind.CASE_REOPENED, reopened, history=await turn.history(conversation.id),
+    turn.tell_desk(DeskEventKind.CASE_REOPENED, reopened, history=await turn.desk_history(conversation.id),
                    attachments=attachments)
     return reopened
 

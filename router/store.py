@@ -10,12 +10,13 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
 from redis.typing import EncodableT
 
 from router import metrics
@@ -35,6 +36,7 @@ _PRIORITY_WEIGHT_MS = 10**13  # larger than any wait time: priority always sorts
 PRIORITY_WEIGHT_MS = _PRIORITY_WEIGHT_MS  # public: /metrics reads queue scores back into wait times
 _T = TypeVar("_T")
 StreamFields = dict[EncodableT, EncodableT]  # what redis-py's xadd takes
+Command = tuple[EncodableT, ...]  # a raw Redis command: name, then arguments
 
 
 async def reply(value: Awaitable[_T] | _T) -> _T:
@@ -162,6 +164,12 @@ def _increment(key: str, field: str, amount: float) -> Callable[[Pipeline], Any]
     return lambda p: p.hincrby(key, field, int(amount))
 
 
+class Finish(Protocol):
+    """What finishing the inbox entry writes (its XACK, its lane), added to the entry's MULTI/EXEC."""
+
+    def add_to(self, pipe: Pipeline) -> None: ...
+
+
 class Transaction:
     """One inbox entry's reads (under WATCH) and writes (buffered, then one MULTI/EXEC)."""
 
@@ -171,6 +179,11 @@ class Transaction:
         self.entry_id = entry_id
         self.now = now
         self._writes: list[Callable[[Pipeline], Any]] = []
+        self._prefetched: dict[str, str | None] = {}  # watched and read in the first round trip
+        self._prefetched_hashes: dict[str, Any] = {}  # HGETALL replies, likewise
+        self._conversations: dict[str, Conversation] = {}  # the last state saved of each: one HSET at commit
+        self._waits: dict[str, list[Any]] = {}  # a team's recent waits read ahead (open_case_reads)
+        self.finish: Finish | None = None  # the inbox entry's XACK, written by `commit` with the effects
         self._sent = 0
         self._desk_sent = 0
         self._logged: dict[str, list[HistoryLine]] = {}
@@ -180,15 +193,74 @@ class Transaction:
     async def watch(self, *keys: str) -> None:
         await self.pipe.watch(*keys)
 
+    async def watch_and_read(self, watch: Sequence[str], commands: Sequence[Command]) -> list[Any]:
+        """WATCH `watch`, then send `commands`, all in one round trip; their replies, in order.
+
+        redis-py sends each read under WATCH on its own; here they go out in one write on the
+        pipeline's connection, which stays watching until the MULTI/EXEC (or reset) as usual.
+        """
+        pipe = self.pipe
+        if pipe.connection is None:
+            pipe.connection = await pipe.connection_pool.get_connection()
+        connection = pipe.connection
+        batch: list[Command] = [("WATCH", *watch), *commands] if watch else list(commands)
+        try:
+            await connection.send_packed_command(connection.pack_commands(batch))
+            pipe.watching = pipe.watching or bool(watch)
+            replies = [await connection.read_response(disable_decoding=False) for _ in batch]
+        except BaseException:
+            await connection.disconnect()  # replies may be left unread: the connection is not reusable
+            raise
+        for answer in replies:
+            if isinstance(answer, ResponseError):
+                raise answer
+        return replies[1:] if watch else replies
+
+    async def begin(self, get: Sequence[str] = (), hashes: Sequence[str] = (),
+                    also: Sequence[Command] = ()) -> tuple[bool, list[Any]]:
+        """Watch the done marker and the keys `get` and `hashes`, read them (GET, HGETALL) and send `also`
+        (idempotent commands outside the transaction), in one round trip: (already done, `also`'s replies)."""
+        done_key = self.keys.done(self.entry_id)
+        keys = [key for key in dict.fromkeys(get) if key != done_key]
+        maps = [key for key in dict.fromkeys(hashes) if key not in keys and key != done_key]
+        replies = await self.watch_and_read([done_key, *keys, *maps], [
+            ("EXISTS", done_key), *(("GET", key) for key in keys), *(("HGETALL", key) for key in maps), *also])
+        self._prefetched.update(zip(keys, replies[1:1 + len(keys)]))
+        self._prefetched_hashes.update(zip(maps, replies[1 + len(keys):1 + len(keys) + len(maps)]))
+        return bool(replies[0]), replies[1 + len(keys) + len(maps):]
+
+    async def get(self, key: str) -> str | None:
+        """GET `key` under WATCH (read in the first round trip when `begin` had it)."""
+        if key in self._prefetched:
+            return self._prefetched[key]
+        await self.pipe.watch(key)
+        value: str | None = await reply(self.pipe.get(key))
+        return value
+
     async def already_done(self) -> bool:
-        await self.pipe.watch(self.keys.done(self.entry_id))
-        return bool(await self.pipe.exists(self.keys.done(self.entry_id)))
+        done, _ = await self.begin()
+        return done
 
     async def conversation(self, conversation_id: str) -> Conversation | None:
         key = self.keys.conversation(conversation_id)
-        await self.pipe.watch(key)
-        data: dict[str, str] = await reply(self.pipe.hgetall(key))
-        return Conversation.from_hash(conversation_id, data) if data else None
+        if key in self._prefetched_hashes:
+            return conversation_from_reply(conversation_id, self._prefetched_hashes[key])
+        [data] = await self.watch_and_read([key], [("HGETALL", key)])
+        return conversation_from_reply(conversation_id, data)
+
+    async def conversation_at(self, address_key: str, guess: str | None) -> Conversation | None:
+        """The conversation `address_key` points to; `guess` (an id it pointed to before) is read in the
+        same round trip, so a known conversation costs one trip, not two."""
+        if guess is None or address_key in self._prefetched or self.keys.conversation(guess) in self._prefetched_hashes:
+            conversation_id = await self.get(address_key)
+            return await self.conversation(conversation_id) if conversation_id else None
+        key = self.keys.conversation(guess)
+        conversation_id, data = await self.watch_and_read([address_key, key], [("GET", address_key),
+                                                                                ("HGETALL", key)])
+        self._prefetched[address_key] = conversation_id
+        if conversation_id == guess:
+            return conversation_from_reply(guess, data)
+        return await self.conversation(conversation_id) if conversation_id else None
 
     async def case(self, number: int) -> Case | None:
         key = self.keys.case(number)
@@ -214,7 +286,9 @@ class Transaction:
 
     async def recent_waits(self, team: str) -> list[float]:
         """The waits of the team's last claimed cases (not watched: an estimate may be a moment old)."""
-        values = await reply(self.pipe.lrange(self.keys.waits(team), 0, -1))
+        values = self._waits.pop(team, None)
+        if values is None:
+            values = await reply(self.pipe.lrange(self.keys.waits(team), 0, -1))
         waits = []
         for value in values:
             try:
@@ -230,10 +304,24 @@ class Transaction:
         return int(await reply(self.pipe.eval(_RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id),
                                         self.keys.case_counter, FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS)))
 
+    async def open_case_reads(self, team: str, score: float) -> tuple[int, int]:
+        """`reserve_case_number` and `queue_position` in one round trip (the team's recent waits, which the
+        customer's estimate needs next, are read with them): (case number, place in the queue)."""
+        number, ahead, waits = await self.watch_and_read([], [
+            ("EVAL", _RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id), self.keys.case_counter,
+             FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS),
+            ("ZCOUNT", self.keys.queue(team), "-inf", f"({score}"), ("LRANGE", self.keys.waits(team), 0, -1)])
+        self._waits[team] = list(waits)
+        return int(number), int(ahead) + 1
+
     # -- buffered writes -------------------------------------------------------------------
     def save_conversation(self, conversation: Conversation) -> None:
-        key = self.keys.conversation(conversation.id)
-        self._writes.append(lambda p: p.hset(key, mapping=conversation.to_hash()))
+        # Saved several times in one turn (found, then answered): only the last state is written, once.
+        first = conversation.id not in self._conversations
+        self._conversations[conversation.id] = conversation
+        if first:
+            key, saved = self.keys.conversation(conversation.id), self._conversations
+            self._writes.append(lambda p: p.hset(key, mapping=saved[conversation.id].to_hash()))
 
     def save_case(self, case: Case) -> None:
         key = self.keys.case(case.number)
@@ -336,10 +424,22 @@ class Transaction:
         self._writes.append(lambda p: p.expire(key, RESULT_TTL_SECONDS))
 
     async def commit(self) -> None:
-        """Write everything at once; raises WatchError when something read has changed meanwhile."""
+        """Write everything at once (with `finish` set: the entry's XACK too); raises WatchError when something
+        read has changed meanwhile."""
         self.pipe.multi()
         for write in self._writes:
             write(self.pipe)
         # The marker holds how many messages went out, so a waiting terminal knows when it has them all.
         self.pipe.set(self.keys.done(self.entry_id), str(self._sent), ex=DONE_TTL_SECONDS)
+        if self.finish is not None:
+            self.finish.add_to(self.pipe)
         await self.pipe.execute()
+
+
+def conversation_from_reply(conversation_id: str, data: Any) -> Conversation | None:
+    """A conversation from an HGETALL reply (a dict, or RESP2's flat list of fields and values)."""
+    if isinstance(data, list):
+        data = dict(zip(data[::2], data[1::2]))
+    if not isinstance(data, Mapping) or not data:
+        return None
+    return Conversation.from_hash(conversation_id, dict(data))

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from redis.asyncio.client import Pipeline
 
+from faq.langdetect import LanguageEvidence
 from router.config import RouterConfig
 from router.keys import Keys
-from router.messages import DeskEvent, DeskEventKind, Link, OutboundMessage, QuickReply
+from router.messages import DeskEvent, DeskEventKind, HistoryLine, Link, OutboundMessage, QuickReply
 from router.store import Case, Conversation, Transaction
 from router.texts import Texts
 
@@ -24,6 +25,8 @@ class Turn(Transaction):
         super().__init__(pipe, keys, entry_id, now)
         self.texts = texts
         self.config = config
+        self.language_evidence: dict[str, LanguageEvidence] = {}  # by text: detection's costly part, once
+        self.early: list[object] = []  # the replies of the commands sent with the first read (Router._handle)
 
     def say(self, conversation: Conversation, key: str, options: Sequence[QuickReply] = (),
             links: Sequence[Link] = (), **values: object) -> None:
@@ -45,6 +48,10 @@ class Turn(Transaction):
         self.send_outbound(message)
         if author == "bot":
             self.log(conversation.id, "bot", text, options="|".join(option.label for option in options))
+
+    async def desk_history(self, conversation_id: str) -> tuple[HistoryLine, ...]:
+        """The transcript lines a desk notice carries; read only when there is a desk to show them to."""
+        return await self.history(conversation_id) if self.config.desk else ()
 
     def tell_desk(self, kind: DeskEventKind, case: Case, **fields: object) -> None:
         """Show the agents' desk what happened to `case`, when there is a desk."""

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,8 +37,29 @@ log = logging.getLogger(__name__)
 MAX_FAILURES = 5  # tries before an entry that keeps failing goes to the dead letters
 HEARTBEAT_SECONDS = 2.0
 WORKER_ALIVE_SECONDS = 6.0
+INBOX_RUNNING = 32  # inbox entries of different conversations a router worker handles at once
 
 Handler = Callable[[str, Mapping[str, str]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFinish:
+    """Finishing one entry: XACK it and take it off its lane; a handler writes it with its own MULTI/EXEC."""
+
+    stream: str
+    group: str
+    entry_id: str
+    lane: str
+
+    def add_to(self, pipe: Pipeline) -> None:
+        pipe.xack(self.stream, self.group, self.entry_id)
+        if self.lane:
+            pipe.lrem(self.lane, 1, self.entry_id)
+
+
+# A handler that writes the entry's finish with its effects (one round trip saved, and no moment where the
+# effects are written but the entry is still pending); False when it did not (then the worker acknowledges).
+FinishingHandler = Callable[[str, Mapping[str, str], EntryFinish], Awaitable[bool]]
 
 
 def worker_name(tag: str = "worker") -> str:
@@ -95,12 +117,14 @@ class StreamWorker:
                  dead_letters: str, batch: int = 10, block_ms: int = 1000, claim_idle_seconds: float = 60.0,
                  heartbeat_key: str | None = None,
                  concurrency_key: Callable[[Mapping[str, str]], str] | None = None,
-                 max_held: int = 1000, stopping: asyncio.Event | None = None) -> None:
+                 max_held: int = 1000, stopping: asyncio.Event | None = None,
+                 finishing_handler: FinishingHandler | None = None, max_running: int | None = None) -> None:
         self.redis = redis
         self.stream = stream
         self.group = group
         self.name = name
         self.handler = handler
+        self.finishing_handler = finishing_handler
         self.dead_letters = dead_letters
         self.batch = batch
         self.block_ms = block_ms
@@ -126,6 +150,9 @@ class StreamWorker:
         self._taken: set[str] = set()  # held entries another consumer reclaimed meanwhile: not ours to start
         self._room = asyncio.Event()
         self._abandoned: list[str] = []  # held entries left unfinished at a stop
+        # Lanes handled at once, each on a connection of its own: bounded, so a full read does not open a
+        # thousand connections (None: unbounded, for handlers that wait long, like the outbox senders).
+        self._running = asyncio.Semaphore(max_running) if max_running else None
 
     @property
     def upkeep_seconds(self) -> float:
@@ -235,7 +262,11 @@ class StreamWorker:
                     break  # stopping
                 if not turn:
                     continue  # an older entry of this lane arrived meanwhile: that one first
-                outcome = await self._process_safely(held.entry_id, held.fields)
+                if self._running is None:
+                    outcome = await self._process_safely(held.entry_id, held.fields)
+                else:
+                    async with self._running:
+                        outcome = await self._process_safely(held.entry_id, held.fields)
                 if outcome in (_Outcome.FAILED, _Outcome.UNREACHABLE):
                     pause = min(self.failure_pause * 2 ** self._failures.get(held.entry_id, 1), 15.0)
                     if await _sleep_unless(self.stopping, pause):
@@ -351,7 +382,13 @@ class StreamWorker:
     async def _process(self, entry_id: str, fields: Mapping[str, str]) -> _Outcome:
         try:
             # A dead letter put back keeps its first id as identity: its effects are keyed by it.
-            await self.handler(fields.get(RETRY_OF_FIELD) or entry_id, fields)
+            identity = fields.get(RETRY_OF_FIELD) or entry_id
+            finished = False
+            if self.finishing_handler is not None:
+                finish = EntryFinish(self.stream, self.group, entry_id, self.lanes.of(fields))
+                finished = await self.finishing_handler(identity, fields, finish)
+            else:
+                await self.handler(identity, fields)
         except PayloadError as error:
             log.error("%s: %s entry %s is not valid and goes to the dead letters: %s",
                       self.name, self.stream, entry_id, error)
@@ -375,10 +412,11 @@ class StreamWorker:
                 return _Outcome.DONE
             return _Outcome.FAILED
         self._failures.pop(entry_id, None)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, self.group, entry_id)
-            self._leave_lane(pipe, entry_id, fields)
-            await pipe.execute()
+        if not finished:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(self.stream, self.group, entry_id)
+                self._leave_lane(pipe, entry_id, fields)
+                await pipe.execute()
         self.processed += 1
         return _Outcome.DONE
 
@@ -428,8 +466,32 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float, wake: asyncio.Event
     return not done
 
 
+def inbox_concurrency_key(lanes: Lanes) -> Callable[[Mapping[str, str]], str]:
+    """What an inbox entry written without a lane (agent actions, delivery reports, the feedback page,
+    the sweeper) is kept in order with: a customer message with its conversation's lane, an action or a
+    report with its case, else its conversation. Different ones are handled side by side; every write
+    is still decided under WATCH, so entries that meet on a key meanwhile only retry."""
+
+    def key(fields: Mapping[str, str]) -> str:
+        try:
+            data = orjson.loads(fields.get("data", ""))
+        except orjson.JSONDecodeError:
+            return ""  # broken: the handler reports it
+        if not isinstance(data, dict):
+            return ""
+        if fields.get("kind") == "message":
+            return lanes.key(f"{data.get('channel', '')}:{data.get('address', '')}")
+        if data.get("case") not in (None, "", 0):
+            return f"case:{data.get('case')}"
+        return f"conversation:{data.get('conversation', '')}"
+
+    return key
+
+
 def inbox_worker(redis: Redis, keys: Keys, handler: Handler, name: str, claim_idle_seconds: float = 60.0,
-                 block_ms: int = 1000) -> StreamWorker:
-    """A worker on `hl:inbox` for the router."""
+                 block_ms: int = 1000, finishing_handler: FinishingHandler | None = None) -> StreamWorker:
+    """A worker on `hl:inbox` for the router (`finishing_handler`: Router.handle_finishing)."""
     return StreamWorker(redis, keys.inbox, INBOX_GROUP, name, handler, dead_letters=keys.dead_letters,
-                        claim_idle_seconds=claim_idle_seconds, heartbeat_key=keys.workers, block_ms=block_ms)
+                        claim_idle_seconds=claim_idle_seconds, heartbeat_key=keys.workers, block_ms=block_ms,
+                        finishing_handler=finishing_handler, concurrency_key=inbox_concurrency_key(Lanes(keys.inbox)),
+                        max_running=INBOX_RUNNING)

@@ -30,8 +30,11 @@ async def test_claim_race_has_exactly_one_winner(helpline: Helpline, customer: C
     # Four workers, each with its own connection, race through the same consumer group.
     clients = [Redis.from_url(REDIS_URL, decode_responses=True) for _ in range(4)]
     stop = asyncio.Event()
-    workers = [inbox_worker(client, helpline.keys, Helpline(helpline.settings, redis=client).router.handle,
-                            f"racer{index}", block_ms=50) for index, client in enumerate(clients)]
+    routers = [Helpline(helpline.settings, redis=client).router for client in clients]
+    # The path the service runs: each entry's XACK in the MULTI/EXEC of its effects.
+    workers = [inbox_worker(client, helpline.keys, router.handle, f"racer{index}", block_ms=50,
+                            finishing_handler=router.handle_finishing)
+               for index, (client, router) in enumerate(zip(clients, routers))]
     tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
     results = []
     for action in actions:
