@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import cProfile  # noqa: F401 - the profiled worker runs `python -m cProfile`; fail early if it is missing
 import heapq
+import math
 import os
 import pstats
 import resource
@@ -168,7 +169,8 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 
 def worker_pids(client: sync_redis.Redis) -> set[int]:
     """The pids in the router workers' heartbeats (names are host:pid:tag)."""
-    return {int(name.split(":")[-2]) for name in client.zrange(f"{PREFIX}workers", 0, -1)}
+    names: list[str] = client.zrange(f"{PREFIX}workers", 0, -1)  # type: ignore[assignment]  # a sync client
+    return {int(name.split(":")[-2]) for name in names}
 
 
 async def wait_for(condition: Any, seconds: float, what: str) -> None:
@@ -195,6 +197,7 @@ class Load:
     worker_cpu: float
     front_cpu: float
     commands: dict[str, int] = field(default_factory=dict)
+    saturated: bool = False  # the paced load stopped early: more than MAX_OUTSTANDING waited for an answer
 
     def quantile(self, q: float) -> float:
         if not self.latencies:
@@ -210,6 +213,7 @@ class Load:
         return sum(self.commands.values()) / max(1, self.sent)
 
 
+MAX_OUTSTANDING = 500  # messages waiting for their answers at which a paced load counts as saturated
 THINK_SECONDS = 0.5  # a customer reads the answer before writing again
 
 
@@ -256,16 +260,15 @@ class Conversations:
         return self._fresh()
 
     def next_round(self, limit: int) -> list[tuple[int, str]]:
-        """Every answered conversation's next message; new conversations when none is left."""
-        due = []
+        """Every answered conversation's next message; when none is left, enough new conversations for `limit`."""
+        due: list[tuple[int, str]] = []
         while self.ready and len(due) < limit:
             _, chat = heapq.heappop(self.ready)
             script, step = self.scripts[chat]
             due.append((chat, script[step]))
-        while not due or len(due) < limit and not self.ready and self.started * 3 < limit + self.sent:
-            due.append(self._fresh())
-            if len(due) >= limit:
-                break
+        if not due:
+            average = sum(len(script) for script in self.plan) / len(self.plan)
+            due = [self._fresh() for _ in range(min(limit, max(1, math.ceil(limit / average))))]
         return due
 
     def pushed(self, messages: list[tuple[int, str]], at: float) -> None:
@@ -330,7 +333,7 @@ class Bench:
 
     def commandstats(self) -> dict[str, int]:
         assert self.client is not None
-        stats = self.client.info("commandstats")
+        stats: dict[str, dict[str, Any]] = self.client.info("commandstats")  # type: ignore[assignment]
         return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
     async def drive(self, path: str, count: int, rate: float | None, settle: float) -> Load:
@@ -341,6 +344,7 @@ class Bench:
         workers = self.workers()
         front = {self.front.pid} if self.front else set()
         cpu_before, front_before, stats_before = self.cpu(workers), self.cpu(front), self.commandstats()
+        saturated = False
         busy = 0.0  # seconds from a round's (or the paced run's) first push to its last answer
         if rate is None:
             while conversation.sent < count:
@@ -354,6 +358,9 @@ class Bench:
         else:
             began = next_at = time.monotonic()
             while conversation.sent < count:
+                if len(conversation.waiting) > MAX_OUTSTANDING:
+                    saturated = True  # far behind already: more would only lengthen the drain
+                    break
                 chat, text = conversation.next_message(time.monotonic())
                 await self.peer.push(self.update(chat, text))
                 conversation.pushed([(chat, text)], time.monotonic())
@@ -363,12 +370,26 @@ class Bench:
                     await asyncio.sleep(delay)
             await conversation.settled(settle)
             busy = max(conversation.last_answer, began) - began
+        await self.idle(settle)  # what is left of this load must not queue before the next one
         stats_after = self.commandstats()
         commands = {name: calls - stats_before.get(name, 0) for name, calls in stats_after.items()
                     if name != "info" and calls - stats_before.get(name, 0) > 0}
         return Load(path, "burst" if rate is None else f"{rate:g}/s", conversation.sent, len(conversation.latencies),
                     busy, conversation.latencies, self.cpu(workers) - cpu_before, self.cpu(front) - front_before,
-                    commands)
+                    commands, saturated)
+
+    async def idle(self, seconds: float) -> None:
+        """Until the inbox and the outbox hold nothing unread or unacknowledged (at most `seconds`)."""
+        assert self.client is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            groups: list[dict[str, Any]] = []
+            for stream in (f"{PREFIX}inbox", f"{PREFIX}outbox:telegram"):
+                with contextlib.suppress(sync_redis.ResponseError):
+                    groups += self.client.xinfo_groups(stream)  # type: ignore[arg-type]
+            if all(group["pending"] == 0 and not group.get("lag") for group in groups):
+                return
+            await asyncio.sleep(0.1)
 
     def update(self, chat: int, text: str) -> dict[str, Any]:
         update_id = self.next_update
@@ -393,7 +414,8 @@ def print_loads(title: str, loads: list[tuple[int, Load]]) -> None:
           "| worker CPU ms/msg | parent CPU ms/msg | Redis commands/msg |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for processes, load in loads:
-        print(f"| {processes} | {load.path} | {load.offered} | {load.sent} | {load.answered} | {load.per_second:.0f} "
+        offered = f"{load.offered} (saturated)" if load.saturated else load.offered
+        print(f"| {processes} | {load.path} | {offered} | {load.sent} | {load.answered} | {load.per_second:.0f} "
               f"| {ms(load.quantile(0.5))} | {ms(load.quantile(0.99))} | {ms(max(load.latencies, default=float('nan')))} "
               f"| {load.worker_cpu * 1000 / max(1, load.sent):.2f} | {load.front_cpu * 1000 / max(1, load.sent):.2f} "
               f"| {load.commands_per_message():.1f} |")
@@ -495,7 +517,8 @@ async def main() -> int:
         print(f"| start to first message answered (`helpline run`, one process) | {first:.2f} s |")
         print(f"| `helpline queue` | {queue_wall:.2f} s wall, {queue_cpu:.2f} s CPU |")
         print("\n(answered: messages whose own answer reached the peer; some mix messages, e.g. a thank-you, may get"
-              " none. Redis commands include the receiver's, the sender's and the heartbeats.)")
+              f" none. saturated: more than {MAX_OUTSTANDING} messages waited, so the paced load stopped early."
+              " Redis commands include the receiver's, the sender's and the heartbeats.)")
         if args.profile:
             await profile_worker(folder / "profile", questions, burst, args.profile)
     return 0

@@ -94,6 +94,30 @@ async def test_two_worker_processes_answer_consume_restart_and_stop(tmp_path: Pa
     client.close()
 
 
+async def test_worker_processes_stop_when_their_parent_is_killed(tmp_path: Path, private_redis: PrivateRedis) -> None:
+    config = write_config(tmp_path, PREFIX)
+    settings = yaml.safe_load(config.read_text())
+    settings["redis"]["url"] = private_redis.url
+    settings["router"]["workers"] = 1
+    config.write_text(yaml.safe_dump(settings))
+    client = sync_redis.Redis(unix_socket_path=private_redis.socket, decode_responses=True)
+    service = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--workers", "1", "--config", str(config), cwd=REPO,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await wait_until(lambda: len(worker_pids(client)) == 1, what="the worker process")
+        (child,) = worker_pids(client)
+        service.kill()  # no chance to stop its children
+        await service.wait()
+        await wait_until(lambda: not alive(child), seconds=30, what="the orphaned worker process to stop")
+        assert worker_pids(client) == set()  # it stopped gracefully: its heartbeat is gone
+    finally:
+        if service.returncode is None:
+            service.kill()
+            await service.wait()
+        client.close()
+
+
 def test_backoff_grows_and_is_capped() -> None:
     assert [backoff_after(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert backoff_after(50) == 60.0
