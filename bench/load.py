@@ -14,7 +14,8 @@ messages, requests for a person, complaints), with 1 and 2 worker processes, it 
 - Redis commands per message (INFO commandstats: every command is one round trip unless pipelined,
   so this is an upper bound of round trips), with the largest per command;
 - RSS of a worker process; start to the first message answered; `helpline queue` wall and CPU time.
-With --profile FILE one more worker process runs under cProfile for the FAQ burst; its top functions print.
+With --profile FILE one more worker process runs under cProfile (from the moment it is ready, so start-up is
+left out) beside the service's during a FAQ burst; its top functions print.
 The machine may be shared: CPU per message is the steady figure, wall-clock rates swing.
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile  # noqa: F401 - the profiled worker runs `python -m cProfile`; fail early if it is missing
+import cProfile
 import heapq
 import math
 import os
@@ -454,8 +455,8 @@ async def profile_worker(folder: Path, questions: Sequence[str], count: int, out
     """One `helpline worker` under cProfile beside the service's own worker process, during a FAQ burst."""
     async with Bench(folder, 1, questions) as bench:
         await bench.start_front()
-        profiled = await spawn([sys.executable, "-m", "cProfile", "-o", str(output), "-m", "bot.cli", "worker",
-                                "--config", str(bench.config)], folder / "profiled.log")
+        profiled = await spawn([sys.executable, str(Path(__file__).resolve()), "--as-worker", str(bench.config),
+                                "--profile", str(output)], folder / "profiled.log")
         bench.extra.append(profiled)
         await wait_for(lambda: profiled.pid in bench.workers(), 120, "the profiled worker up")
         await bench.drive("faq", 30, None, 30)  # warm
@@ -468,6 +469,25 @@ async def profile_worker(folder: Path, questions: Sequence[str], count: int, out
         print("```")
 
 
+async def profiled_worker(config: Path, output: Path) -> int:
+    """`helpline worker` profiled from the moment it is ready (its start-up is another figure): the stats go
+    to `output` when it stops on SIGTERM."""
+    from bot.app import serve_workers
+    from bot.settings import load_settings
+
+    ready = asyncio.Event()
+    profiler = cProfile.Profile()
+    service = asyncio.create_task(serve_workers(load_settings(str(config)), ready))
+    await ready.wait()
+    profiler.enable()
+    try:
+        await service
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(output))
+    return 0
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run: 2 s per load, 300-message bursts")
@@ -478,7 +498,10 @@ async def main() -> int:
     parser.add_argument("--burst", type=int, help="messages of a throughput burst (default 2000, quick 300)")
     parser.add_argument("--profile", type=Path, metavar="FILE", help="also profile one worker process (FAQ burst)")
     parser.add_argument("--folder", type=Path, help="keep logs here (default: a temporary folder)")
+    parser.add_argument("--as-worker", type=Path, metavar="CONFIG", help=argparse.SUPPRESS)  # the profiled worker
     args = parser.parse_args()
+    if args.as_worker:
+        return await profiled_worker(args.as_worker, args.profile)
     seconds = min(20.0, args.seconds or (2.0 if args.quick else 10.0))
     burst = args.burst or (300 if args.quick else 2000)
     settle = 20.0 if args.quick else 60.0
