@@ -17,6 +17,7 @@ import logging
 import signal
 from collections.abc import Mapping
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
@@ -264,18 +265,68 @@ class LocalWorkers:
         await self.stop()
 
 
-async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    """The service: router workers, console sender, FAQ reload, /healthz and /metrics; stops on SIGTERM/SIGINT."""
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+
+def _forget_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signum)
+
+
+async def serve_workers(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """`helpline worker`: only the router workers and the FAQ reload, until SIGTERM/SIGINT (or, for a child of
+    `helpline run --workers N`, until its parent is gone). Any number run side by side on any machines."""
+    from bot.processes import watch_parent
+
+    helpline = Helpline(settings)
+    knowledge_base = helpline.knowledge_base  # a worker without its FAQ must not start
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    try:
+        workers = helpline.router_workers(settings.router.workers)
+        log.info("Helpline worker process: %d router workers, knowledge base %s (%d entries)",
+                 settings.router.workers, settings.faq.path, len(knowledge_base.current.entries))
+        if ready is not None:
+            ready.set()
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.run(stop))
+            watcher = group.create_task(knowledge_base.watch(settings.faq.reload_seconds))
+            parent = group.create_task(watch_parent(stop))
+            await stop.wait()
+            watcher.cancel()  # it only polls the folder: nothing to finish
+            parent.cancel()
+    finally:
+        await helpline.close()
+        _forget_signals()
+    log.info("Helpline worker process stopped")
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_processes: int = 0,
+                config_path: Path | None = None) -> None:
+    """The service: router workers, console sender, FAQ reload, /healthz and /metrics; stops on SIGTERM/SIGINT.
+
+    With `worker_processes` > 0 the router workers run in that many child processes (`helpline worker`
+    with the settings file `config_path`) instead of in this one, which keeps the channels, senders and HTTP.
+    """
     from bot.channel_setup import build_channels  # the channel SDKs are only loaded by the service
     from bot.http import start_http_server  # aiohttp too
 
     helpline = Helpline(settings)
     helpline.knowledge_base  # noqa: B018 - load now: a service without its FAQ must not start
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    _stop_on_signals(stop)
+    children = None
+    if worker_processes > 0:
+        from bot.processes import WorkerProcesses, worker_command
+
+        children = WorkerProcesses(worker_processes, worker_command(config_path))
     http_runner = None
     channels: list[Channel] = build_channels(settings, helpline.channel_context())
     if settings.channels.console.enabled:
@@ -283,7 +334,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     helpline.channels.update((channel.name, channel) for channel in channels)  # the desk fetches files through these
     started: list[Channel] = []
     try:
-        workers = helpline.router_workers(settings.router.workers)
+        workers = helpline.router_workers(settings.router.workers) if children is None else []
         workers += [helpline.channel_sender(channel) for channel in channels]
         workers += [helpline.desk_worker(channel) for channel in channels if hasattr(channel, "show")]  # type: ignore[arg-type]
         if settings.http.enabled:
@@ -292,14 +343,18 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         for channel in channels:
             await channel.start()
             started.append(channel)
-        log.info("Helpline serving: %d router workers, channels %s, knowledge base %s (%d entries)",
-                 settings.router.workers, ", ".join(channel.name for channel in channels) or "none",
+        log.info("Helpline serving: %s, channels %s, knowledge base %s (%d entries)",
+                 f"{settings.router.workers} router workers" if children is None else
+                 f"{worker_processes} worker processes of {settings.router.workers} router workers each",
+                 ", ".join(channel.name for channel in channels) or "none",
                  settings.faq.path, len(helpline.knowledge_base.current.entries))
         if ready is not None:
             ready.set()
         async with asyncio.TaskGroup() as group:
             for worker in workers:
                 group.create_task(worker.run(stop))
+            if children is not None:
+                group.create_task(children.run(stop))  # on stop: SIGTERM to each, wait for them
             watcher = group.create_task(helpline.knowledge_base.watch(settings.faq.reload_seconds))
             group.create_task(sweep_forever(helpline.redis, helpline.keys, settings.router.reopen_days, stop,
                                             config=helpline.router.config))
@@ -316,7 +371,5 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         if http_runner is not None:
             await http_runner.cleanup()
         await helpline.close()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
+        _forget_signals()
     log.info("Helpline stopped")

@@ -21,6 +21,7 @@ from router.messages import ActionKind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 AGENT_ENV_VAR = "HELPLINE_AGENT"
+MAX_WORKER_PROCESSES = 64
 REDIS_CHECK_SECONDS = 10.0  # `helpline run` gives up on a Redis that does not answer (a dropped SYN) after this
 log = logging.getLogger("helpline")
 
@@ -39,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("check-config", "validate the settings file without starting anything")
     check.add_argument("file", nargs="?", help="the file to check (default: --config)")
 
-    command("run", "run the service: workers, channels, /healthz and /metrics")
+    run = command("run", "run the service: workers, channels, /healthz and /metrics")
+    run.add_argument("--workers", type=_worker_count, default=0, metavar="N",
+                     help="run the router workers in N separate worker processes (restarted when they die) "
+                          "instead of in this one, which keeps the channels, senders and HTTP")
+    command("worker", "run only router workers and the FAQ reload (any number, on any machines)")
 
     # -- doctor (begin) --
     doctor = command("doctor", "check the settings, Redis, the clock, the FAQ and each channel; say how to fix")
@@ -171,6 +176,16 @@ def _agent_name(args: argparse.Namespace, command: str) -> str | None:
     return name
 
 
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if not 0 <= count <= MAX_WORKER_PROCESSES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes (0-{MAX_WORKER_PROCESSES})")
+    return count
+
+
 def _case_number(text: str) -> int:
     try:
         number = int(text.lstrip("#"))
@@ -200,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.logs import configure_logging, secrets_of
 
     configure_logging(settings.logging.level, settings.logging.format, secrets_of(settings), sys.stderr)
-    if args.command != "run":
+    if args.command not in ("run", "worker"):
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     handler = _HANDLERS[args.command]
     try:
@@ -283,15 +298,31 @@ def _with_redis(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Setti
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import KnowledgeBaseUnavailable, serve
+    from bot.app import serve
+
+    config = getattr(args, "config", None)
+    return _serving(serve(settings, worker_processes=args.workers,
+                          config_path=Path(config).resolve() if config else None), settings)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import serve_workers
+
+    return _serving(serve_workers(settings), settings)
+
+
+def _serving(service: Coroutine[Any, Any, None], settings: Settings) -> int:
+    """Run `service` (`helpline run` or `helpline worker`) until it stops, turning start-up failures into messages."""
+    from bot.app import KnowledgeBaseUnavailable
     from router.texts import TextsError
 
     problem = asyncio.run(_redis_problem(settings))
     if problem is not None:
+        service.close()
         print(problem, file=sys.stderr)
         return EXIT_FAILED
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(service)
     except (KnowledgeBaseUnavailable, TextsError) as error:
         print(f"helpline: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -553,6 +584,7 @@ def _telegram(args: argparse.Namespace, settings: Settings) -> int:
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "run": _run,
+    "worker": _worker,
     "chat": _chat,
     "queue": _queue,
     "case": _case,

@@ -17,8 +17,10 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class PrivateRedis:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, durable: bool = True) -> None:
         self.folder = folder
+        # Not durable (no append-only file): for benchmarks, which measure Redis's work, not the disk's.
+        self.durable = durable
         self.folder.mkdir(parents=True, exist_ok=True)
         self.socket = str(folder / "redis.sock")
         self.process: subprocess.Popen[bytes] | None = None
@@ -30,7 +32,7 @@ class PrivateRedis:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
-             "--dir", str(self.folder), "--appendonly", "yes", "--appendfsync", "always",
+             "--dir", str(self.folder), "--appendonly", "yes" if self.durable else "no", "--appendfsync", "always",
              "--save", "", "--daemonize", "no", "--logfile", str(self.folder / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
