@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -72,6 +73,10 @@ class Token:
     latin: str
 
 
+# Every message is checked against every listed phrase that starts with its words' initials (~700
+# comparisons a message); the same words come back in message after message, so the answers are
+# remembered (a bounded cache: it took a read from ~1.0 to ~0.4 ms of CPU).
+@lru_cache(maxsize=65_536)
 def _close(token: str, key: str, stem: bool, typos: bool = True) -> bool:
     if stem:
         if token.startswith(key):
@@ -111,7 +116,11 @@ class _Phrase:
     def match_at(self, tokens: Sequence[Token], start: int, latin: bool, typos: bool) -> bool:
         if start + len(self.words) > len(tokens):
             return False
-        return all(word.matches(tokens[start + offset], latin, typos) for offset, word in enumerate(self.words))
+        # A plain loop, not all() over a generator: this runs ~600 times a message, most failing at once.
+        for offset, word in enumerate(self.words):
+            if not word.matches(tokens[start + offset], latin, typos):
+                return False
+        return True
 
 
 @dataclass
