@@ -65,7 +65,8 @@ def connect_redis(settings: Settings) -> Redis:
     url = settings.redis.url.get_secret_value()
     # TCP keepalive has no meaning on a unix socket, whose connection class refuses the option.
     tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
-    return Redis.from_url(url, decode_responses=True, health_check_interval=30, **tcp)
+    return Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                          socket_connect_timeout=settings.redis.connect_timeout_seconds, **tcp)
 
 
 class Helpline:

@@ -49,6 +49,9 @@ class _Section(BaseModel):
 class RedisSettings(_Section):
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")  # may carry a password
     prefix: str = "hl:"
+    # How long to wait for a new connection to Redis: a host that drops packets must not hang the start
+    # (or a reconnect) for the system's TCP timeout of minutes; each attempt fails fast and is retried.
+    connect_timeout_seconds: float = Field(5.0, gt=0.0, le=300.0)
 
 
 class FaqSettings(_Section):

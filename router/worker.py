@@ -133,12 +133,15 @@ class StreamWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; what was read before that is finished and acknowledged."""
-        await ensure_group(self.redis, self.stream, self.group)
         refresher = asyncio.create_task(self._refresh_claims_forever(stop))
         backoff = 0.5
+        grouped = False  # inside the loop: a Redis still down when the service starts is waited for
         try:
             while not stop.is_set():
                 try:
+                    if not grouped:
+                        await ensure_group(self.redis, self.stream, self.group)
+                        grouped = True
                     await self._beat()
                     await self._upkeep()
                     room = self.max_held - len(self._held)
@@ -153,6 +156,14 @@ class StreamWorker:
                     log.warning("%s: Redis unreachable (%s); retrying in %.1fs", self.name, error, backoff)
                     await _sleep_unless(stop, backoff)
                     backoff = min(backoff * 2, 15.0)
+                except ResponseError as error:
+                    if "NOGROUP" not in str(error):
+                        raise
+                    # A Redis that came back without its data (no persistence): the group again, from 0.
+                    log.error("%s: the group %s of %s is gone (Redis restarted empty?); creating it again",
+                              self.name, self.group, self.stream)
+                    grouped = False
+                    await _sleep_unless(stop, backoff)
         finally:
             self.stopping.set()
             if self._lane_tasks:
