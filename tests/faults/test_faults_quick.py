@@ -29,3 +29,4 @@ async def test_quick_fault_run_loses_nothing_and_sends_nothing_twice(tmp_path: P
     # The bound: a copy only of a send the platform accepted in the instant before a kill -9.
     assert figures.twice_unexplained == 0, figures
     assert figures.out_of_order == 0, figures
+    assert figures.poll_conflicts == 0, figures  # one receiver, as Telegram allows
