@@ -26,7 +26,7 @@ from router.config import RouterConfig
 from router.engine import Router
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.lanes import append as append_to_lane
-from router.messages import DeskEvent, InboundMessage, from_json, inbox_fields
+from router.messages import InboundMessage, inbox_fields
 from router.sweeper import sweep_forever
 from router.texts import load_texts
 from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
@@ -158,20 +158,19 @@ class Helpline:
         return worker
 
     def desk_worker(self, desk: Desk, block_ms: int = 1000) -> StreamWorker:
-        """A worker on `hl:outbox:desk` showing each DeskEvent to the desk, in order per case."""
-        from channels.base import send_with_retries
+        """A worker on `hl:outbox:desk` showing each DeskEvent to the desk once, in order per case, with
+        the customer senders' lease, retries and sent mark (bot/outbox.py)."""
+        from bot.outbox import DeskSender
 
-        async def show(entry_id: str, fields: Mapping[str, str]) -> None:
-            event = from_json(DeskEvent, fields.get("data", ""))
-            outcome = await send_with_retries(lambda: desk.show(event), what=f"desk event {event.id}")
-            if not outcome.delivered:
-                await self.redis.xadd(self.keys.dead_letters, {**fields, "stream": self.keys.desk,
-                                                               "entry_id": entry_id, "reason": outcome.reason[:2000]})
-
-        worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, worker_name(f"desk-{desk.name}"), show,
+        name = worker_name(f"desk-{desk.name}")
+        section = getattr(self.settings.channels, desk.name, None)
+        sender = DeskSender(self.redis, self.keys, desk, name,
+                            retry_for=float(getattr(section, "retry_for", DEFAULT_RETRY_FOR_SECONDS)),
+                            lease_seconds=self.settings.router.claim_timeout_seconds, alert=self.alert_admins)
+        worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_case_of)
+                              concurrency_key=_case_of, stopping=sender.stopping)
         self.workers.append(worker)
         return worker
 
