@@ -23,7 +23,6 @@ from redis.asyncio import Redis
 
 from bot.settings import Settings
 from router.config import RouterConfig
-from router.engine import Router
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.lanes import append as append_to_lane
 from router.messages import InboundMessage, inbox_fields
@@ -33,6 +32,7 @@ from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
 
 if TYPE_CHECKING:
     from channels.base import Channel, ChannelContext, Desk
+    from router.engine import Router
     from channels.console import ConsoleChannel
     from faq import KnowledgeBase, LiveKnowledgeBase
 
@@ -116,6 +116,10 @@ class Helpline:
     @property
     def router(self) -> Router:
         if self._router is None:
+            # Here, not at the top: the router brings language detection, the vocabularies and the whole
+            # state machine, which `helpline queue` and `helpline case` never use.
+            from router.engine import Router
+
             settings = self.settings
             self._router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
                 languages=tuple(settings.languages), default_team=settings.router.default_team,
