@@ -32,9 +32,9 @@ from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
 
 if TYPE_CHECKING:
     from channels.base import Channel, ChannelContext, Desk
-    from router.engine import Router
     from channels.console import ConsoleChannel
     from faq import KnowledgeBase, LiveKnowledgeBase
+    from router.engine import Router
 
 log = logging.getLogger(__name__)
 
