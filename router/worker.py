@@ -119,6 +119,7 @@ class StreamWorker:
         self._failures: dict[str, int] = {}
         self._last_beat = 0.0
         self._last_reclaim = 0.0
+        self._reclaim_from = "0-0"
         self._last_upkeep = 0.0
         self._held: dict[str, _Held] = {}
         self._local: dict[str, list[_Held]] = {}
@@ -146,6 +147,10 @@ class StreamWorker:
                     await self._upkeep()
                     room = self.max_held - len(self._held)
                     if room <= 0:
+                        # Full, yet what it holds may all wait behind a dead consumer's entry at the head
+                        # of their lanes: only a reclaim can free them, so reclaiming goes on.
+                        for entry_id, fields in await self._reclaim(self.batch):
+                            self._hold(entry_id, fields)
                         self._room.clear()
                         await _sleep_unless(stop, self.block_ms / 1000, self._room)
                         continue
@@ -280,8 +285,8 @@ class StreamWorker:
                 head = last_head or "?"
             if head is None:
                 return True
-            if queue[0] is not held:
-                return False
+            if queue[0] is not held or held.entry_id in self._taken:
+                return False  # an older entry first, or another consumer has this one now: let it go
             if head != last_head:
                 last_head, waited = head, 0.0
             elif waited >= 2.0:
@@ -316,9 +321,15 @@ class StreamWorker:
         if now - self._last_reclaim < self.upkeep_seconds:
             return []
         self._last_reclaim = now
-        _cursor, claimed, *_deleted = await self.redis.xautoclaim(
-            self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id="0-0",
+        # From where the last call stopped: XAUTOCLAIM looks at no more than 10 x count entries of the
+        # pending list a call, so starting at the beginning each time would never reach idle entries
+        # behind many live ones.
+        cursor, claimed, *_deleted = await self.redis.xautoclaim(
+            self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id=self._reclaim_from,
             count=min(count or self.batch, self.batch * 10))
+        self._reclaim_from = str(cursor or "0-0")
+        for entry_id, _fields in claimed:
+            self._taken.discard(entry_id)  # ours again, also if it was held here when another took it
         entries = [(entry_id, fields) for entry_id, fields in claimed
                    if fields is not None and entry_id not in self._held]
         if entries:
@@ -345,18 +356,21 @@ class StreamWorker:
         period = max(self.claim_idle_ms / 1000 / 3, 0.05)
         while not stop.is_set() or self._held:
             await asyncio.sleep(period)
-            ids = list(self._held)
-            if not ids:
-                continue
             try:
-                ours = await refresh_claims(self.redis, self.stream, self.group, self.name, ids)
+                await self._refresh_once()
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 continue
-            taken = [entry_id for entry_id in ids if entry_id not in ours and entry_id in self._held]
-            if taken:
-                log.warning("%s: %d held entries were reclaimed by another consumer (this one was stalled)",
-                            self.name, len(taken))
-                self._taken.update(taken)
+
+    async def _refresh_once(self) -> None:
+        ids = list(self._held)
+        if not ids:
+            return
+        ours = await refresh_claims(self.redis, self.stream, self.group, self.name, ids)
+        taken = [entry_id for entry_id in ids if entry_id not in ours and entry_id in self._held]
+        if taken:
+            log.warning("%s: %d held entries were reclaimed by another consumer (this one was stalled)",
+                        self.name, len(taken))
+            self._taken.update(taken)
 
     # -- one entry -------------------------------------------------------------------------
     async def _process(self, entry_id: str, fields: Mapping[str, str]) -> _Outcome:
