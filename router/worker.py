@@ -299,7 +299,9 @@ class StreamWorker:
             if not await _sleep_unless(self.stopping, pause):
                 return None
             waited += pause
-            pause = min(pause * 2, 0.25)
+            # Up to a second: a lane waits long only for another process's (or a dead one's) entry, and
+            # a thousand lanes asking four times a second starve the event loop that refreshes claims.
+            pause = min(pause * 2, 1.0)
 
     async def _process_safely(self, entry_id: str, fields: Mapping[str, str]) -> _Outcome:
         try:
@@ -360,6 +362,8 @@ class StreamWorker:
                 await self._refresh_once()
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 continue
+            except Exception:  # a refresher that dies lets every held entry be taken: keep it alive
+                log.exception("%s: refreshing the claims on %s failed; trying again", self.name, self.stream)
 
     async def _refresh_once(self) -> None:
         ids = list(self._held)
