@@ -10,9 +10,13 @@ Per message:
    report go out in one transaction. If Redis is down then, the mark is retried until it is written
    and the message is remembered as sent in this process meanwhile: a Redis failure never resends.
 
+Before each retry the lease is taken again: a sender whose lease lapsed (a process stalled longer
+than the lease) leaves the message to whoever took it over instead of sending it too.
+
 What can still repeat a send: a `kill -9` between the platform's answer and the mark (one Redis
-round trip), a lease that expired during a Redis outage longer than the lease, and a request that
-timed out after the platform had in fact accepted it (no platform we send to takes an idempotency key).
+round trip), a lease that expired during a Redis outage longer than the lease, a process stalled
+for longer than the lease in the middle of a request, and a request that timed out after the
+platform had in fact accepted it (no platform we send to takes an idempotency key).
 """
 
 from __future__ import annotations
@@ -112,7 +116,7 @@ class OutboxSender:
             return  # sent (or failed for good) before a crash kept us from acknowledging: never twice
         if taken == "busy":
             raise LeavePending(f"{message.id} is being sent by another sender")
-        outcome = await self._send(message, lease_key, self._queued_at(entry_id, fields))
+        outcome = await self._send(message, sent_key, lease_key, self._queued_at(entry_id, fields))
         if outcome.delivered:
             self._unmarked[message.id] = outcome.platform_id or "1"
         elif not outcome.close_conversation and outcome.reason.startswith("gave up"):
@@ -120,15 +124,24 @@ class OutboxSender:
                                               f"{self.retry_for:g}s from when it was queued)")
         await self._finish(message, entry_id, fields, outcome)
 
-    async def _send(self, message: Sendable, lease_key: str, queued_at: float) -> SendOutcome:
+    async def _send(self, message: Sendable, sent_key: str, lease_key: str, queued_at: float) -> SendOutcome:
         from channels.base import RetryPolicy, send_with_retries
 
         left = max(queued_at + self.retry_for - time.time(), 0.0)
         policy = RetryPolicy(attempts=None, max_delay=60.0, max_retry_after=left, retry_for=left)
         keeper = asyncio.create_task(self._keep_lease(lease_key))
         finished = False
+        tries = 0
+
+        async def attempt() -> str | None:
+            nonlocal tries
+            tries += 1
+            if tries > 1:  # a retry: the lease may have lapsed meanwhile (a stalled process) and be another's
+                await self._still_ours(message, sent_key, lease_key)
+            return await self._deliver(message)
+
         try:
-            outcome = await send_with_retries(lambda: self._deliver(message), policy, sleep=self._sleep,
+            outcome = await send_with_retries(attempt, policy, sleep=self._sleep,
                                               what=f"{self.mark_space} message {message.id}")
             finished = True
             return outcome
@@ -139,6 +152,17 @@ class OutboxSender:
                     await reply(self.redis.eval(_RELEASE, 1, lease_key, self.owner))
                 except (RedisConnectionError, RedisTimeoutError, OSError):
                     pass  # it expires by itself
+
+    async def _still_ours(self, message: Sendable, sent_key: str, lease_key: str) -> None:
+        """Before a retry: take the lease again, or leave the message to whoever holds it (or sent it)."""
+        try:
+            taken = await reply(self.redis.eval(_TAKE, 2, sent_key, lease_key, self.owner, self.lease_ms))
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            return  # Redis is down: nobody can take the lease over meanwhile either
+        if taken != "ours":
+            log.warning("%s message %s: its lease lapsed while retrying and %s; leaving it", self.mark_space,
+                        message.id, "it was sent meanwhile" if taken == "sent" else "another sender has it")
+            raise LeavePending(f"{message.id}: {taken} after a lapsed lease")
 
     async def _sleep(self, seconds: float) -> None:
         """A retry's wait, cut short when the service stops: the entry is then left for the next sender."""
