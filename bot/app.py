@@ -24,10 +24,9 @@ from redis.asyncio import Redis
 
 from bot.settings import Settings
 from router.config import FeedbackConfig, RouterConfig
-from router.engine import Router
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.lanes import append as append_to_lane
-from router.messages import DeskEvent, InboundMessage, from_json, inbox_fields
+from router.messages import InboundMessage, inbox_fields
 from router.sweeper import sweep_forever
 from router.texts import load_texts
 from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from channels.base import Channel, ChannelContext, Desk
     from channels.console import ConsoleChannel
     from faq import KnowledgeBase, LiveKnowledgeBase
+    from router.engine import Router
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ def connect_redis(settings: Settings) -> Redis:
     """A Redis client for the configured URL (one server, Sentinel or Cluster); strings in, strings out."""
     from bot.redis_connect import connect
 
-    return connect(settings.redis.url.get_secret_value(), settings.redis.prefix,
-                   health_check_interval=30, socket_keepalive=True)
+    # The connect timeout: a host that drops packets must not hang a start or a reconnect for minutes.
+    return connect(settings.redis.url.get_secret_value(), settings.redis.prefix, health_check_interval=30,
+                   socket_keepalive=True, socket_connect_timeout=settings.redis.connect_timeout_seconds)
 
 
 class Helpline:
@@ -116,6 +117,10 @@ class Helpline:
     @property
     def router(self) -> Router:
         if self._router is None:
+            # Here, not at the top: the router brings language detection, the vocabularies and the whole
+            # state machine, which `helpline queue` and `helpline case` never use.
+            from router.engine import Router
+
             settings = self.settings
             self._router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
                 languages=tuple(settings.languages), default_team=settings.router.default_team,
@@ -166,20 +171,19 @@ class Helpline:
         return worker
 
     def desk_worker(self, desk: Desk, block_ms: int = 1000) -> StreamWorker:
-        """A worker on `hl:outbox:desk` showing each DeskEvent to the desk, in order per case."""
-        from channels.base import send_with_retries
+        """A worker on `hl:outbox:desk` showing each DeskEvent to the desk once, in order per case, with
+        the customer senders' lease, retries and sent mark (bot/outbox.py)."""
+        from bot.outbox import DeskSender
 
-        async def show(entry_id: str, fields: Mapping[str, str]) -> None:
-            event = from_json(DeskEvent, fields.get("data", ""))
-            outcome = await send_with_retries(lambda: desk.show(event), what=f"desk event {event.id}")
-            if not outcome.delivered:
-                await self.redis.xadd(self.keys.dead_letters, {**fields, "stream": self.keys.desk,
-                                                               "entry_id": entry_id, "reason": outcome.reason[:2000]})
-
-        worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, worker_name(f"desk-{desk.name}"), show,
+        name = worker_name(f"desk-{desk.name}")
+        section = getattr(self.settings.channels, desk.name, None)
+        sender = DeskSender(self.redis, self.keys, desk, name,
+                            retry_for=float(getattr(section, "retry_for", DEFAULT_RETRY_FOR_SECONDS)),
+                            lease_seconds=self.settings.router.claim_timeout_seconds, alert=self.alert_admins)
+        worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_case_of)
+                              concurrency_key=_case_of, stopping=sender.stopping)
         self.workers.append(worker)
         return worker
 

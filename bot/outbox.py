@@ -10,9 +10,13 @@ Per message:
    report go out in one transaction. If Redis is down then, the mark is retried until it is written
    and the message is remembered as sent in this process meanwhile: a Redis failure never resends.
 
+Before each retry the lease is taken again: a sender whose lease lapsed (a process stalled longer
+than the lease) leaves the message to whoever took it over instead of sending it too.
+
 What can still repeat a send: a `kill -9` between the platform's answer and the mark (one Redis
-round trip), a lease that expired during a Redis outage longer than the lease, and a request that
-timed out after the platform had in fact accepted it (no platform we send to takes an idempotency key).
+round trip), a lease that expired during a Redis outage longer than the lease, a process stalled
+for longer than the lease in the middle of a request, and a request that timed out after the
+platform had in fact accepted it (no platform we send to takes an idempotency key).
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from router.dead_letters import RETRIED_AT_FIELD, dead_letter_fields
 from router.keys import Keys
-from router.messages import DeliveryReport, OutboundMessage, from_json, inbox_fields
+from router.messages import DeliveryReport, DeskEvent, OutboundMessage, from_json, inbox_fields
 from router.store import reply
 from router.worker import LeavePending
 
 if TYPE_CHECKING:
-    from channels.base import Channel, SendOutcome
+    from channels.base import Channel, Desk, SendOutcome
+
+Sendable = OutboundMessage | DeskEvent  # what a sender sends once: both carry an `id`, the idempotency key
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +85,29 @@ class OutboxSender:
     def stream(self) -> str:
         return self.keys.outbox(self.channel.name)
 
+    @property
+    def mark_space(self) -> str:
+        """The namespace of the sent marks and leases (`hl:sent:<space>:<id>`)."""
+        return self.channel.name
+
+    def _parse(self, fields: Mapping[str, str]) -> Sendable:
+        return from_json(OutboundMessage, fields.get("data", ""))
+
+    async def _deliver(self, message: Sendable) -> str | None:
+        assert isinstance(message, OutboundMessage)
+        return await self.channel.deliver(message)
+
+    def _reports(self, message: Sendable, outcome: SendOutcome) -> list[dict[str, str]]:
+        """Inbox entries written with the mark: a failure, and an agent's delivery, go back to the router."""
+        assert isinstance(message, OutboundMessage)
+        if not outcome.delivered or message.author == "agent":
+            return [inbox_fields(self._report(message, outcome))]
+        return []
+
     async def __call__(self, entry_id: str, fields: Mapping[str, str]) -> None:
-        message = from_json(OutboundMessage, fields.get("data", ""))
-        sent_key = self.keys.sent(self.channel.name, message.id)
-        lease_key = self.keys.sending(self.channel.name, message.id)
+        message = self._parse(fields)
+        sent_key = self.keys.sent(self.mark_space, message.id)
+        lease_key = self.keys.sending(self.mark_space, message.id)
         if message.id in self._unmarked:
             await self._finish(message, entry_id, fields, self._delivered(self._unmarked[message.id]))
             return
@@ -91,7 +116,7 @@ class OutboxSender:
             return  # sent (or failed for good) before a crash kept us from acknowledging: never twice
         if taken == "busy":
             raise LeavePending(f"{message.id} is being sent by another sender")
-        outcome = await self._send(message, lease_key, self._queued_at(entry_id, fields))
+        outcome = await self._send(message, sent_key, lease_key, self._queued_at(entry_id, fields))
         if outcome.delivered:
             self._unmarked[message.id] = outcome.platform_id or "1"
         elif not outcome.close_conversation and outcome.reason.startswith("gave up"):
@@ -99,16 +124,25 @@ class OutboxSender:
                                               f"{self.retry_for:g}s from when it was queued)")
         await self._finish(message, entry_id, fields, outcome)
 
-    async def _send(self, message: OutboundMessage, lease_key: str, queued_at: float) -> SendOutcome:
+    async def _send(self, message: Sendable, sent_key: str, lease_key: str, queued_at: float) -> SendOutcome:
         from channels.base import RetryPolicy, send_with_retries
 
         left = max(queued_at + self.retry_for - time.time(), 0.0)
         policy = RetryPolicy(attempts=None, max_delay=60.0, max_retry_after=left, retry_for=left)
         keeper = asyncio.create_task(self._keep_lease(lease_key))
         finished = False
+        tries = 0
+
+        async def attempt() -> str | None:
+            nonlocal tries
+            tries += 1
+            if tries > 1:  # a retry: the lease may have lapsed meanwhile (a stalled process) and be another's
+                await self._still_ours(message, sent_key, lease_key)
+            return await self._deliver(message)
+
         try:
-            outcome = await send_with_retries(lambda: self.channel.deliver(message), policy, sleep=self._sleep,
-                                              what=f"{self.channel.name} message {message.id}")
+            outcome = await send_with_retries(attempt, policy, sleep=self._sleep,
+                                              what=f"{self.mark_space} message {message.id}")
             finished = True
             return outcome
         finally:
@@ -118,6 +152,17 @@ class OutboxSender:
                     await reply(self.redis.eval(_RELEASE, 1, lease_key, self.owner))
                 except (RedisConnectionError, RedisTimeoutError, OSError):
                     pass  # it expires by itself
+
+    async def _still_ours(self, message: Sendable, sent_key: str, lease_key: str) -> None:
+        """Before a retry: take the lease again, or leave the message to whoever holds it (or sent it)."""
+        try:
+            taken = await reply(self.redis.eval(_TAKE, 2, sent_key, lease_key, self.owner, self.lease_ms))
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            return  # Redis is down: nobody can take the lease over meanwhile either
+        if taken != "ours":
+            log.warning("%s message %s: its lease lapsed while retrying and %s; leaving it", self.mark_space,
+                        message.id, "it was sent meanwhile" if taken == "sent" else "another sender has it")
+            raise LeavePending(f"{message.id}: {taken} after a lapsed lease")
 
     async def _sleep(self, seconds: float) -> None:
         """A retry's wait, cut short when the service stops: the entry is then left for the next sender."""
@@ -135,11 +180,11 @@ class OutboxSender:
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 pass  # Redis is down: the others cannot take it over either
 
-    async def _finish(self, message: OutboundMessage, entry_id: str, fields: Mapping[str, str],
+    async def _finish(self, message: Sendable, entry_id: str, fields: Mapping[str, str],
                       outcome: SendOutcome) -> None:
         """Mark the message sent (or failed, dead-lettered) and report it, in one transaction."""
-        sent_key = self.keys.sent(self.channel.name, message.id)
-        lease_key = self.keys.sending(self.channel.name, message.id)
+        sent_key = self.keys.sent(self.mark_space, message.id)
+        lease_key = self.keys.sending(self.mark_space, message.id)
         pause, started = 0.1, time.monotonic()
         while True:
             try:
@@ -150,8 +195,8 @@ class OutboxSender:
                     if not outcome.delivered:
                         pipe.xadd(self.keys.dead_letters, dead_letter_fields(self.stream, entry_id, fields,
                                                                              outcome.reason))
-                    if not outcome.delivered or message.author == "agent":
-                        pipe.xadd(self.keys.inbox, inbox_fields(self._report(message, outcome)))
+                    for report in self._reports(message, outcome):
+                        pipe.xadd(self.keys.inbox, report)  # type: ignore[arg-type]
                     await pipe.execute()
                 break
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
@@ -159,7 +204,7 @@ class OutboxSender:
                     raise  # nothing was sent: trying the whole entry again is harmless
                 # Sent, and the mark is not written: keep trying, never send it again meanwhile.
                 log.warning("%s message %s was sent; writing its mark failed (%s), trying again in %.1fs",
-                            self.channel.name, message.id, error, pause)
+                            self.mark_space, message.id, error, pause)
                 if self.stopping.is_set() and time.monotonic() - started > STOP_PATIENCE_SECONDS:
                     raise LeavePending(f"{message.id} was sent; stopping before its mark could be written") from error
                 await asyncio.sleep(pause)
@@ -193,7 +238,7 @@ class OutboxSender:
         except ValueError:
             return queued
 
-    async def _alert_dead_letter(self, message: OutboundMessage, reason: str) -> None:
+    async def _alert_dead_letter(self, message: Sendable, reason: str) -> None:
         if self.alert is None:
             return
         self._unalerted += 1
@@ -202,6 +247,37 @@ class OutboxSender:
             return
         count, self._unalerted, self._last_alert = self._unalerted, 0, now
         what = f"message {message.id}" if count == 1 else f"{count} messages, the last {message.id}"
-        await self.alert(f"{self.channel.name}: {what} could not be delivered ({reason[:200]}); "
+        await self.alert(f"{self.mark_space}: {what} could not be delivered ({reason[:200]}); "
                          "see `helpline dead-letters list`")
 
+
+
+class DeskSender(OutboxSender):
+    """The handler of the `hl:outbox:desk` worker: each DeskEvent shown to the agents' desk once, with the
+    same lease, retries for `retry_for` and sent mark as a customer message (marks under `desk`).
+
+    A failure goes to the dead letters and the admins; nothing is reported to the router (the desk is
+    the agents' own view; a notice that could not be shown changes nothing in the case)."""
+
+    def __init__(self, redis: Redis, keys: Keys, desk: Desk, owner: str, **options: object) -> None:
+        super().__init__(redis, keys, desk, owner, **options)  # type: ignore[arg-type]
+        self.desk = desk
+
+    @property
+    def stream(self) -> str:
+        return self.keys.desk
+
+    @property
+    def mark_space(self) -> str:
+        return "desk"
+
+    def _parse(self, fields: Mapping[str, str]) -> Sendable:
+        return from_json(DeskEvent, fields.get("data", ""))
+
+    async def _deliver(self, message: Sendable) -> str | None:
+        assert isinstance(message, DeskEvent)
+        await self.desk.show(message)
+        return None
+
+    def _reports(self, message: Sendable, outcome: SendOutcome) -> list[dict[str, str]]:
+        return []

@@ -62,6 +62,9 @@ class RedisSettings(_Section):
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     # Every key starts with it; on a Cluster it must carry a hash tag, e.g. hl:{acme}:, so all keys share one slot.
     prefix: str = Field("hl:", min_length=1, max_length=64)
+    # How long to wait for a new connection to Redis: a host that drops packets must not hang the start
+    # (or a reconnect) for the system's TCP timeout of minutes; each attempt fails fast and is retried.
+    connect_timeout_seconds: float = Field(5.0, gt=0.0, le=300.0)
 
     @field_validator("url")
     @classmethod

@@ -6,12 +6,16 @@ overflows the recursive composer of pure-Python PyYAML. `check_yaml_limits` look
 event stream first (no recursion, no expansion, about a tenth of the cost of composing) and refuses
 such a file with the line where it goes over; only then does the caller compose or load it.
 
-Used for the knowledge base files (faq/loader.py) and the configuration (bot/settings.py).
+Used for every YAML file Helpline loads: the knowledge base (faq/loader.py), the configuration
+(bot/settings.py), the bot texts (router/texts.py), the vocabularies (router/intents.py) and the saved
+replies (channels/slack/replies.py); `load_yaml_file` is the one way for a file to be read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -93,3 +97,22 @@ def _finish(anchor: str | None, size: int, height: int, anchored: dict[str, tupl
     parent.height = max(parent.height, height + 1)
     if len(open_nodes) - 1 + parent.height > limits.max_depth:  # an alias can bring its own depth
         raise YamlLimitError(line, f"nested more than {limits.max_depth} levels deep (through an alias)")
+
+
+def load_yaml_file(path: Path, limits: YamlLimits | None = None) -> Any:
+    """The one document of the YAML file at `path`, after the limits are checked.
+
+    Raises YamlLimitError (size, depth, aliases) and yaml.YAMLError naming `path` and the line, OSError
+    and UnicodeDecodeError as reading does. The size is checked before the file is read, so a huge file
+    costs nothing.
+    """
+    limits = limits or YamlLimits()
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise YamlLimitError(None, f"{path}: the file is {size} bytes, over the limit of {limits.max_bytes} bytes")
+    text = path.read_text(encoding="utf-8")
+    try:
+        check_yaml_limits(text, limits)
+    except YamlLimitError as error:
+        raise YamlLimitError(error.line, f"{path}: {error.message}") from None
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - the C or pure-Python *safe* loader

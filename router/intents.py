@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 from rapidfuzz.distance import OSA
 
+from faq.bounded_yaml import YamlLimitError, load_yaml_file
 from faq.normalize import has_greek, latin_key, normalize
 
 VOCABULARY_PATH = Path(__file__).with_name("vocabulary")
@@ -400,7 +401,9 @@ def load_vocabularies(languages: Sequence[str], extra: Mapping[str, Mapping[str,
         if not file.exists():
             continue  # a language without its own words still has every other language's
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            data = load_yaml_file(file)
+        except YamlLimitError as error:
+            raise VocabularyError(str(error)) from None  # names the file and the line already
         except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
             raise VocabularyError(f"{file}: cannot read: {error}") from None
         if not isinstance(data, dict):

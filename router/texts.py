@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from faq.bounded_yaml import YamlLimitError, load_yaml_file
+
 log = logging.getLogger(__name__)
 
 # Keys the router uses; a file lacking one falls back to the default language's text.
@@ -100,7 +102,9 @@ def load_texts(path: Path, languages: Sequence[str]) -> Texts:
             log.warning("no bot texts for %s (%s): using %s", language, file, languages[0])
             continue
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            data = load_yaml_file(file)
+        except YamlLimitError as error:
+            raise TextsError(str(error)) from None  # names the file and the line already
         except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
             raise TextsError(f"{file}: cannot read: {error}") from None
         if not isinstance(data, dict):

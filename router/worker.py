@@ -143,6 +143,7 @@ class StreamWorker:
         self._failures: dict[str, int] = {}
         self._last_beat = 0.0
         self._last_reclaim = 0.0
+        self._reclaim_from = "0-0"
         self._last_upkeep = 0.0
         self._held: dict[str, _Held] = {}
         self._local: dict[str, list[_Held]] = {}
@@ -160,16 +161,23 @@ class StreamWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; what was read before that is finished and acknowledged."""
-        await ensure_group(self.redis, self.stream, self.group)
         refresher = asyncio.create_task(self._refresh_claims_forever(stop))
         backoff = 0.5
+        grouped = False  # inside the loop: a Redis still down when the service starts is waited for
         try:
             while not stop.is_set():
                 try:
+                    if not grouped:
+                        await ensure_group(self.redis, self.stream, self.group)
+                        grouped = True
                     await self._beat()
                     await self._upkeep()
                     room = self.max_held - len(self._held)
                     if room <= 0:
+                        # Full, yet what it holds may all wait behind a dead consumer's entry at the head
+                        # of their lanes: only a reclaim can free them, so reclaiming goes on.
+                        for entry_id, fields in await self._reclaim(self.batch):
+                            self._hold(entry_id, fields)
                         self._room.clear()
                         await _sleep_unless(stop, self.block_ms / 1000, self._room)
                         continue
@@ -180,6 +188,14 @@ class StreamWorker:
                     log.warning("%s: Redis unreachable (%s); retrying in %.1fs", self.name, error, backoff)
                     await _sleep_unless(stop, backoff)
                     backoff = min(backoff * 2, 15.0)
+                except ResponseError as error:
+                    if "NOGROUP" not in str(error):
+                        raise
+                    # A Redis that came back without its data (no persistence): the group again, from 0.
+                    log.error("%s: the group %s of %s is gone (Redis restarted empty?); creating it again",
+                              self.name, self.group, self.stream)
+                    grouped = False
+                    await _sleep_unless(stop, backoff)
         finally:
             self.stopping.set()
             if self._lane_tasks:
@@ -300,8 +316,8 @@ class StreamWorker:
                 head = last_head or "?"
             if head is None:
                 return True
-            if queue[0] is not held:
-                return False
+            if queue[0] is not held or held.entry_id in self._taken:
+                return False  # an older entry first, or another consumer has this one now: let it go
             if head != last_head:
                 last_head, waited = head, 0.0
             elif waited >= 2.0:
@@ -314,7 +330,9 @@ class StreamWorker:
             if not await _sleep_unless(self.stopping, pause):
                 return None
             waited += pause
-            pause = min(pause * 2, 0.25)
+            # Up to a second: a lane waits long only for another process's (or a dead one's) entry, and
+            # a thousand lanes asking four times a second starve the event loop that refreshes claims.
+            pause = min(pause * 2, 1.0)
 
     async def _process_safely(self, entry_id: str, fields: Mapping[str, str]) -> _Outcome:
         try:
@@ -336,9 +354,15 @@ class StreamWorker:
         if now - self._last_reclaim < self.upkeep_seconds:
             return []
         self._last_reclaim = now
-        _cursor, claimed, *_deleted = await self.redis.xautoclaim(
-            self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id="0-0",
+        # From where the last call stopped: XAUTOCLAIM looks at no more than 10 x count entries of the
+        # pending list a call, so starting at the beginning each time would never reach idle entries
+        # behind many live ones.
+        cursor, claimed, *_deleted = await self.redis.xautoclaim(
+            self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id=self._reclaim_from,
             count=min(count or self.batch, self.batch * 10))
+        self._reclaim_from = str(cursor or "0-0")
+        for entry_id, _fields in claimed:
+            self._taken.discard(entry_id)  # ours again, also if it was held here when another took it
         entries = [(entry_id, fields) for entry_id, fields in claimed
                    if fields is not None and entry_id not in self._held]
         if entries:
@@ -365,18 +389,23 @@ class StreamWorker:
         period = max(self.claim_idle_ms / 1000 / 3, 0.05)
         while not stop.is_set() or self._held:
             await asyncio.sleep(period)
-            ids = list(self._held)
-            if not ids:
-                continue
             try:
-                ours = await refresh_claims(self.redis, self.stream, self.group, self.name, ids)
+                await self._refresh_once()
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 continue
-            taken = [entry_id for entry_id in ids if entry_id not in ours and entry_id in self._held]
-            if taken:
-                log.warning("%s: %d held entries were reclaimed by another consumer (this one was stalled)",
-                            self.name, len(taken))
-                self._taken.update(taken)
+            except Exception:  # a refresher that dies lets every held entry be taken: keep it alive
+                log.exception("%s: refreshing the claims on %s failed; trying again", self.name, self.stream)
+
+    async def _refresh_once(self) -> None:
+        ids = list(self._held)
+        if not ids:
+            return
+        ours = await refresh_claims(self.redis, self.stream, self.group, self.name, ids)
+        taken = [entry_id for entry_id in ids if entry_id not in ours and entry_id in self._held]
+        if taken:
+            log.warning("%s: %d held entries were reclaimed by another consumer (this one was stalled)",
+                        self.name, len(taken))
+            self._taken.update(taken)
 
     # -- one entry -------------------------------------------------------------------------
     async def _process(self, entry_id: str, fields: Mapping[str, str]) -> _Outcome:

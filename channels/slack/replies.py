@@ -18,8 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from faq.bounded_yaml import YamlLimitError, YamlLimits, load_yaml_file
+
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+REPLY_LIMITS = YamlLimits(max_bytes=256 * 1024, max_depth=8)  # one short text per language
 
 
 def load_saved_replies(folder: Path) -> dict[str, dict[str, str]]:
@@ -31,8 +34,8 @@ def load_saved_replies(folder: Path) -> dict[str, dict[str, str]]:
     for path in sorted(folder.glob("*.yaml")):
         name = path.stem.lower()
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            data = load_yaml_file(path, REPLY_LIMITS)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, YamlLimitError) as error:
             log.warning("saved reply %s left out: %s", path, error)
             continue
         if not _NAME.match(name) or not isinstance(data, dict):

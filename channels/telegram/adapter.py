@@ -127,9 +127,9 @@ class TelegramChannel:
             await self._ensure_identity()
         except (tg.TelegramError, OSError) as error:
             log.warning("telegram: getMe failed (%s); trying again before receiving", self._safe(error))
-        if self.settings.mode == "polling":
+        if self.settings.mode == "polling" and self.settings.receive:
             self._poller = asyncio.create_task(self._poll_forever(), name="telegram-polling")
-        log.info("Telegram channel started (%s%s)", self.settings.mode,
+        log.info("Telegram channel started (%s%s)", self.settings.mode if self.settings.receive else "sending only",
                  f", bot @{self.identity.username}" if self.identity else ", bot not reached yet")
 
     async def stop(self) -> None:
@@ -152,7 +152,7 @@ class TelegramChannel:
         await self.bot.request.shutdown()  # also when getMe never succeeded and the bot was not initialised
 
     def routes(self) -> list[Route]:
-        if self.settings.mode != "webhook":
+        if self.settings.mode != "webhook" or not self.settings.receive:
             return []
         return [("POST", self.settings.webhook_path, self._webhook)]
 
@@ -246,6 +246,8 @@ class TelegramChannel:
     def health(self) -> dict[str, Any]:
         """Polling: whether getUpdates is answered (the shared receive loop's health). Webhook: Telegram
         calls us, so there is nothing to watch from here."""
+        if not self.settings.receive:
+            return {"channel": CHANNEL, "status": "ok", "mode": "sending only"}
         if self.settings.mode == "webhook":
             return {"channel": CHANNEL, "status": "ok", "mode": "webhook"}
         return {**self.receiving.health(), "mode": "polling", "received": self.received}

@@ -29,6 +29,10 @@ class TelegramSettings(DeliverySettings):
     enabled: bool = False
     token: SecretStr | None = None
     mode: Literal["polling", "webhook"] = "polling"
+    # false: this process sends Telegram messages but does not receive (no polling, no webhook route).
+    # Telegram lets one getUpdates poller per bot (a second one gets 409 Conflict), so when `helpline run`
+    # runs in several processes exactly one of them receives.
+    receive: bool = True
     api_base_url: str | None = None  # server root, e.g. http://127.0.0.1:8081; /bot<token> and /file/bot<token> follow
     webhook_path: str = "/telegram/webhook"  # served on the service's HTTP port
     webhook_secret: SecretStr | None = None  # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token

@@ -1,4 +1,4 @@
-"""The agents' commands stay quick: they never import the FAQ matcher, scikit-learn, scipy or a channel SDK.
+"""The agents' commands stay quick: they never import the router, the FAQ matcher, scikit-learn, scipy or a channel SDK.
 
 Checked by what a fresh interpreter has in `sys.modules` after the command, never by timing.
 """
@@ -16,7 +16,12 @@ from tests.bot.test_cli_flow import write_config
 from tests.conftest import REPO
 from tests.drivers import Customer
 
-HEAVY = ("sklearn", "scipy", "faq.matcher", "telegram", "slack_sdk", "slack_bolt", "aiohttp")
+HEAVY = ("sklearn", "scipy", "faq.matcher", "telegram", "slack_sdk", "slack_bolt", "aiohttp",
+         # The router itself (state machine, vocabularies, language detection, rapidfuzz): 50 modules that
+         # showing the queue or a case never uses, ~0.07 s of CPU a command. An action (claim, release)
+         # applies itself through the router when no service runs, so only these are checked for them.
+         "router.engine", "router.intents", "faq.langdetect", "rapidfuzz")
+ROUTER = ("router.engine", "router.intents", "faq.langdetect", "rapidfuzz")
 
 # Runs one command in a fresh interpreter, then prints its exit code and which of HEAVY it loaded.
 PROBE = f"""
@@ -53,7 +58,9 @@ async def test_queue_show_and_case_actions_load_no_matcher_nor_channel_sdk(tmp_p
                  ("case", "release", number, "--agent", "Maria")):
         probe, output = await run_probe(config, *args)
         assert probe["code"] == 0, output
-        assert probe["heavy"] == [], f"helpline {' '.join(args)} imported {probe['heavy']}"
+        allowed = ROUTER if args[0] == "case" and args[1] in ("claim", "release") else ()
+        heavy = [name for name in probe["heavy"] if name not in allowed]
+        assert heavy == [], f"helpline {' '.join(args)} imported {heavy}"
 
     assert (await redis.hgetall(f"{prefix}case:{number}"))["status"] == "queued"  # claimed, then released
     assert await redis.get(f"{prefix}done:{waiting_entry}") is None  # the customer message waits for a worker

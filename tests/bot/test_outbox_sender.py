@@ -192,3 +192,29 @@ async def test_a_stop_cuts_a_long_retry_short_and_leaves_the_entry_for_the_next_
     assert await helpline.redis.exists(helpline.keys.sending("console", message.id)) == 0
     assert await helpline.redis.exists(helpline.keys.sent("console", message.id)) == 0
     assert await list_dead_letters(helpline.redis, helpline.keys) == []
+
+
+async def test_a_sender_whose_lease_lapsed_while_waiting_to_retry_leaves_the_message(
+        helpline: Helpline) -> None:
+    """A process stalled longer than the lease (its lease lapsed, another sender took the message) must
+    not send it as well when its retry comes."""
+    from router.worker import LeavePending
+
+    channel = RecordingChannel()
+    channel.failures = [TemporaryDeliveryError("Telegram: 502"), TemporaryDeliveryError("Telegram: 502")]
+    worker = helpline.channel_sender(channel, block_ms=10)
+    sender = worker.handler
+    message = outbound("once")
+    entry = await queue(helpline, message)
+    lease = helpline.keys.sending("console", message.id)
+
+    async def stalled_past_the_lease(seconds: float) -> None:
+        channel.failures = []
+        await helpline.redis.set(lease, "another-process:send-console", px=60_000)  # it took the message
+
+    sender._sleep = stalled_past_the_lease  # type: ignore[attr-defined]
+    ((_, fields),) = await helpline.redis.xrange(helpline.keys.outbox("console"), entry, entry)
+    with pytest.raises(LeavePending):
+        await sender(entry, fields)
+    assert channel.calls == 1 and channel.sent == []  # the first, failed try only
+    assert await helpline.redis.get(lease) == "another-process:send-console"

@@ -300,3 +300,61 @@ def _order(entry_id: str) -> tuple[int, int]:
     milliseconds, _, sequence = entry_id.partition("-")
     return int(milliseconds), int(sequence)
 
+
+
+async def test_a_full_worker_still_reclaims_the_head_its_entries_wait_for(redis: Redis, stream: str,
+                                                                          running: Running) -> None:
+    """Entries waiting behind a dead consumer's head fill the worker (max_held): it must reclaim that
+    head anyway, or the lane, and with it everything the worker holds, waits for ever."""
+    handled: list[str] = []
+
+    async def handler(entry_id: str, fields: Mapping[str, str]) -> None:
+        handled.append(fields["text"])
+
+    head = await append(redis, stream, "chat", {"text": "first"})
+    await ensure_group(redis, stream, GROUP)
+    await redis.xreadgroup(GROUP, "crashed", {stream: ">"}, count=1)  # read by a process that then died
+    for index in range(4):
+        await append(redis, stream, "chat", {"text": f"later {index}"})
+    worker = make_worker(redis, stream, "w", handler, claim_idle=0.3)
+    worker.max_held = 2
+    running.start(worker)
+
+    async def all_handled() -> bool:
+        return len(handled) == 5
+
+    await eventually(all_handled, "the dead consumer's head reclaimed, then the lane in order")
+    assert handled == ["first", "later 0", "later 1", "later 2", "later 3"]
+    assert head not in {entry["message_id"] for entry in await redis.xpending_range(stream, GROUP, "-", "+", 10)}
+
+
+async def test_an_entry_another_consumer_took_is_let_go_while_it_waits_its_turn(
+        redis: Redis, stream: str, clients: list[Redis], running: Running) -> None:
+    """A held entry reclaimed by someone else while it waited for its lane's head is dropped from the
+    wait (the other consumer handles it), so it does not keep a place in the worker for ever."""
+    gate = asyncio.Event()
+    handled: list[str] = []
+
+    async def slow(entry_id: str, fields: Mapping[str, str]) -> None:
+        await gate.wait()
+        handled.append(fields["text"])
+
+    await append(redis, stream, "chat", {"text": "head"})
+    waiting = await append(redis, stream, "chat", {"text": "behind"})
+    await ensure_group(redis, stream, GROUP)
+    await redis.xreadgroup(GROUP, "other", {stream: ">"}, count=1)  # the head, held by a live consumer
+    worker = make_worker(clients[0], stream, "w", slow, claim_idle=60.0)
+    running.start(worker)
+    await eventually(lambda: _held(worker, waiting), "the second entry held, waiting for the head")
+    await redis.xclaim(stream, GROUP, "other", min_idle_time=0, message_ids=[waiting])  # taken from under it
+    await worker._refresh_once()
+    await eventually(lambda: _not_held(worker, waiting), "the taken entry let go")
+    gate.set()
+
+
+async def _held(worker: StreamWorker, entry_id: str) -> bool:
+    return entry_id in worker._held
+
+
+async def _not_held(worker: StreamWorker, entry_id: str) -> bool:
+    return entry_id not in worker._held

@@ -48,6 +48,9 @@ class FakeBotApi:
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.confirmed_offset = 0
+        # As on Telegram, one poller per bot: a getUpdates arriving while another waits ends that one with 409.
+        self.conflicts = 0
+        self._polls = 0
         self.webhook: dict[str, Any] | None = None
         self.blocked_chats: set[int] = set()
         self.files: dict[str, bytes] = {}
@@ -137,17 +140,24 @@ class FakeBotApi:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         async with self._changed:
+            self._polls += 1
+            poll = self._polls
+            self._changed.notify_all()  # a poll still waiting sees it was overtaken
             if offset:
                 # Telegram forgets what the offset confirms.
                 self.confirmed_offset = max(self.confirmed_offset, offset)
                 self.updates = [update for update in self.updates if update["update_id"] >= offset]
                 self._changed.notify_all()
             deadline = time.monotonic() + timeout
-            while not self.updates and (left := deadline - time.monotonic()) > 0:
+            while not self.updates and (left := deadline - time.monotonic()) > 0 and poll == self._polls:
                 try:
                     await asyncio.wait_for(self._changed.wait(), left)
                 except TimeoutError:
                     break
+            if poll != self._polls:
+                self.conflicts += 1
+                return _error(409, "Conflict: terminated by other getUpdates request; make sure that only one "
+                                   "bot instance is running")
             return _ok(list(self.updates[: int(params.get("limit") or 100)]))
 
     async def _sendMessage(self, params: dict[str, Any]) -> web.Response:

@@ -168,6 +168,23 @@ async def test_getupdates_conflict_and_server_errors_do_not_stop_polling(fake: F
     assert await wait_until(lambda: inbox(redis, prefix), timeout=15)
 
 
+async def test_a_second_poller_is_refused_as_telegram_refuses_it(fake: FakeBotApi, channel_factory) -> None:
+    """The fake keeps Telegram's rule (one getUpdates at a time per bot), so a test that polls from two
+    processes fails instead of measuring something no real deployment can do."""
+    await channel_factory()
+    await channel_factory()
+    await fake.wait_for(lambda: fake.conflicts > 0)
+
+
+async def test_a_sending_only_process_never_polls_and_still_sends(fake: FakeBotApi, channel_factory) -> None:
+    channel = await channel_factory(receive=False)
+    await fake.push(text_update(41, "Where is my parcel?", chat_id=CHAT, message_id=7))
+    assert await channel.deliver(outbound("Hello")) is not None
+    await asyncio.sleep(0.5)
+    assert fake.calls_of("getUpdates") == [] and fake.updates  # nobody took the update
+    assert channel.routes() == [] and channel.health()["mode"] == "sending only"
+
+
 async def test_a_customer_file_can_be_fetched(fake: FakeBotApi, channel_factory) -> None:
     fake.files["doc-1"] = b"%PDF-1.7 invoice"
     channel = await channel_factory()
