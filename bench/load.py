@@ -30,7 +30,6 @@ import math
 import os
 import pstats
 import resource
-import signal
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere without installin
 import redis as sync_redis  # noqa: E402
 import yaml  # noqa: E402
 
+from tests.faults.harness import stop_process  # noqa: E402
 from tests.redis_server import PrivateRedis  # noqa: E402
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi, text_update  # noqa: E402
 
@@ -158,14 +158,6 @@ async def spawn(command: list[str], log: Path) -> asyncio.subprocess.Process:
                                                     stdout=output, stderr=output)
 
 
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 60)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 def worker_pids(client: sync_redis.Redis) -> set[int]:
@@ -312,7 +304,7 @@ class Bench:
 
     async def __aexit__(self, *exc_info: object) -> None:
         for process in [*self.extra, *([self.front] if self.front else [])]:
-            await stop(process)
+            await stop_process(process)
         if self.client is not None:
             self.client.close()
         self.redis.stop()
@@ -461,7 +453,7 @@ async def profile_worker(folder: Path, questions: Sequence[str], count: int, out
         await wait_for(lambda: profiled.pid in bench.workers(), 120, "the profiled worker up")
         await bench.drive("faq", 30, None, 30)  # warm
         await bench.drive("faq", count, None, 120)
-        await stop(profiled)  # cProfile writes the file as the worker exits
+        await stop_process(profiled)  # cProfile writes the file as the worker exits
     for sort in ("cumulative", "tottime"):
         print(f"\n### cProfile of one worker process, FAQ burst, top 25 by {sort}\n\n```")
         stats = pstats.Stats(str(output), stream=sys.stdout)

@@ -188,13 +188,8 @@ class Service:
 
     async def stop(self, index: int) -> None:
         process = self.processes[index]
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 60)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        if process is not None:
+            await stop_process(process)
         self.processes[index] = None
 
     async def stop_all(self) -> None:
@@ -393,3 +388,14 @@ def measure(name: str, asked: dict[tuple[int, int], float], answers: list[tuple[
                    delivered_twice=twice, out_of_order=out_of_order, worst_delay=delays[-1] if delays else 0.0,
                    p99_delay=p99, elapsed=elapsed, twice_unexplained=unexplained, twice_at=twice_at,
                    twice_timed_out=timed_out)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, and SIGKILL if it has not stopped within a minute."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 60)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
