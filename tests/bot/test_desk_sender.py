@@ -128,7 +128,9 @@ async def test_a_second_desk_sender_leaves_an_event_the_first_is_still_showing(r
 
 async def test_a_desk_that_keeps_failing_is_retried_for_retry_for_then_dead_lettered(
         redis: Redis, prefix: str) -> None:
-    settings = make_settings(prefix).model_dump(mode="json")
+    base = make_settings(prefix)
+    settings = base.model_dump(mode="json")
+    settings["redis"]["url"] = base.redis.url.get_secret_value()  # a dump masks the secret
     settings["channels"] = {**settings.get("channels", {}), "slack": {**settings["channels"].get("slack", {}),
                                                                       "retry_for": 1.5}}
     from bot.settings import Settings
