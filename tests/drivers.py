@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -100,3 +102,19 @@ async def case_hash(helpline: Helpline, number: int) -> dict[str, str]:
 
 async def events(helpline: Helpline) -> list[dict[str, str]]:
     return [fields for _, fields in await helpline.redis.xrange(helpline.keys.events)]
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Settings]:
+    """`helpline run` (bot.app.serve) in this event loop until the block ends, once it is ready."""
+    from bot.app import serve
+
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready))
+    await asyncio.wait_for(ready.wait(), 20)
+    try:
+        yield settings
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

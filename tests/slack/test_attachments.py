@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import Helpline, serve
+from bot.app import Helpline
 from bot.settings import (
     ChannelsSettings,
     ConsoleChannelSettings,
@@ -33,7 +33,7 @@ from router.messages import (
 )
 from router.worker import StreamWorker
 from tests.conftest import make_settings
-from tests.drivers import Customer
+from tests.drivers import Customer, serving
 from tests.slack.conftest import SUPPORT, TEAMS, slack_section
 from tests.slack.fake_slack import Failure, FakeSlack
 from tests.slack.test_desk import open_case, show_desk
@@ -235,13 +235,8 @@ async def service(bot_api: FakeBotApi, fake: FakeSlack, prefix: str) -> AsyncIte
         "channels": ChannelsSettings(console=ConsoleChannelSettings(enabled=False),
                                      telegram=telegram_settings(bot_api),
                                      slack=SlackSettings.model_validate(slack_section(fake)))})
-    ready = asyncio.Event()
-    task = asyncio.create_task(serve(settings, ready))
-    await asyncio.wait_for(ready.wait(), 20)
-    yield settings
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    async with serving(settings):
+        yield settings
 
 
 async def until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:

@@ -3,7 +3,6 @@ effort whose presses come back as the options, a typed comment, and a repeated p
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -11,10 +10,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.agent_desk import act
-from bot.app import Helpline, serve
+from bot.app import Helpline
 from bot.settings import ChannelsSettings, ConsoleChannelSettings, FeedbackSettings, Settings
 from router.messages import ActionKind
 from tests.conftest import make_settings
+from tests.drivers import serving
 from tests.telegram.conftest import telegram_settings
 from tests.telegram.fake_bot_api import FakeBotApi, callback_update, text_update
 from tests.telegram.test_flow import next_text, texts
@@ -27,13 +27,8 @@ async def service(fake: FakeBotApi, prefix: str, redis: Redis) -> AsyncIterator[
     settings = make_settings(prefix).model_copy(update={
         "channels": ChannelsSettings(console=ConsoleChannelSettings(enabled=False), telegram=telegram_settings(fake)),
         "feedback": FeedbackSettings(nps=True, ces=True, comment=True)})
-    ready = asyncio.Event()
-    task = asyncio.create_task(serve(settings, ready))
-    await asyncio.wait_for(ready.wait(), 20)
-    yield settings
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    async with serving(settings):
+        yield settings
 
 
 def keyboard(params: dict) -> list[list[str]]:

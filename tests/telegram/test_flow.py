@@ -20,6 +20,7 @@ from bot.app import Helpline, serve
 from bot.settings import ChannelsSettings, ConsoleChannelSettings, Settings
 from router.messages import ActionKind
 from tests.conftest import REPO, make_settings
+from tests.drivers import serving
 from tests.telegram.conftest import telegram_settings
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi, callback_update, text_update
 
@@ -46,13 +47,8 @@ async def service(fake: FakeBotApi, prefix: str, redis: Redis) -> AsyncIterator[
     base = make_settings(prefix)
     settings = base.model_copy(update={"channels": ChannelsSettings(
         console=ConsoleChannelSettings(enabled=False), telegram=telegram_settings(fake))})
-    ready = asyncio.Event()
-    task = asyncio.create_task(serve(settings, ready))
-    await asyncio.wait_for(ready.wait(), 20)
-    yield settings
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    async with serving(settings):
+        yield settings
 
 
 async def test_customer_case_agent_reply_and_rating(fake: FakeBotApi, service: Settings) -> None:
