@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -59,12 +56,6 @@ def event(text: str, case: int = 7) -> DeskEvent:
 
 async def queue(helpline: Helpline, desk_event: DeskEvent) -> str:
     return await append(helpline.redis, helpline.keys.desk, f"case:{desk_event.case}", {"data": to_json(desk_event)})
-
-
-@pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 async def test_a_shown_event_is_not_shown_again_when_redis_fails_at_the_mark(

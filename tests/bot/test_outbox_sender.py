@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -61,12 +59,6 @@ def outbound(text: str, address: str = "chat-1") -> OutboundMessage:
 async def queue(helpline: Helpline, message: OutboundMessage) -> str:
     return await append(helpline.redis, helpline.keys.outbox("console"), message.conversation,
                         {"data": to_json(message)})
-
-
-@pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 async def test_a_sent_message_is_not_sent_again_when_redis_fails_at_the_mark(

@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from tests.redis_server import PrivateRedis
 
 pytestmark = pytest.mark.timeout(180)
 PREFIX = "hl:"
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 def worker_pids(client: sync_redis.Redis) -> set[int]:
