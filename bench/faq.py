@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
         print(f"no sets (folders with kb/ and dev.jsonl) in {data}", file=sys.stderr)
         return 1
     print(f"answer_at={answer_at} suggest_at={suggest_at} languages={','.join(LANGUAGES)}")
-    header = ["set", *COLUMNS, "cpu_ms", "build_s", "build_cpu", "entries", "questions"]
+    header = ["set", *COLUMNS, "cpu_ms", "quick_share", "build_s", "build_cpu", "entries", "questions"]
     widths = [max(len(h), 7) for h in header]
     print("  ".join(f"{h:>{w}}" if i else f"{h:<10}" for i, (h, w) in enumerate(zip(header, widths))))
     described = set()
@@ -91,11 +91,13 @@ def main(argv: list[str]) -> int:
         kb = load_knowledge_base(folder / "kb", LANGUAGES, factory_for(folder / "kb"))
         build, build_cpu = time.perf_counter() - started, time.process_time() - cpu
         cases = read_cases(folder / "dev.jsonl")
-        cpu = time.process_time()
+        cpu, quick = time.process_time(), kb.quick_matches
         report = evaluate(kb, cases, answer_at=answer_at, suggest_at=suggest_at).to_dict()
         cpu_ms = (time.process_time() - cpu) * 1000 / max(len(cases), 1)  # evaluate matches each case once
+        # Share of messages answered without the sentence encoder (see faq/quick.py).
+        quick_share = (kb.quick_matches - quick) / max(len(cases), 1)
         cells = [_cell(report[c]) for c in COLUMNS] + [
-            f"{cpu_ms:.2f}", f"{build:.3f}", f"{build_cpu:.3f}", str(len(kb.entries)), str(kb.question_count)]
+            f"{cpu_ms:.2f}", f"{quick_share:.3f}", f"{build:.3f}", f"{build_cpu:.3f}", str(len(kb.entries)), str(kb.question_count)]
         print("  ".join([f"{folder.name:<10}", *(f"{c:>{w}}" for c, w in zip(cells, widths[1:]))]))
         described.add(kb.describe())
     print(f"matcher: {'; '.join(sorted(described))}")

@@ -33,10 +33,10 @@ from .model import Entry
 
 log = logging.getLogger(__name__)
 
-BUILD_FORMAT = 1  # the file's layout and the meaning of its arrays; a file of another format is ignored
+BUILD_FORMAT = 2  # the file's layout and the meaning of its arrays; a file of another format is ignored
 # The modules whose code shapes a build: a release that changes any of them retrains, whatever BUILD_FORMAT says.
 _CODE = ("analyzers", "buildcache", "calibration", "coverage", "encoder", "features", "langprofile", "matcher",
-         "normalize", "training", "wordvectors")
+         "normalize", "quick", "training", "wordvectors")
 MAX_FILE_BYTES = 2 << 30  # far above any FAQ's build (10,000 questions: ~40 MB); bounds what a read allocates
 
 
@@ -61,6 +61,10 @@ class MatcherBuild:
     sentence_axes: np.ndarray | None = None
     # The language profile (`langprofile`): trigram counts per language of the samples and the questions.
     profile: Mapping[str, Mapping[str, int]] | None = None
+    # The quick path's classifier on n-grams and word vectors alone (`quick`), in a build with a sentence model.
+    quick_weights: sp.csr_matrix | None = None  # n-gram features x entries
+    quick_vector_weights: np.ndarray | None = None  # word-vector dimensions x entries
+    quick_bias: np.ndarray | None = None
 
 
 def build_key(entries: Mapping[str, Entry], encoder_identity: str, calibration: object) -> bytes:
@@ -168,10 +172,14 @@ def _to_arrays(build: MatcherBuild) -> dict[str, np.ndarray]:
     for name, texts in (("entry_ids", build.entry_ids), ("prepared", build.prepared), ("embedded", build.embedded),
                         ("char_vocabulary", build.vocabularies[0]), ("word_vocabulary", build.vocabularies[1])):
         arrays[f"{name}_text"], arrays[f"{name}_lengths"] = _pack(texts)
-    for name, matrix in (("weights", build.weights), ("questions", build.questions)):
+    matrices = [("weights", build.weights), ("questions", build.questions)]
+    if build.quick_weights is not None:
+        matrices.append(("quick_weights", build.quick_weights))
+    for name, matrix in matrices:
         arrays.update({f"{name}_data": matrix.data, f"{name}_indices": matrix.indices,
                        f"{name}_indptr": matrix.indptr, f"{name}_shape": np.asarray(matrix.shape, dtype=np.int64)})
-    for name in ("embeddings", "embedding_owners", "embedding_weights", "sentence_mean", "sentence_axes"):
+    for name in ("embeddings", "embedding_owners", "embedding_weights", "sentence_mean", "sentence_axes",
+                 "quick_vector_weights", "quick_bias"):
         value = getattr(build, name)
         if value is not None:
             arrays[name] = np.asarray(value)
@@ -219,6 +227,7 @@ def _from_arrays(arrays: Mapping[str, np.ndarray]) -> MatcherBuild:
         mean, axes = _floats(mean, 1), _floats(axes, 2)
         if axes.shape[0] != mean.shape[0]:
             raise ValueError(f"sentence axes {axes.shape} do not fit a centre of {mean.shape[0]} dimensions")
+    quick = _quick(arrays, features, entries, embeddings)
     profile = None
     if "profile_sizes" in arrays:
         languages = _unpack(arrays["profile_languages_text"], arrays["profile_languages_lengths"])
@@ -236,7 +245,23 @@ def _from_arrays(arrays: Mapping[str, np.ndarray]) -> MatcherBuild:
         vocabularies=vocabularies, idfs=idfs, weights=weights, bias=bias, questions=questions,
         embeddings=embeddings, embedding_owners=embedding_owners, embedding_weights=embedding_weights,
         embedded=texts["embedded"], sentence_mean=mean, sentence_axes=axes, profile=profile,
+        quick_weights=quick[0], quick_vector_weights=quick[1], quick_bias=quick[2],
     )
+
+
+def _quick(arrays: Mapping[str, np.ndarray], features: int, entries: int, embeddings: np.ndarray | None
+           ) -> tuple[sp.csr_matrix | None, np.ndarray | None, np.ndarray | None]:
+    """The quick path's arrays (all three, or none), checked against the build's sizes."""
+    present = [name in arrays for name in ("quick_weights_shape", "quick_vector_weights", "quick_bias")]
+    if not any(present):
+        return None, None, None
+    if not all(present) or embeddings is None:
+        raise ValueError("a quick path with parts missing, or without embeddings")
+    weights = _csr(arrays, "quick_weights", (features, entries))
+    vector_weights, bias = _floats(arrays["quick_vector_weights"], 2), _floats(arrays["quick_bias"], 1)
+    if bias.shape != (entries,) or vector_weights.shape[1] != entries or vector_weights.shape[0] >= embeddings.shape[1]:
+        raise ValueError(f"quick path weights {vector_weights.shape} and biases {bias.shape} for {entries} entries")
+    return weights, vector_weights, bias
 
 
 def _pack(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

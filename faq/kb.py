@@ -46,6 +46,11 @@ class KnowledgeBase:
         return getattr(self._matcher, "warm_up", None)
 
     @property
+    def quick_matches(self) -> int:
+        """How many messages the matcher's quick path answered without the sentence encoder (see `quick`)."""
+        return int(getattr(self._matcher, "quick_matches", 0))
+
+    @property
     def question_count(self) -> int:
         """How many questions the entries hold, over all languages."""
         return sum(len(qs) for entry in self.entries.values() for qs in entry.questions.values())
@@ -61,7 +66,7 @@ class KnowledgeBase:
         if language is None or language not in self.languages:
             language = detect_language(text, lang_hint, self.languages, self.language_profile)
         rank_in_scope = getattr(self._matcher, "rank_in_scope", None)  # a matcher of its own may not have it
-        ranked, in_scope = rank_in_scope(text, MAX_MATCHES, language) if rank_in_scope \
+        ranked, in_scope = rank_in_scope(text, MAX_MATCHES, language, answer_at=answer_at) if rank_in_scope \
             else (self._matcher.rank(text, MAX_MATCHES), None)
         matches = tuple(Match(entry_id, score, self.entries[entry_id].team) for entry_id, score in ranked)
         decision, offered = decide(matches, answer_at, suggest_at, in_scope)

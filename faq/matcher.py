@@ -27,6 +27,7 @@ from .features import FeatureSpace, needs_latin, prepare
 from .langprofile import LanguageProfile, questions_profile
 from .model import Entry
 from .normalize import latin_key, normalize, strip_accents
+from .quick import QuickModel
 from .respell import Spelling
 from .scope import SENTENCE_SCOPE, ScopeModel
 from .wordvectors import WordVectors, builtin_word_vectors
@@ -90,6 +91,11 @@ class SideBySide:
         (first, first_scale), (second, second_scale) = self._parts
         read = first.embed_one(text, language) if isinstance(first, CentredSentences) else first.embed_one(text)
         return np.concatenate([first_scale * read, second_scale * second.embed_one(text)]).astype(np.float32)
+
+    @property
+    def second_part(self) -> tuple[Encoder, float]:
+        """The second encoder (the word vectors beside a sentence model) and the scale of its part."""
+        return self._parts[1]
 
     def embed_one_cheaply(self, text: str) -> np.ndarray:
         """`embed_one` with the first encoder's part left at zeros (the second one's alone computed)."""
@@ -183,9 +189,9 @@ BUILTIN = _Builtin()
 class Matcher(Protocol):
     """Scores entries for a message: (entry id, score in 0..1), best first.
 
-    A matcher may also have `rank_in_scope(text, limit, language)`: the same ranking of a message in a
-    detected language, and a 0..1 score that the message is one the knowledge base covers at all, the
-    bar for offering choices (see `scope`).
+    A matcher may also have `rank_in_scope(text, limit, language, *, answer_at)`: the same ranking of a
+    message in a detected language, and a 0..1 score that the message is one the knowledge base covers
+    at all, the bar for offering choices (see `scope`); `answer_at` is the score the decision answers at.
     """
 
     def rank(self, text: str, limit: int) -> list[tuple[str, float]]: ...
@@ -233,6 +239,7 @@ class ClassifierMatcher:
         self._encoder = encoder
         self.description = describe_encoder(encoder)  # what matches, for /healthz and `faq eval`
         self.cheap_matches = 0  # messages matched without the sentence model (see evidence)
+        self.quick_matches = 0  # messages answered by the quick path (see `quick`)
         # Set by `matcher_factory` when the sentence model waits for its embeddings: fills the cache
         # (stopping early when told to) and says whether it finished; a rebuild then uses the model.
         self.warm_up: Callable[[Callable[[], bool]], bool] | None = None
@@ -271,6 +278,7 @@ class ClassifierMatcher:
             self._owners = np.zeros(0, dtype=np.int64)
             self._vocabulary = Vocabulary(())
             self._space: FeatureSpace | None = None
+            self._quick: QuickModel | None = None
             return
         self._latin = build.latin
         self._owners = build.owners
@@ -287,11 +295,33 @@ class ClassifierMatcher:
             sentences.restore(build.sentence_mean, build.sentence_axes, build.embedded)
         if build.profile is not None:
             self.language_profile = LanguageProfile({language: Counter(counts) for language, counts in build.profile.items()})
+        self._quick = self._quick_model(build)
         self.build = build
+
+    def _quick_model(self, build: MatcherBuild) -> QuickModel | None:
+        """The quick path of a build with a sentence model (see `quick`); raises ValueError when its
+        arrays do not fit this matcher's word vectors."""
+        if build.quick_weights is None or build.quick_vector_weights is None or build.quick_bias is None \
+                or build.embeddings is None or not isinstance(self._encoder, SideBySide):
+            return None
+        words, scale = self._encoder.second_part
+        first = self._encoder.first.dimension
+        if build.quick_vector_weights.shape[0] != words.dimension or build.embeddings.shape[1] != first + words.dimension:
+            raise ValueError(f"quick path weights for {build.quick_vector_weights.shape[0]}-dimensional word vectors, "
+                             f"not {words.dimension}")
+        rows = len(build.owners)  # the questions as written come first among the embedded rows
+        return QuickModel(weights=build.quick_weights, vector_weights=build.quick_vector_weights, bias=build.quick_bias,
+                          question_vectors=build.embeddings[:rows, first:] / np.float32(scale),
+                          question_owners=build.owners, nearest_weight=float(words.nearest_weight))
 
     def evidence(self, text: str, language: str | None = None) -> Evidence | None:
         """Classifier values and closest-question cosines for every entry; None when nothing can match.
         `language`, when known, is the message's (an encoder that does not read it is left out)."""
+        lexical = self._lexical(text)
+        return None if lexical is None else self._evidence(text, language, *lexical)
+
+    def _lexical(self, text: str) -> tuple[sp.csr_matrix, np.ndarray] | None:
+        """The message's n-gram row and each entry's closest-question cosine by n-grams; None when nothing can match."""
         if self._space is None:
             return None
         prepared = prepare(text, self._latin)
@@ -300,10 +330,13 @@ class ClassifierMatcher:
         vector = self._space.transform_one(prepared)
         if vector.nnz == 0 and self._encoder is None:
             return None
-        classifier = np.asarray((vector @ self._weights).todense()).ravel() + self._bias
         per_question = np.asarray((vector @ self._questions).todense()).ravel()
         nearest = np.zeros(len(self._entry_ids), dtype=np.float64)
         np.maximum.at(nearest, self._owners, per_question)
+        return vector, nearest
+
+    def _evidence(self, text: str, language: str | None, vector: sp.csr_matrix, nearest: np.ndarray) -> Evidence:
+        classifier = np.asarray((vector @ self._weights).todense()).ravel() + self._bias
         if self._encoder is None:
             return Evidence(classifier, nearest)
         if isinstance(self._encoder, SideBySide) and float(nearest.max(initial=0.0)) >= NEAR_EXACT:
@@ -330,15 +363,24 @@ class ClassifierMatcher:
         """Entries for `text`, best first, at most `limit`."""
         return self.rank_in_scope(text, limit)[0]
 
-    def rank_in_scope(self, text: str, limit: int, language: str | None = None) -> tuple[list[tuple[str, float]], float | None]:
+    def rank_in_scope(self, text: str, limit: int, language: str | None = None, *,
+                      answer_at: float = 1.0) -> tuple[list[tuple[str, float]], float | None]:
         """`rank` of a message in `language` (None: unknown), and the score that the message is one the
         knowledge base covers (see `scope`); None when this matcher has no scope model (then the best
-        score is the bar for offering choices)."""
+        score is the bar for offering choices). With `answer_at` (the decision's), a message the quick
+        path is sure of at that score is ranked by it alone, without the sentence encoder (see `quick`)."""
         if limit <= 0:
             return [], None
-        evidence = self.evidence(text, language)
-        if evidence is None:
+        lexical = self._lexical(text)
+        if lexical is None:
             return [], None
+        if self._quick is not None and isinstance(self._encoder, SideBySide):
+            words = self._encoder.second_part[0].embed_one(text)
+            sure = self._quick.answer(*lexical, words, limit, answer_at)
+            if sure is not None:
+                self.quick_matches += 1
+                return [(self._entry_ids[index], score) for index, score in sure], None
+        evidence = self._evidence(text, language, *lexical)
         order = _top(evidence.classifier, limit)
         scores = self._calibration.scores(evidence.classifier, evidence.nearest, order, evidence.semantic)
         ranked = sorted(zip(order, scores), key=lambda pair: -pair[1])
@@ -412,6 +454,17 @@ def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | Senten
     lexical = space.size
     sentences = encoder.first if isinstance(encoder, SideBySide) else None
     centred = sentences if isinstance(sentences, CentredSentences) else None
+    quick_weights = quick_vector_weights = quick_bias = None
+    if centred is not None and isinstance(encoder, SideBySide) and embeddings is not None:
+        # The quick path's own classifier (see `quick`): the question rows as written (the first ones
+        # embedded), their word vectors alone, as the matcher without a sentence model learns them.
+        words, scale = encoder.second_part
+        vectors = embeddings[:len(originals), centred.dimension:] / scale
+        quick, quick_bias = train_one_vs_rest(
+            sp.hstack([questions, sp.csr_matrix(words.feature_weight * vectors)], format="csr", dtype=np.float32),
+            question_owners, len(entries))
+        quick_weights = sp.csr_matrix(quick[:, :lexical].T)
+        quick_vector_weights = np.asarray(quick[:, lexical:].todense()).T * words.feature_weight
     return MatcherBuild(
         entry_ids=tuple(entry.id for entry in entries.values()), latin=latin, owners=question_owners,
         prepared=tuple(texts), vocabularies=(tuple(space.vocabularies[0]), tuple(space.vocabularies[1])),
@@ -427,6 +480,8 @@ def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | Senten
         sentence_axes=centred.axes if centred is not None else None,
         # Learnt here so that it is saved too: a loaded knowledge base then detects languages at once.
         profile={language: dict(counts) for language, counts in questions_profile(entries.values()).counts.items()},
+        quick_weights=quick_weights, quick_vector_weights=quick_vector_weights,
+        quick_bias=None if quick_bias is None else np.asarray(quick_bias, dtype=np.float64),
     )
 
 

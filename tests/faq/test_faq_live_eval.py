@@ -283,7 +283,8 @@ def test_evaluate_says_per_entry_which_are_missed_and_which_take_others(shop_kb_
 class ScopedMatcher(ScriptedMatcher):
     """The scripted ranking plus a scope score: high for the FAQ's own words, low otherwise."""
 
-    def rank_in_scope(self, text: str, limit: int, language: str | None = None) -> tuple[list[tuple[str, float]], float | None]:
+    def rank_in_scope(self, text: str, limit: int, language: str | None = None, *,
+                      answer_at: float = 1.0) -> tuple[list[tuple[str, float]], float | None]:
         return self.rank(text, limit), 0.9 if text in ("zzz", "can i send back") else 0.1
 
 
