@@ -29,7 +29,7 @@ from router.lanes import append as append_to_lane
 from router.messages import InboundMessage, inbox_fields
 from router.sweeper import sweep_forever
 from router.texts import load_texts
-from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
+from router.worker import StreamWorker, inbox_worker, live_workers, processed_counter, worker_name
 
 if TYPE_CHECKING:
     from channels.base import Channel, ChannelContext, Desk
@@ -166,7 +166,8 @@ class Helpline:
         worker = StreamWorker(self.redis, self.keys.outbox(channel.name), OUTBOX_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_conversation_of, stopping=sender.stopping)
+                              concurrency_key=_conversation_of, stopping=sender.stopping,
+                              counter=processed_counter(self.keys, f"outbox:{channel.name}"))
         self.workers.append(worker)
         return worker
 
@@ -183,7 +184,8 @@ class Helpline:
         worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_case_of, stopping=sender.stopping)
+                              concurrency_key=_case_of, stopping=sender.stopping,
+                              counter=processed_counter(self.keys, "desk"))
         self.workers.append(worker)
         return worker
 
