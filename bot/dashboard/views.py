@@ -56,7 +56,7 @@ _SESSION: web.RequestKey[Session] = web.RequestKey("dashboard_session")
 def add_dashboard(app: web.Application, helpline: Helpline, reports: ReportSource | None = None) -> None:
     """Serve the dashboard on `app`; `reports` computes a report's JSON (default: router's build_report)."""
     settings = helpline.settings.dashboard
-    app[GATE] = Gate(settings)
+    app[GATE] = Gate(settings, helpline.redis, helpline.keys)
     app[REPORTS] = ReportCache(reports or _report_source(helpline), ttl_seconds=min(settings.refresh_seconds, 30.0))
     app[DASHBOARD_HELPLINE] = helpline
     app.middlewares.append(_headers_and_login)

@@ -163,6 +163,24 @@ async def test_failed_logins_are_limited_even_for_the_right_password(server: Ser
             assert COOKIE_NAME not in response.cookies
 
 
+async def test_failed_logins_count_across_the_processes_of_one_installation(server: Server, helpline: Helpline,
+                                                                            settings: Settings) -> None:
+    other_process = Helpline(settings, redis=helpline.redis)  # another process's app on the same Redis
+    runner = await start_http_server(other_process, "127.0.0.1", 0)
+    other = Server(runner.addresses[0][1], [])
+    try:
+        for target in (server, other, server, other, server):
+            async with target.session() as client:
+                async with client.post("/dashboard/login", data={"user": "maria", "password": "guess"}) as response:
+                    assert response.status == 401
+        async with other.session() as client:
+            async with client.post("/dashboard/login", data={"user": "maria", "password": "maria's password"},
+                                   allow_redirects=False) as response:
+                assert response.status == 429
+    finally:
+        await runner.cleanup()
+
+
 async def test_logout_forgets_the_cookie_and_cross_site_posts_are_refused(server: Server) -> None:
     client = await server.logged_in()
     async with client:
