@@ -486,7 +486,7 @@ class StreamWorker:
             return
         amount, self._uncounted = self._uncounted, 0
         try:
-            await self.redis.hincrby(self.counter[0], self.counter[1], amount)
+            await self.redis.hincrby(self.counter[0], self.counter[1], amount)  # type: ignore[misc]
         except BaseException:
             self._uncounted += amount  # tried again next time
             raise

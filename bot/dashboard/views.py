@@ -221,7 +221,8 @@ async def live_json(request: web.Request) -> web.Response:
     helpline = request.app[DASHBOARD_HELPLINE]
     try:
         query = parse_query({"team": request.query.get("team", "")}, time.time())
-        state = await live_state(helpline.redis, helpline.keys, helpline.settings.teams, team=query.team)
+        state = await live_state(helpline.redis, helpline.keys, helpline.settings.teams, team=query.team,
+                                 sla=helpline.sla_rules)
     except QueryError as error:
         raise web.HTTPBadRequest(text=f"{error}\n") from None
     except (RedisError, OSError) as error:
