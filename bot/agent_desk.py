@@ -281,12 +281,9 @@ def format_duration(seconds: float) -> str:
 
 def sla_text(sla: Mapping[str, Any] | None) -> str:
     """A waiting case's first-response SLA in a listing: `SLA ok, 12m00s left`, `SLA breached 3m00s ago`."""
-    if not sla:
-        return ""
-    left = float(sla["left_seconds"])
-    text = (f"SLA breached {format_duration(-left)} ago" if sla["state"] == "breached"
-            else f"SLA {str(sla['state']).replace('_', ' ')}, {format_duration(left)} left")
-    return text + (" (paused: outside business hours)" if sla.get("paused") else "")
+    from router.sla import describe
+
+    return describe(sla, format_duration)
 
 
 class CoreDesk:

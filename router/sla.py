@@ -9,7 +9,7 @@ point), or breached (past the target), with the working seconds left.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -98,3 +98,16 @@ class SlaRules:
 
     def status(self, case: Case, now: float) -> SlaStatus | None:
         return sla_status(case, self.policies.get(case.team), self.hours.get(case.team), now)
+
+
+def describe(sla: Mapping[str, object] | None, duration: Callable[[float], str]) -> str:
+    """A listing's words for `SlaStatus.to_json()`: `SLA ok, 12m left`, `SLA breached 3m ago`; "" for None."""
+    if not sla:
+        return ""
+    try:
+        left = float(sla["left_seconds"])  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        return ""
+    text = (f"SLA breached {duration(-left)} ago" if left <= 0 or sla.get("state") == SlaState.BREACHED
+            else f"SLA {'near breach' if sla.get('state') == SlaState.NEAR_BREACH else 'ok'}, {duration(left)} left")
+    return text + (" (paused: outside business hours)" if sla.get("paused") else "")
