@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -144,8 +144,10 @@ async def case_details(helpline: Helpline, number: int) -> dict[str, Any] | None
     }
 
 
-async def queue_listing(helpline: Helpline, team: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Waiting cases per team, first to be served first, as the JSON of `helpline queue --json`."""
+async def queue_listing(helpline: Helpline, team: str | None = None,
+                        now: float | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Waiting cases per team, first to be served first, as the JSON of `helpline queue --json`; `sla`
+    is the first-response SLA state (router/sla.py SlaStatus.to_json), null when the team has none."""
     if team:
         teams = [team]
     else:
@@ -156,7 +158,7 @@ async def queue_listing(helpline: Helpline, team: str | None = None) -> dict[str
         queues: list[list[str]] = await pipe.execute()
     cases = await _load_cases(helpline, [int(number) for numbers in queues for number in numbers])
     latest = await latest_customer_lines(helpline, [case.conversation for case in cases.values()])
-    now = time.time()
+    now = time.time() if now is None else now
     listing: dict[str, list[dict[str, Any]]] = {}
     for name, numbers in zip(teams, queues):
         listing[name] = []
@@ -164,8 +166,10 @@ async def queue_listing(helpline: Helpline, team: str | None = None) -> dict[str
             case = cases.get(int(number))
             if case is None:
                 continue
+            status = helpline.sla_rules.status(case, now)
             listing[name].append({"position": position, "waiting_seconds": round(now - case.queued_at, 1),
-                                  **_summary(case, latest.get(case.conversation))})
+                                  **_summary(case, latest.get(case.conversation)),
+                                  "sla": None if status is None else status.to_json()})
     return listing
 
 
@@ -273,6 +277,13 @@ def format_duration(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+def sla_text(sla: Mapping[str, Any] | None) -> str:
+    """A waiting case's first-response SLA in a listing: `SLA ok, 12m00s left`, `SLA breached 3m00s ago`."""
+    from router.sla import describe
+
+    return describe(sla, format_duration)
 
 
 class CoreDesk:

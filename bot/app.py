@@ -27,9 +27,10 @@ from router.config import FeedbackConfig, RouterConfig
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
 from router.lanes import append as append_to_lane
 from router.messages import InboundMessage, inbox_fields
+from router.sla import SlaRules
 from router.sweeper import sweep_forever
 from router.texts import load_texts
-from router.worker import StreamWorker, inbox_worker, live_workers, worker_name
+from router.worker import StreamWorker, inbox_worker, live_workers, processed_counter, worker_name
 
 if TYPE_CHECKING:
     from channels.base import Channel, ChannelContext, Desk
@@ -108,6 +109,14 @@ class Helpline:
         return self._knowledge_base
 
     @cached_property
+    def sla_rules(self) -> SlaRules:
+        """Each team's SLA policy and business hours (for the router, the dashboard and `helpline queue`)."""
+        teams = self.settings.teams.items()
+        return SlaRules(policies={key: team.sla.policy() for key, team in teams if team.sla is not None},
+                        hours={key: team.business_hours.hours() for key, team in teams
+                               if team.business_hours is not None})
+
+    @cached_property
     def console(self) -> ConsoleChannel:
         """The terminal channel's sending side (built on first use: channels.base brings aiohttp)."""
         from channels.console import CHANNEL, ConsoleChannel
@@ -130,9 +139,7 @@ class Helpline:
                 relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
                 flood_per_minute=settings.router.flood_messages_per_minute,
                 desk=settings.channels.slack.enabled,
-                business_hours={key: team.business_hours.hours() for key, team in settings.teams.items()
-                                if team.business_hours is not None},
-                sla={key: team.sla.policy() for key, team in settings.teams.items() if team.sla is not None},
+                business_hours=self.sla_rules.hours, sla=self.sla_rules.policies,
                 feedback=FeedbackConfig(
                     nps=settings.feedback.nps, ces=settings.feedback.ces, comment=settings.feedback.comment,
                     public_url=settings.feedback.public_url, late_days=settings.feedback.late_days,
@@ -166,7 +173,8 @@ class Helpline:
         worker = StreamWorker(self.redis, self.keys.outbox(channel.name), OUTBOX_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_conversation_of, stopping=sender.stopping)
+                              concurrency_key=_conversation_of, stopping=sender.stopping,
+                              counter=processed_counter(self.keys, f"outbox:{channel.name}"))
         self.workers.append(worker)
         return worker
 
@@ -183,7 +191,8 @@ class Helpline:
         worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_case_of, stopping=sender.stopping)
+                              concurrency_key=_case_of, stopping=sender.stopping,
+                              counter=processed_counter(self.keys, "desk"))
         self.workers.append(worker)
         return worker
 

@@ -387,7 +387,7 @@ def _queue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _print_waiting(helpline: Any, team: str | None, as_json: bool) -> int:
-    from bot.agent_desk import queue_listing
+    from bot.agent_desk import queue_listing, sla_text
 
     listing = await queue_listing(helpline, team)
     if as_json:
@@ -396,7 +396,9 @@ async def _print_waiting(helpline: Any, team: str | None, as_json: bool) -> int:
     for name, cases in listing.items():
         print(f"{name}: {len(cases)} waiting")
         for item in cases:
-            print(f"  {item['position']:>3}. {_listed_case(item, item['waiting_seconds'], 'waiting')}")
+            sla = sla_text(item["sla"])
+            print(f"  {item['position']:>3}. {_listed_case(item, item['waiting_seconds'], 'waiting')}"
+                  + (f"\n       {sla}" if sla else ""))
     return EXIT_OK
 
 

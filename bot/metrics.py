@@ -3,10 +3,19 @@
 Shared figures (queues, cases by state, counters and histograms of `hl:metrics`, streams) are the
 same whichever process is scraped: every process reads them from the one Redis. Figures of this
 process only say so in their help (entries it handled, the knowledge base it serves, its channels).
-A scrape costs SMEMBERS, one pipeline of 3 commands per team plus 4, and XPENDING; with 5 teams and a
+A scrape costs SMEMBERS, one pipeline of 3 commands per team plus 5, and XPENDING; with 5 teams and a
 1,000-field hash (more label sets than an installation has) `bench/metrics_scrape.py` measured a
 median of 5-9 ms for the Redis read and 35-42 ms for the whole scrape on a busy 2-core machine,
 most of it prometheus_client's text rendering; nothing is kept between scrapes.
+
+Why Redis and not prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR): that mode shares
+figures through files in one directory, so it sums only the processes of one machine, and only the
+children of the process scraped. `helpline worker` runs on any machine against the one Redis, and
+`helpline run --workers N` restarts children whose files would need `mark_process_dead`; a counter in
+Redis is counted once whichever process, child or machine did the work, and survives restarts. Each
+event's increments commit with the event (router/metrics.py); entries handled are added by each
+worker once per heartbeat (router/worker.py). Only what is truly a process's own (the knowledge base
+it loaded, its channels' reachability) is read from this process, and its help says so.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from redis.exceptions import RedisError
 from router.keys import INBOX_GROUP, Keys
 from router.metrics import HISTOGRAMS, Sample, parse_field
 from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, PRIORITY_WEIGHT_MS
+from router.worker import WORKER_ALIVE_SECONDS
 
 if TYPE_CHECKING:
     from bot.app import Helpline
@@ -37,6 +47,8 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "helpline_nps_answers_total": ("NPS answers (0-10), by score.", ("score",)),
     "helpline_ces_answers_total": ("Customer Effort answers (1-7), by score.", ("score",)),
     "helpline_delivery_failures_total": ("Messages that could not be delivered, by channel.", ("channel",)),
+    "helpline_entries_processed_total": ("Stream entries handled by every worker of the installation, by stream "
+                                         "(inbox, outbox:<channel>, desk).", ("stream",)),
 }
 HISTOGRAM_HELP = {
     "helpline_first_response_seconds": "From a case's opening to its first agent reply (wall clock).",
@@ -57,7 +69,7 @@ class Snapshot:
     stored: dict[str, str] = field(default_factory=dict)  # the hl:metrics hash
     faq_entries: int = 0
     faq_reload_problems: int = 0
-    processed: dict[str, int] = field(default_factory=dict)  # worker -> entries handled by this process
+    workers: int = 0  # router workers with a recent heartbeat, in any process on any machine
     channels: dict[str, bool] = field(default_factory=dict)  # channel -> reachable (this process's receivers)
 
 
@@ -87,6 +99,7 @@ async def read_snapshot(redis: Any, keys: Keys, teams: Sequence[str], now: float
             pipe.xlen(keys.dead_letters)
             pipe.zcard(keys.resolved)
             pipe.hgetall(keys.metrics)
+            pipe.zcount(keys.workers, now - WORKER_ALIVE_SECONDS, "+inf")
             replies = await pipe.execute()
         try:
             pending = int((await redis.xpending(keys.inbox, INBOX_GROUP)).get("pending", 0))
@@ -99,9 +112,9 @@ async def read_snapshot(redis: Any, keys: Keys, teams: Sequence[str], now: float
         length, high, normal = replies[3 * index: 3 * index + 3]
         oldest = _oldest_queued_at((high, normal))
         queues[team] = (int(length), None if oldest is None else max(0.0, now - oldest))
-    inbox_length, dead, resolved, stored = replies[-4:]
+    inbox_length, dead, resolved, stored, workers = replies[-5:]
     return Snapshot(up=True, queues=queues, inbox_length=int(inbox_length), inbox_pending=pending,
-                    dead_letters=int(dead), resolved=int(resolved), stored=dict(stored))
+                    dead_letters=int(dead), resolved=int(resolved), stored=dict(stored), workers=int(workers))
 
 
 def _gauge(name: str, documentation: str, value: float, labels: Mapping[str, str] | None = None) -> GaugeMetricFamily:
@@ -123,11 +136,6 @@ class SnapshotCollector(Collector):
         yield _gauge("helpline_faq_entries", "Entries in the knowledge base this process serves.", s.faq_entries)
         yield _gauge("helpline_faq_reload_problems", "Problems found by this process's last FAQ reload.",
                      s.faq_reload_problems)
-        processed = CounterMetricFamily("helpline_entries_processed", "Stream entries handled by this process.",
-                                        labels=["worker"])
-        for worker, count in sorted(s.processed.items()):
-            processed.add_metric([worker], count)
-        yield processed
         channels = GaugeMetricFamily("helpline_channel_up", "1 when this process's receiver reaches the "
                                      "channel's platform, 0 when it is unreachable.", labels=["channel"])
         for channel, up in sorted(s.channels.items()):
@@ -148,6 +156,8 @@ class SnapshotCollector(Collector):
         yield _gauge("helpline_inbox_length", "Entries in the inbox stream.", s.inbox_length)
         yield _gauge("helpline_inbox_pending", "Inbox entries read but not yet acknowledged.", s.inbox_pending)
         yield _gauge("helpline_dead_letters", "Entries that could not be handled.", s.dead_letters)
+        yield _gauge("helpline_workers", "Router workers with a recent heartbeat (every process, every machine).",
+                     s.workers)
         by_name: dict[str, list[tuple[Sample, str]]] = {}
         for key, value in s.stored.items():
             if (sample := parse_field(key)) is not None:
@@ -228,7 +238,6 @@ async def render_metrics(helpline: Helpline) -> bytes:
     knowledge_base = helpline.knowledge_base.current
     snapshot.faq_entries = len(knowledge_base.entries) if knowledge_base else 0
     snapshot.faq_reload_problems = len(helpline.knowledge_base.problems)
-    snapshot.processed = {worker.name: worker.processed for worker in helpline.workers}
     snapshot.channels = {name: health.get("status") != "unreachable"
                          for name, health in helpline.channel_health().items()}
     registry = CollectorRegistry(auto_describe=False)

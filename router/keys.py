@@ -94,6 +94,11 @@ class Keys:
     def seen(self, channel: str, platform_id: str) -> str:
         return f"{self.prefix}seen:{channel}:{platform_id}"
 
+    def login_failures(self, digest: str) -> str:
+        """Sorted set: a dashboard login key's recent failures (member per failure → unix time); the key is
+        a digest of `address:<ip>` or `user:<name>`, so names typed (or passwords typed as names) are not kept."""
+        return f"{self.prefix}login:failed:{digest}"
+
     def flood(self, channel: str, customer: str) -> str:
         """Sorted set: ids of a customer's messages of the last minute, scored by arrival (flood limit)."""
         return f"{self.prefix}flood:{channel}:{customer}"

@@ -30,6 +30,7 @@ from router.dead_letters import RETRY_OF_FIELD, dead_letter_fields
 from router.keys import INBOX_GROUP, Keys
 from router.lanes import Lanes, drop_stale_head, is_turn
 from router.messages import PayloadError
+from router.metrics import field_name
 from router.streams import delivery_count, refresh_claims, remove_idle_consumers, trim_acknowledged
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class StreamWorker:
                  heartbeat_key: str | None = None,
                  concurrency_key: Callable[[Mapping[str, str]], str] | None = None,
                  max_held: int = 1000, stopping: asyncio.Event | None = None,
-                 finishing_handler: FinishingHandler | None = None, max_running: int | None = None) -> None:
+                 finishing_handler: FinishingHandler | None = None, max_running: int | None = None,
+                 counter: tuple[str, str] | None = None) -> None:
         self.redis = redis
         self.stream = stream
         self.group = group
@@ -140,6 +142,10 @@ class StreamWorker:
         # Set once the worker stops: handlers that wait (retries) give up their entry instead of finishing.
         self.stopping = stopping if stopping is not None else asyncio.Event()
         self.processed = 0
+        # (hash, field) where this worker adds what it handled, for /metrics of the whole installation.
+        self.counter = counter
+        self._uncounted = 0
+        self._last_count = 0.0
         self._failures: dict[str, int] = {}
         self._last_beat = 0.0
         self._last_reclaim = 0.0
@@ -171,6 +177,7 @@ class StreamWorker:
                         await ensure_group(self.redis, self.stream, self.group)
                         grouped = True
                     await self._beat()
+                    await self._count()
                     await self._upkeep()
                     room = self.max_held - len(self._held)
                     if room <= 0:
@@ -203,6 +210,8 @@ class StreamWorker:
             refresher.cancel()
             await asyncio.gather(refresher, return_exceptions=True)
             await self._hand_over_abandoned()
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                await self._count(now=True)
             if self.heartbeat_key:
                 try:
                     await self.redis.zrem(self.heartbeat_key, self.name)
@@ -227,6 +236,7 @@ class StreamWorker:
         while True:
             entries = await self._read_new(block=False)
             if not entries:
+                await self._count(now=True)
                 return self.processed - before
             await self._process_batch(entries)
 
@@ -447,6 +457,7 @@ class StreamWorker:
                 self._leave_lane(pipe, entry_id, fields)
                 await pipe.execute()
         self.processed += 1
+        self._uncounted += 1
         return _Outcome.DONE
 
     def _leave_lane(self, pipe: Pipeline, entry_id: str, fields: Mapping[str, str]) -> None:
@@ -460,6 +471,26 @@ class StreamWorker:
             pipe.xack(self.stream, self.group, entry_id)
             self._leave_lane(pipe, entry_id, fields)
             await pipe.execute()
+
+    async def _count(self, now: bool = False) -> None:
+        """Add what was handled since the last time to the shared counter, at most once per heartbeat.
+
+        In Redis rather than this process's memory because workers run in child processes and on other
+        machines that no one scrapes; batched because one HINCRBY per entry would cost a round trip each.
+        A worker killed outright loses at most one heartbeat's count (a counter, not a record).
+        """
+        if self.counter is None or not self._uncounted:
+            return
+        moment = time.time()
+        if not now and moment - self._last_count < HEARTBEAT_SECONDS:
+            return
+        amount, self._uncounted = self._uncounted, 0
+        try:
+            await self.redis.hincrby(self.counter[0], self.counter[1], amount)  # type: ignore[misc]
+        except BaseException:
+            self._uncounted += amount  # tried again next time
+            raise
+        self._last_count = moment
 
     async def _beat(self) -> None:
         if not self.heartbeat_key:
@@ -523,4 +554,9 @@ def inbox_worker(redis: Redis, keys: Keys, handler: Handler, name: str, claim_id
     return StreamWorker(redis, keys.inbox, INBOX_GROUP, name, handler, dead_letters=keys.dead_letters,
                         claim_idle_seconds=claim_idle_seconds, heartbeat_key=keys.workers, block_ms=block_ms,
                         finishing_handler=finishing_handler, concurrency_key=inbox_concurrency_key(Lanes(keys.inbox)),
-                        max_running=INBOX_RUNNING)
+                        max_running=INBOX_RUNNING, counter=processed_counter(keys, "inbox"))
+
+
+def processed_counter(keys: Keys, stream: str) -> tuple[str, str]:
+    """Where the workers of a stream (`inbox`, `outbox:<channel>`, `desk`) count the entries they handled."""
+    return keys.metrics, field_name("helpline_entries_processed_total", stream=stream)

@@ -7,13 +7,15 @@ import asyncio
 import hmac
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from bot.dashboard.limiter import FailedLogins
+from bot.dashboard.limiter import SharedFailedLogins
 from bot.dashboard.passwords import MAX_PASSWORD_CHARS, dummy_hash, verify_password
 from bot.dashboard.sessions import COOKIE_NAME, TOKEN_USER, Session, read_session, sign_session, signing_key
 from bot.settings import DashboardSettings
+from router.keys import Keys
 
 COOKIE_PATH = "/dashboard"
 
@@ -27,13 +29,15 @@ class LoginResult:
 class Gate:
     """Checks requests and logins against the dashboard's settings."""
 
-    def __init__(self, settings: DashboardSettings) -> None:
+    def __init__(self, settings: DashboardSettings, redis: Any = None, keys: Keys | None = None) -> None:
+        """`redis`: where failed logins are counted for every process (None: in this process only)."""
         self.settings = settings
         self._token = settings.token.get_secret_value().encode() if settings.token else b""
         self._users = {name: hashed.get_secret_value() for name, hashed in settings.users.items()}
         secret = settings.session_secret.get_secret_value() if settings.session_secret else None
         self._key = signing_key(secret, settings.token.get_secret_value() if settings.token else None, self._users)
-        self.failures = FailedLogins(settings.max_failed_logins, settings.login_window_seconds)
+        self.failures = SharedFailedLogins(redis, keys or Keys(), settings.max_failed_logins,
+                                           settings.login_window_seconds)
 
     def session_of(self, request: web.Request, now: float | None = None) -> Session | None:
         """The request's session: a valid Bearer token, else a valid cookie, else None."""
@@ -51,13 +55,13 @@ class Gate:
         """Check a form login (an empty user name means the token); counts failures per address and name."""
         now = time.time() if now is None else now
         keys = [f"address:{remote}"] + ([f"user:{user}"] if user else [])
-        wait = self.failures.retry_after(keys, now)
+        wait = await self.failures.retry_after(keys, now)
         if wait > 0:
             return LoginResult(None, wait)
         if await self._check(user, password):
-            self.failures.succeeded(keys)
+            await self.failures.succeeded(keys)
             return LoginResult(Session(user or TOKEN_USER, int(now + self.settings.session_hours * 3600)))
-        self.failures.failed(keys, now)
+        await self.failures.failed(keys, now)
         return LoginResult(None)
 
     async def _check(self, user: str, password: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from router.keys import FIRST_CASE_NUMBER, Keys
+from router.sla import SlaRules
 from router.store import Case, CaseStatus
 
 MAX_LISTED_PER_TEAM = 100  # a queue longer than this is counted in full but listed only this far
@@ -35,6 +36,9 @@ class WaitingCase:
     language: str
     reason: str
     subject: str
+    # The first-response SLA: {state: ok | near_breach | breached, target_seconds, left_seconds, paused};
+    # None when the team has no SLA (or an agent already answered, as for a released case).
+    sla: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +80,11 @@ class LiveState:
 
 
 async def live_state(redis: Redis, keys: Keys, teams: Iterable[str], *, team: str | None = None,
-                     now: float | None = None, scan_cases: int = DEFAULT_SCAN_CASES) -> LiveState:
+                     now: float | None = None, scan_cases: int = DEFAULT_SCAN_CASES,
+                     sla: SlaRules | None = None) -> LiveState:
     """The queues of `teams` (and any team that ever had a queue) and the agents' open cases; only
-    `team`'s when given."""
+    `team`'s when given. Each waiting case carries its SLA state by `sla`'s policies."""
+    sla = sla or SlaRules()
     now = time.time() if now is None else now
     if team is not None:
         names = [team]
@@ -96,7 +102,8 @@ async def live_state(redis: Redis, keys: Keys, teams: Iterable[str], *, team: st
     for name, count, numbers in zip(names, counts, listed):
         waiting = [cases[int(n)] for n in numbers if n.isdigit() and int(n) in cases]
         rows = [WaitingCase(case.number, position, round(max(now - case.queued_at, 0.0), 1), case.priority,
-                            _cut(case.customer_name), case.channel, case.language, case.reason, _cut(case.subject))
+                            _cut(case.customer_name), case.channel, case.language, case.reason, _cut(case.subject),
+                            _sla_json(sla, case, now))
                 for position, case in enumerate(waiting, start=1)]
         # The head of the queue is served first, not always the one waiting longest (priority first).
         oldest = max((row.waiting_seconds for row in rows), default=None)
@@ -150,6 +157,11 @@ async def _load(redis: Redis, keys: Keys, numbers: list[int]) -> dict[int, Case]
             except (ValueError, TypeError):
                 continue  # a hash half-written by hand: the dashboard shows the rest
     return loaded
+
+
+def _sla_json(rules: SlaRules, case: Case, now: float) -> dict[str, object] | None:
+    status = rules.status(case, now)
+    return None if status is None else status.to_json()
 
 
 def _cut(text: str) -> str:

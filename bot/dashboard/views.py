@@ -56,7 +56,7 @@ _SESSION: web.RequestKey[Session] = web.RequestKey("dashboard_session")
 def add_dashboard(app: web.Application, helpline: Helpline, reports: ReportSource | None = None) -> None:
     """Serve the dashboard on `app`; `reports` computes a report's JSON (default: router's build_report)."""
     settings = helpline.settings.dashboard
-    app[GATE] = Gate(settings)
+    app[GATE] = Gate(settings, helpline.redis, helpline.keys)
     app[REPORTS] = ReportCache(reports or _report_source(helpline), ttl_seconds=min(settings.refresh_seconds, 30.0))
     app[DASHBOARD_HELPLINE] = helpline
     app.middlewares.append(_headers_and_login)
@@ -221,7 +221,8 @@ async def live_json(request: web.Request) -> web.Response:
     helpline = request.app[DASHBOARD_HELPLINE]
     try:
         query = parse_query({"team": request.query.get("team", "")}, time.time())
-        state = await live_state(helpline.redis, helpline.keys, helpline.settings.teams, team=query.team)
+        state = await live_state(helpline.redis, helpline.keys, helpline.settings.teams, team=query.team,
+                                 sla=helpline.sla_rules)
     except QueryError as error:
         raise web.HTTPBadRequest(text=f"{error}\n") from None
     except (RedisError, OSError) as error:

@@ -44,6 +44,7 @@ from router.messages import (
     DeskEventKind,
     new_id,
 )
+from router.sla import describe
 
 log = logging.getLogger(__name__)
 
@@ -663,7 +664,8 @@ class SlackDesk:
                 lines.append(f"  #{item.get('case')} · {convert.escape(str(item.get('customer') or '?'))} · "
                              f"{convert.escape(str(item.get('channel')))} · "
                              f"{convert.escape(str(item.get('language')))} · waiting "
-                             f"{convert.duration(float(item.get('waiting_seconds') or 0))}")
+                             f"{convert.duration(float(item.get('waiting_seconds') or 0))}"
+                             + (f" · {sla}" if (sla := describe(item.get("sla"), convert.duration)) else ""))
         return "\n".join(lines) or "No teams."
 
     async def _cmd_case(self, command: Command, user: str, channel: str) -> str:

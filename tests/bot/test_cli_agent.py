@@ -7,10 +7,13 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from bot.agent_desk import sla_text
 from tests.bot.test_cli_flow import write_config
 from tests.conftest import REPO
 from tests.drivers import Customer
@@ -88,3 +91,39 @@ async def test_queue_text_shows_the_latest_customer_message(tmp_path: Path, pref
     assert code == 0, err
     [line] = [line for line in out.splitlines() if f"#{number}" in line]
     assert line.endswith("Ann Customer: it is about order 77")
+
+
+async def test_queue_shows_each_cases_first_response_sla(tmp_path: Path, prefix: str, redis,
+                                                         customer: Customer) -> None:
+    first = await open_case(customer)
+    second = await open_case(Customer(customer.helpline, customer.worker, name="Bob"))
+    config = write_config(tmp_path, prefix)
+    settings = yaml.safe_load(config.read_text())
+    settings["teams"]["support"]["sla"] = {"first_response_minutes": 30, "warn_before_minutes": 5}
+    config.write_text(yaml.safe_dump(settings))
+    # The SLA clock of a case runs from its queue time: move the first one's 40 minutes back.
+    await redis.hset(f"{prefix}case:{first}", "queued_at", repr(time.time() - 40 * 60))
+
+    code, out, err = await helpline(config, "queue", "--json")
+    assert code == 0, err
+    listed = {item["case"]: item["sla"] for item in json.loads(out)["teams"]["support"]}
+    assert listed[int(first)]["state"] == "breached" and -10 * 60 - 30 < listed[int(first)]["left_seconds"] <= -10 * 60
+    assert listed[int(second)]["state"] == "ok" and listed[int(second)]["target_seconds"] == 1800
+    assert listed[int(second)]["paused"] is False
+    assert all(item["sla"] is None for item in json.loads(out)["teams"]["billing"])
+
+    code, out, err = await helpline(config, "queue")
+    assert code == 0, err
+    lines = out.splitlines()
+    at = next(index for index, line in enumerate(lines) if f"#{first}" in line)
+    assert lines[at + 1].strip().startswith("SLA breached 10m")
+    at = next(index for index, line in enumerate(lines) if f"#{second}" in line)
+    assert lines[at + 1].strip().startswith("SLA ok, 29m") or lines[at + 1].strip().startswith("SLA ok, 30m")
+
+
+def test_sla_text() -> None:
+    assert sla_text(None) == ""
+    assert sla_text({"state": "ok", "left_seconds": 1200.0, "paused": False}) == "SLA ok, 20m00s left"
+    assert sla_text({"state": "near_breach", "left_seconds": 90.0, "paused": False}) == "SLA near breach, 1m30s left"
+    assert sla_text({"state": "breached", "left_seconds": -7200.0, "paused": True}) == (
+        "SLA breached 2h00m ago (paused: outside business hours)")

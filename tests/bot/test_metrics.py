@@ -3,6 +3,7 @@ agent did through the real router, the same whichever process is scraped."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import aiohttp
@@ -81,6 +82,7 @@ async def test_metrics_count_what_happened_whichever_process_is_scraped(helpline
     assert value("helpline_case_events_total", event="case_opened") == 2
     assert value("helpline_csat_answers_total", score="5") == 1
     assert value("helpline_delivery_failures_total", channel="console") == 1
+    assert value("helpline_entries_processed_total", stream="inbox") == 8  # 4 messages, 3 agent actions, 1 delivery report
     assert value("helpline_first_response_seconds_count", team="support") == 1
     assert value("helpline_resolution_seconds_count", team="support") == 1
     assert value("helpline_resolution_seconds_bucket", team="support", le="+Inf") == 1
@@ -90,7 +92,7 @@ async def test_metrics_count_what_happened_whichever_process_is_scraped(helpline
     # No customer ids or words as labels.
     assert served.address not in text and "agent please" not in text
     # Every shared figure is the same from another process; only this process's own differ.
-    own = ("helpline_entries_processed_total", "helpline_entries_processed_created", "helpline_faq_entries")
+    own = ("helpline_faq_entries",)
     shared = {key: v for key, v in samples.items() if key[0] not in own and "oldest_wait" not in key[0]}
     assert shared == {key: v for key, v in others.items() if key in shared}
     assert set(shared) <= set(others)
@@ -129,3 +131,73 @@ def test_every_field_an_event_adds_reads_back_with_plain_bounded_labels(event: s
         assert sample is not None, name
         assert all(len(value) <= 40 and value for _, value in sample.labels)
         assert amount == 1 or sample.name.endswith("_sum")
+
+
+# Labels a Helpline metric may carry: bounded sets (no customer, conversation, case or agent ids).
+ALLOWED_LABELS = {"channel", "direction", "decision", "event", "score", "team", "state", "stream", "le"}
+
+
+def convention_problems(text: str) -> list[str]:
+    """What breaks Prometheus's naming conventions in a scrape (https://prometheus.io/docs/practices/naming/)."""
+    problems = []
+    types = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+    for name, kind in types.items():
+        if not re.fullmatch(r"helpline_[a-z][a-z0-9_]*", name):
+            problems.append(f"{name}: not helpline_ and snake case")
+        if kind == "counter" and not name.endswith("_total"):
+            problems.append(f"{name}: a counter not ending in _total")
+        if kind != "counter" and name.endswith("_total"):
+            problems.append(f"{name}: a {kind} ending in _total")
+        if kind == "histogram" and not name.endswith("_seconds"):
+            problems.append(f"{name}: a histogram without its unit (_seconds)")
+        if re.search(r"_(milliseconds|ms|minutes|hours|days)(_|$)", name):
+            problems.append(f"{name}: not in base units")
+        if re.search(r"(wait|age|duration|time)(_|$)", name) and not name.endswith("_seconds"):
+            problems.append(f"{name}: a duration without _seconds")
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if not sample.name.startswith("helpline_"):
+                problems.append(f"{sample.name}: not helpline_")
+            for key, value in sample.labels.items():
+                if key not in ALLOWED_LABELS:
+                    problems.append(f"{sample.name}: label {key} is not one of the bounded ones")
+                if len(value) > 40 or not re.fullmatch(r"[A-Za-z0-9_.:@#/+-]+", value):
+                    problems.append(f"{sample.name}: label value {value!r} is not plain and bounded")
+    return problems
+
+
+async def test_every_metric_follows_the_naming_conventions(helpline, worker, agent: Agent) -> None:
+    answered = Customer(helpline, worker, name="Zelda Unique-Name")
+    await answered.say("How long does delivery take?")
+    served = Customer(helpline, worker, name="Yorick Other-Name")
+    number = case_number_in((await served.say("agent please"))[-1].text)
+    await served.say("my order 4711-secret")
+    await agent.act(ActionKind.CLAIM, number)
+    await agent.act(ActionKind.REPLY, number, text="Let me check.")
+    await agent.act(ActionKind.RESOLVE, number)
+    await served.say("", option="rate:4")
+    await Customer(helpline, worker).say("agent please")
+    await worker.drain()
+    samples, types, text = await scrape(helpline)
+    # Every kind of figure the issue names is there, each family has samples to check.
+    for name in ("helpline_messages", "helpline_faq_decisions", "helpline_queue_length",
+                 "helpline_queue_oldest_wait_seconds", "helpline_cases", "helpline_first_response_seconds",
+                 "helpline_resolution_seconds", "helpline_csat_answers", "helpline_delivery_failures",
+                 "helpline_channel_up", "helpline_entries_processed", "helpline_workers"):
+        assert name in types, name
+    assert len(samples) > 40
+    assert convention_problems(text) == []
+    for secret in (answered.address, served.address, "Zelda", "Yorick", "4711", str(number)):
+        assert f'"{secret}"' not in text and secret not in "".join(f"{k}={v}" for key in samples for k, v in key[1])
+
+
+def test_the_convention_check_can_fail() -> None:
+    bad = ("# HELP helpline_sent messages\n# TYPE helpline_sent counter\nhelpline_sent 1.0\n"
+           "# HELP queue_wait how long\n# TYPE queue_wait gauge\nqueue_wait{customer=\"+3069\"} 4.0\n"
+           "# HELP helpline_reply_ms h\n# TYPE helpline_reply_ms histogram\n"
+           "helpline_reply_ms_bucket{le=\"+Inf\"} 1.0\nhelpline_reply_ms_count 1.0\nhelpline_reply_ms_sum 2.0\n")
+    found = "\n".join(convention_problems(bad))
+    for expected in ("helpline_sent: a counter not ending in _total", "queue_wait: not helpline_",
+                     "queue_wait: a duration without _seconds", "label customer", "helpline_reply_ms: a histogram",
+                     "helpline_reply_ms: not in base units"):
+        assert expected in found, (expected, found)

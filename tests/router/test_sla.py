@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.app import Helpline
 from router.business_hours import BusinessHours, working_seconds
 from router.messages import ActionKind, AgentAction, inbox_fields, new_id
-from router.sla import SlaPolicy, SlaStep, due_step
+from router.sla import SlaPolicy, SlaRules, SlaState, SlaStep, due_step, sla_status
 from router.store import Case, CaseStatus
 from router.sweeper import check_slas
 from router.worker import StreamWorker
@@ -251,3 +251,38 @@ def test_steps_follow_the_counted_wait(after: int, warned: bool, escalated: bool
         assert step is SlaStep.ESCALATE
     else:
         assert step is (None if warned else SlaStep.WARN)
+
+
+# -- the state shown to agents and supervisors ------------------------------------------------
+
+FRIDAY_1650 = utc(2026, 1, 16, 14, 50)  # 16:50 in Athens, ten office minutes before the weekend
+
+
+@pytest.mark.parametrize(("case", "hours", "now", "state", "left", "paused"), [
+    (waiting(), None, MONDAY_10 + 10 * MINUTE, SlaState.OK, 20 * MINUTE, False),
+    (waiting(), None, MONDAY_10 + 25 * MINUTE, SlaState.NEAR_BREACH, 5 * MINUTE, False),  # the warning point
+    (waiting(), None, MONDAY_10 + 30 * MINUTE, SlaState.BREACHED, 0.0, False),
+    (waiting(), None, MONDAY_10 + 42 * MINUTE, SlaState.BREACHED, -12 * MINUTE, False),
+    (waiting(sla_warned_at=1.0, escalated_at=1.0), None, MONDAY_10 + 90 * MINUTE, SlaState.BREACHED, -60 * MINUTE,
+     False),  # escalated: still breached, and shown so
+    # Queued at 16:50 on Friday: over the weekend ten minutes have counted, twenty are left, the clock stands.
+    (waiting(queued_at=FRIDAY_1650), OFFICE, FRIDAY_1650 + 2 * 86400, SlaState.OK, 20 * MINUTE, True),
+    # Monday 9:17 in Athens: 27 office minutes counted.
+    (waiting(queued_at=FRIDAY_1650), OFFICE, utc(2026, 1, 19, 7, 17), SlaState.NEAR_BREACH, 3 * MINUTE, False),
+])
+def test_sla_status(case: Case, hours: BusinessHours | None, now: float, state: SlaState, left: float,
+                    paused: bool) -> None:
+    status = sla_status(case, SUPPORT_SLA, hours, now)
+    assert status is not None
+    assert (status.state, status.left_seconds, status.paused) == (state, left, paused)
+    assert status.to_json() == {"state": str(state), "target_seconds": 30 * MINUTE, "left_seconds": left,
+                                "paused": paused}
+
+
+def test_no_sla_status_without_a_policy_or_once_answered() -> None:
+    assert sla_status(waiting(), None, None, MONDAY_10 + 500 * MINUTE) is None
+    assert sla_status(waiting(first_response_at=MONDAY_10 + 1), SUPPORT_SLA, None, MONDAY_10 + 500 * MINUTE) is None
+    assert sla_status(waiting(status=CaseStatus.ASSIGNED), SUPPORT_SLA, None, MONDAY_10 + 500 * MINUTE) is None
+    rules = SlaRules(policies={"support": SUPPORT_SLA})
+    assert rules.status(waiting(team="billing"), MONDAY_10 + 500 * MINUTE) is None
+    assert rules.status(waiting(), MONDAY_10 + 500 * MINUTE) is not None

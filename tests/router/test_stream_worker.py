@@ -358,3 +358,30 @@ async def _held(worker: StreamWorker, entry_id: str) -> bool:
 
 async def _not_held(worker: StreamWorker, entry_id: str) -> bool:
     return entry_id not in worker._held
+
+
+async def test_workers_add_what_they_handled_to_one_shared_counter(redis: Redis, stream: str, clients: list[Redis],
+                                                                   prefix: str) -> None:
+    counter = (f"{prefix}metrics", "helpline_entries_processed_total|stream=test")
+
+    async def handler(entry_id: str, fields: Mapping[str, str]) -> None:
+        await asyncio.sleep(0.001)
+
+    for n in range(30):
+        await redis.xadd(stream, {"n": str(n)})
+    stop = asyncio.Event()
+    workers = [StreamWorker(client, stream, GROUP, f"process-{index}", handler, dead_letters=f"{stream}:dead",
+                            block_ms=20, counter=counter) for index, client in enumerate(clients[:2])]
+    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
+    try:
+        await eventually(lambda: _done(workers, 30), "every entry handled")
+        # Batched: at most one HINCRBY per heartbeat each, the rest when they stop.
+        assert int(await redis.hget(*counter) or 0) <= 30
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert int(await redis.hget(*counter) or 0) == 30 == sum(worker.processed for worker in workers)
+
+
+async def _done(workers: list[StreamWorker], count: int) -> bool:
+    return sum(worker.processed for worker in workers) == count

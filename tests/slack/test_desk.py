@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 
 from bot.app import Helpline
 from channels.slack.adapter import SlackChannel
 from router.messages import DeskEvent, from_json
+from router.sla import SlaPolicy, SlaRules
 from router.worker import StreamWorker
 from tests.drivers import Customer, case_hash
 from tests.router.test_flow import case_number_in
@@ -199,6 +201,12 @@ async def test_slash_commands(desk_helpline: Helpline, customer: Customer, worke
     queue = await dispatch(slack, slash(ANN, SUPPORT, "queue"))
     assert f"#{number} · Ann Customer · console" in json.loads(queue.body)["text"]
     assert json.loads(queue.body)["response_type"] == "ephemeral"
+    assert "SLA" not in json.loads(queue.body)["text"]  # the team has no SLA
+    desk_helpline.__dict__["sla_rules"] = SlaRules({"support": SlaPolicy(30 * 60)})  # now it has one
+    await desk_helpline.redis.hset(desk_helpline.keys.case(number), "queued_at", repr(time.time() - 40 * 60))
+    queue = await dispatch(slack, slash(ANN, SUPPORT, "queue"))
+    assert re.search(rf"#{number} · Ann Customer · console · en · waiting 40m · SLA breached 10m ago",
+                     json.loads(queue.body)["text"]), json.loads(queue.body)["text"]
     await dispatch(slack, slash(ANN, SUPPORT, f"claim {number}"))
     await settle(desk_helpline, worker, slack)
     assert (await case_hash(desk_helpline, number))["agent"] == ANN

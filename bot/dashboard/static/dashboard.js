@@ -42,6 +42,19 @@
     if (s < 86400) return Math.floor(s / 3600) + "h " + String(Math.floor(s % 3600 / 60)).padStart(2, "0") + "m";
     return Math.floor(s / 86400) + "d " + String(Math.floor(s % 86400 / 3600)).padStart(2, "0") + "h";
   }
+  // A waiting case's first-response SLA: ok / near breach / breached, and the time left (the clock stands
+  // outside business hours). `elapsed`: seconds since the live state was read.
+  function slaText(state, left, paused, elapsed) {
+    const now = left - (paused ? 0 : elapsed);
+    if (now <= 0) return "SLA breached " + duration(-now) + " ago" + (paused ? " (paused)" : "");
+    return "SLA " + (state === "near_breach" ? "near breach" : state === "breached" ? "breached" : "ok") + ", " +
+      duration(now) + " left" + (paused ? " (paused)" : "");
+  }
+  function slaSpan(sla) {
+    if (!sla) return null;
+    return el("span", {class: "sla sla-" + sla.state, "data-sla": sla.state, "data-sla-left": String(sla.left_seconds),
+      "data-sla-paused": sla.paused ? "1" : "", text: slaText(sla.state, sla.left_seconds, sla.paused, 0)});
+  }
   function get(object, path) {
     return path.split(".").reduce((value, key) => (value === null || value === undefined ? undefined : value[key]), object);
   }
@@ -132,7 +145,8 @@
         el("span", {class: "customer", text: c.customer || "(no name)"}),
         el("span", {class: "muted", text: c.channel}),
         el("span", {class: "wait", "data-base": String(c.waiting_seconds), text: duration(c.waiting_seconds)}),
-        el("span", {class: "subject", text: c.subject || c.reason})]));
+        slaSpan(c.sla),
+        el("span", {class: "subject", text: c.subject || c.reason})].filter((node) => node !== null)));
       const more = queue.waiting - queue.cases.length;
       if (more > 0) rows.push(el("li", {class: "muted", text: "and " + more + " more"}));
       return el("div", {class: "queue", "data-team": queue.team}, [
@@ -155,6 +169,9 @@
     const elapsed = (Date.now() - liveFetchedAt) / 1000;
     for (const node of document.querySelectorAll(".wait[data-base]")) {
       node.textContent = duration(Number(node.dataset.base) + elapsed);
+    }
+    for (const node of document.querySelectorAll(".sla[data-sla-left]")) {
+      node.textContent = slaText(node.dataset.sla, Number(node.dataset.slaLeft), node.dataset.slaPaused === "1", elapsed);
     }
   }
 

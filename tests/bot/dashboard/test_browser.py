@@ -24,7 +24,7 @@ from bot.http import start_http_server
 from bot.report_html import _count, _pct, duration
 from bot.settings import Settings
 from router.messages import ActionKind
-from tests.bot.dashboard.test_views import TOKEN, dashboard_settings
+from tests.bot.dashboard.test_views import TOKEN, dashboard_settings, with_sla
 from tests.bot.test_cli_flow import helpline as run_helpline
 from tests.bot.test_cli_flow import write_config
 from tests.drivers import Agent, Customer
@@ -52,7 +52,7 @@ def _browser_available() -> None:
 
 @pytest.fixture
 def settings(prefix: str) -> Settings:
-    return dashboard_settings(prefix, refresh_seconds=1)
+    return with_sla(dashboard_settings(prefix, refresh_seconds=1))
 
 
 async def _retime(helpline: Helpline, marks: list[str]) -> None:
@@ -171,6 +171,13 @@ async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
     assert expected["conversations"] == 9 and expected["cases"]["opened"] == 6 and expected["cases"]["backlog"] == 3 and expected["csat"]["responses"] == 3
     assert sum(1 for count in expected["series"]["conversations_by_channel"]["console"] if count) >= 5
 
+    # The SLA clock: Gus has waited 40 minutes (breached), Eve 28 (near breach), by their cases' queue times.
+    for number in await helpline.redis.zrange(helpline.keys.queue("support"), 0, -1):
+        name = await helpline.redis.hget(helpline.keys.case(int(number)), "customer_name")
+        minutes = {"Gus": 40, HOSTILE_NAME: 28}.get(name or "")
+        if minutes:
+            await helpline.redis.hset(helpline.keys.case(int(number)), "queued_at", repr(time.time() - minutes * 60))
+
     problems: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -238,6 +245,15 @@ async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
                                ".some(n => n.textContent === 'Newcomer')", timeout=15)
             assert await page.evaluate("window.__same_page") is True and marker is True
             assert await page.text_content("#queues .queue[data-team=support] .badge") == "3 waiting"
+            # Each waiting case's first-response SLA (30 minutes for support): the ones queued days ago breached it.
+            slas = await page.eval_on_selector_all("#queues .queue[data-team=support] li[data-case]", "rows => rows.map("
+                                                   "r => [r.querySelector('.customer').textContent, r.querySelector('.sla') && "
+                                                   "r.querySelector('.sla').dataset.sla, r.querySelector('.sla') && "
+                                                   "r.querySelector('.sla').textContent])")
+            states = {name: (state, text) for name, state, text in slas}
+            assert states["Newcomer"][0] == "ok" and states["Newcomer"][1].startswith("SLA ok, ")
+            assert states["Gus"][0] == "breached" and states["Gus"][1].startswith("SLA breached 10m ")
+            assert states[HOSTILE_NAME][0] == "near_breach" and states[HOSTILE_NAME][1].startswith("SLA near breach, 1m ")
 
             await page.screenshot(path=str(tmp_path / "dashboard-desktop.png"), full_page=True)
             await page.set_viewport_size({"width": 390, "height": 844})

@@ -4,6 +4,7 @@ the live state from a real router, and customer text escaped in the charts."""
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +18,8 @@ from bot.dashboard.passwords import hash_password
 from bot.dashboard.query import DashboardQuery
 from bot.dashboard.sessions import COOKIE_NAME
 from bot.http import start_http_server
-from bot.settings import DashboardSettings, Settings
+from bot.settings import DashboardSettings, Settings, SlaSettings
+from router.store import Case, CaseStatus
 from tests.bot.dashboard.sample import HOSTILE_ENTRY, HOSTILE_QUESTION, sample_report
 from tests.conftest import make_settings
 
@@ -29,6 +31,13 @@ def dashboard_settings(prefix: str, **changes: Any) -> Settings:
     base = make_settings(prefix)
     values: dict[str, Any] = {"token": TOKEN, "users": {"maria": MARIA_HASH}, "refresh_seconds": 2, **changes}
     return base.model_copy(update={"dashboard": DashboardSettings.model_validate(values)})
+
+
+def with_sla(settings: Settings, team: str = "support", minutes: float = 30, warn_before: float = 5) -> Settings:
+    """`settings` with a first-response SLA for `team`."""
+    sla = SlaSettings(first_response_minutes=minutes, warn_before_minutes=warn_before)
+    return settings.model_copy(update={"teams": {**settings.teams,
+                                                 team: settings.teams[team].model_copy(update={"sla": sla})}})
 
 
 @pytest.fixture
@@ -161,6 +170,24 @@ async def test_failed_logins_are_limited_even_for_the_right_password(server: Ser
                                allow_redirects=False) as response:
             assert response.status == 429 and int(response.headers["Retry-After"]) > 0
             assert COOKIE_NAME not in response.cookies
+
+
+async def test_failed_logins_count_across_the_processes_of_one_installation(server: Server, helpline: Helpline,
+                                                                            settings: Settings) -> None:
+    other_process = Helpline(settings, redis=helpline.redis)  # another process's app on the same Redis
+    runner = await start_http_server(other_process, "127.0.0.1", 0)
+    other = Server(runner.addresses[0][1], [])
+    try:
+        for target in (server, other, server, other, server):
+            async with target.session() as client:
+                async with client.post("/dashboard/login", data={"user": "maria", "password": "guess"}) as response:
+                    assert response.status == 401
+        async with other.session() as client:
+            async with client.post("/dashboard/login", data={"user": "maria", "password": "maria's password"},
+                                   allow_redirects=False) as response:
+                assert response.status == 429
+    finally:
+        await runner.cleanup()
 
 
 async def test_logout_forgets_the_cookie_and_cross_site_posts_are_refused(server: Server) -> None:
@@ -340,3 +367,39 @@ async def test_redis_gone_is_a_503_the_page_can_show(prefix: str) -> None:
     finally:
         await runner.cleanup()
         await helpline.close()
+
+
+async def test_the_live_queue_shows_each_cases_first_response_sla(prefix: str, redis: Any) -> None:
+    from bot.dashboard.live import live_state
+
+    settings = with_sla(dashboard_settings(prefix))
+    helpline = Helpline(settings, redis=redis)
+    worker = helpline.router_workers(1, tag="test")[0]
+    from tests.drivers import Customer
+
+    await Customer(helpline, worker).say("I want to talk to a human")
+    await Customer(helpline, worker, name="Bob").say("I want to talk to a human")
+    billing = Case(1003, "billing-one", CaseStatus.QUEUED, "billing", queued_at=time.time())
+    await redis.hset(helpline.keys.case(1003), mapping=billing.to_hash())
+    await redis.zadd(helpline.keys.queue("billing"), {"1003": billing.queue_score()})
+    first = Case.from_hash(await redis.hgetall(helpline.keys.case(1001)))
+
+    def shown(state: Any) -> dict[int, Any]:
+        return {row.case: row.sla for queue in state.queues for row in queue.cases}
+
+    for minutes, state, left in ((10, "ok", 20 * 60), (27, "near_breach", 3 * 60), (41, "breached", -11 * 60)):
+        at = first.queued_at + minutes * 60
+        rows = shown(await live_state(redis, helpline.keys, settings.teams, now=at, sla=helpline.sla_rules))
+        assert rows[1001] == {"state": state, "target_seconds": 1800.0, "left_seconds": round(left, 1),
+                              "paused": False}
+        assert rows[1002] is not None and rows[1003] is None  # billing has no SLA
+    # And over HTTP, as the page gets it.
+    runner = await start_http_server(helpline, "127.0.0.1", 0)
+    try:
+        client = await Server(runner.addresses[0][1], []).logged_in()
+        async with client:
+            async with client.get("/dashboard/api/live?team=support") as response:
+                live = await response.json()
+        assert [row["sla"]["state"] for row in live["queues"][0]["cases"]] == ["ok", "ok"]
+    finally:
+        await runner.cleanup()
