@@ -40,7 +40,9 @@ DAYS_BACK = [6, 5, 4, 3, 2, 1, 0]
 STEP_SECONDS = 420
 
 
-def _browser_available() -> None:
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium, and Playwright to drive it; a skip if either is missing, except in CI."""
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
@@ -51,10 +53,12 @@ def _browser_available() -> None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: scripts/setup --for-tests installs it")
         pytest.skip("Debian's chromium is not installed (scripts/setup --for-tests)")
+    return CHROMIUM
 
 
-@pytest.fixture
-def settings(prefix: str) -> Settings:
+# Named apart from the fixtures they are, so that the Firefox test imports them without shadowing them.
+@pytest.fixture(name="settings")
+def browser_settings(prefix: str) -> Settings:
     return dashboard_settings(prefix, refresh_seconds=1)
 
 
@@ -123,9 +127,8 @@ async def _history(helpline: Helpline, customer: Customer, agent: Agent) -> None
     await _retime(helpline, marks)
 
 
-@pytest.fixture
-async def served(helpline: Helpline, customer: Customer, agent: Agent) -> AsyncIterator[str]:
-    _browser_available()
+@pytest.fixture(name="served")
+async def served_dashboard(helpline: Helpline, customer: Customer, agent: Agent) -> AsyncIterator[str]:
     await _history(helpline, customer, agent)
     runner = await start_http_server(helpline, "127.0.0.1", 0)
     try:
@@ -135,14 +138,14 @@ async def served(helpline: Helpline, customer: Customer, agent: Agent) -> AsyncI
 
 
 async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
-        served: str, helpline: Helpline, customer: Customer, tmp_path: Path, prefix: str) -> None:
+        chromium: str, served: str, helpline: Helpline, customer: Customer, tmp_path: Path, prefix: str) -> None:
     from playwright.async_api import async_playwright
 
     since, until = period()
     expected = await expected_report(tmp_path, prefix, since, until)
     problems: list[str] = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             await page.add_init_script(f"({REPORT_CSP})()")
