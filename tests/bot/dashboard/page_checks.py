@@ -129,10 +129,35 @@ async def check_phone(evaluate: Evaluate) -> None:
     than the screen: no sideways scrolling of the page; wide tables scroll inside their own box."""
     await until(evaluate, CHARTS_NARROW)
     assert await evaluate("() => innerWidth") == PHONE[0]
-    widths = await evaluate("() => [document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]")
-    assert widths[0] <= widths[2] and widths[1] <= widths[2], f"the page scrolls sideways on a phone: {widths}"
+    # clientWidth: the viewport less a classic scrollbar (headless Firefox has one, a phone's overlays).
+    widths = await evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth, "
+                            "innerWidth]")
+    assert widths[0] <= widths[1] <= widths[2], f"the page scrolls sideways on a phone: {widths}"
     wide = await evaluate("() => Array.from(document.querySelectorAll('body *'))"
                           ".filter(n => !n.closest('.scroll'))"
-                          ".filter(n => n.getBoundingClientRect().right > window.innerWidth + 1)"
+                          ".filter(n => n.getBoundingClientRect().right > document.documentElement.clientWidth + 1)"
                           ".map(n => n.tagName + '.' + n.className + '#' + n.id).slice(0, 10)")
     assert wide == [], f"wider than a phone: {wide}"
+    # Squeezing may wrap text but not split short words ("supp|ort"): long ones (links, pasted junk)
+    # may break, or they would push the page sideways.
+    split = await evaluate(SPLIT_WORDS)
+    assert split == [], f"words split across lines on a phone: {split}"
+
+
+SPLIT_WORDS = """() => {
+  const split = [];
+  for (const node of document.querySelectorAll("main td, main th, .tile span, #queues li span, #agents li span")) {
+    for (const text of node.childNodes) {
+      if (text.nodeType !== Node.TEXT_NODE) continue;
+      for (const word of text.data.matchAll(/[^\\s\\-–]+/g)) {
+        if (word[0].length > 12) continue;
+        const range = document.createRange();
+        range.setStart(text, word.index);
+        range.setEnd(text, word.index + word[0].length);
+        const lines = new Set(Array.from(range.getClientRects(), (rect) => Math.round(rect.top)));
+        if (lines.size > 1) split.push(word[0]);
+      }
+    }
+  }
+  return split.slice(0, 10);
+}"""
