@@ -13,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import json
 import os
 import re
 import shutil
@@ -34,7 +35,9 @@ STDERR_LINES_KEPT = 200
 
 # Everything Firefox would fetch on its own: updates, telemetry and studies, remote settings (block
 # lists, experiments), captive portal and connectivity probes, Safe Browsing lists, DNS over HTTPS,
-# prefetching. The network is closed; each attempt would only add noise and delay.
+# prefetching. The network is closed; each attempt would only add noise and delay. (Firefox Labs keeps
+# Nimbus asking remote settings for recipes, allowed by policy, not by a pref: with the server a data:
+# URL that ask fails at once, without the network.)
 QUIET_PREFS: dict[str, bool | int | str] = {
     "app.update.disabledForTesting": True,
     "app.update.auto": False,
@@ -90,6 +93,9 @@ QUIET_PREFS: dict[str, bool | int | str] = {
     "identity.fxaccounts.enabled": False,
     "dom.push.connection.enabled": False,
     "privacy.trackingprotection.enabled": False,
+    "browser.backup.enabled": False,
+    "browser.backup.archive.enabled": False,
+    "signon.rememberSignons": False,  # no "save this password?" after the login form
 }
 
 
@@ -118,8 +124,8 @@ def user_js(prefs: Mapping[str, bool | int | str]) -> str:
             return "true" if value else "false"
         if isinstance(value, int):
             return str(value)
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return "".join(f'user_pref("{name}", {literal(value)});\n' for name, value in prefs.items())
+        return json.dumps(value)  # a JSON string is a JavaScript string literal
+    return "".join(f'user_pref({json.dumps(name)}, {literal(value)});\n' for name, value in prefs.items())
 
 
 def to_local(value: Any) -> dict[str, Any]:
