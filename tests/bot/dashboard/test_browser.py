@@ -3,7 +3,9 @@
 A scripted history goes through the real router (customers, an agent, ratings) and its events are
 spread over the past week; the service's HTTP app serves the dashboard on port 0. The test logs in
 through the form, checks every figure shown against `helpline report --json`'s computation for the
-same query, sees a newly queued case appear without a reload, and saves screenshots (desktop and phone).
+same query, sees a newly queued case appear without a reload, finds no sideways scrolling and no split
+word at a phone's width, and saves screenshots (desktop and phone). The checks are page_checks.py's,
+shared with the Firefox test (test_browser_firefox.py), which imports this module's fixtures.
 """
 
 from __future__ import annotations
