@@ -3,41 +3,50 @@
 A scripted history goes through the real router (customers, an agent, ratings) and its events are
 spread over the past week; the service's HTTP app serves the dashboard on port 0. The test logs in
 through the form, checks every figure shown against `helpline report --json`'s computation for the
-same query, sees a newly queued case appear without a reload, and saves screenshots (desktop and phone).
+same query, sees a newly queued case appear without a reload, finds no sideways scrolling and no split
+word at a phone's width, and saves screenshots (desktop and phone). The checks are page_checks.py's,
+shared with the Firefox test (test_browser_firefox.py), which imports this module's fixtures.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.app import Helpline
 from bot.http import start_http_server
-from bot.report_html import _count, _pct, duration
 from bot.settings import Settings
 from router.messages import ActionKind
+from tests.bot.dashboard.page_checks import (
+    HOSTILE_NAME,
+    PHONE,
+    REPORT_CSP,
+    check_live_update,
+    check_phone,
+    check_report_shown,
+    check_sla_shown,
+    dashboard_url,
+    expected_report,
+    period,
+    set_sla_clocks,
+)
 from tests.bot.dashboard.test_views import TOKEN, dashboard_settings, with_sla
-from tests.bot.test_cli_flow import helpline as run_helpline
-from tests.bot.test_cli_flow import write_config
 from tests.drivers import Agent, Customer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.timeout(240)
-HOSTILE_NAME = '<img src=x onerror="document.title=1">Eve'
 # Each part of the history is moved this far into the past (seconds): the charts get a week to show.
 DAYS_BACK = [6, 5, 4, 3, 2, 1, 0]
 STEP_SECONDS = 420
 
 
-def _browser_available() -> None:
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium, and Playwright to drive it; a skip if either is missing, except in CI."""
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
@@ -48,10 +57,12 @@ def _browser_available() -> None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: scripts/setup --for-tests installs it")
         pytest.skip("Debian's chromium is not installed (scripts/setup --for-tests)")
+    return CHROMIUM
 
 
-@pytest.fixture
-def settings(prefix: str) -> Settings:
+# Named apart from the fixtures they are, so that the Firefox test imports them without shadowing them.
+@pytest.fixture(name="settings")
+def browser_settings(prefix: str) -> Settings:
     return with_sla(dashboard_settings(prefix, refresh_seconds=1))
 
 
@@ -120,9 +131,8 @@ async def _history(helpline: Helpline, customer: Customer, agent: Agent) -> None
     await _retime(helpline, marks)
 
 
-@pytest.fixture
-async def served(helpline: Helpline, customer: Customer, agent: Agent) -> AsyncIterator[str]:
-    _browser_available()
+@pytest.fixture(name="served")
+async def served_dashboard(helpline: Helpline, customer: Customer, agent: Agent) -> AsyncIterator[str]:
     await _history(helpline, customer, agent)
     runner = await start_http_server(helpline, "127.0.0.1", 0)
     try:
@@ -131,65 +141,26 @@ async def served(helpline: Helpline, customer: Customer, agent: Agent) -> AsyncI
         await runner.cleanup()
 
 
-FIGURE_TEXT = {
-    "conversations": _count, "deflection_rate": _pct, "handoff_rate": _pct, "cases.opened": _count,
-    "cases.resolved": _count, "cases.reopened": _count, "cases.backlog": _count,
-    "first_response_seconds.median": duration, "resolution_seconds.median": duration,
-    "first_contact_resolution": _pct, "csat.score": _pct, "csat.responses": _count, "nps.responses": _count,
-    "ces.responses": _count, "first_response_seconds.p90": duration, "resolution_seconds.p90": duration,
-}
-
-
-async def _until(page: Any, predicate: str, timeout: float = 10) -> None:
-    """Poll `predicate` in the page (Playwright's wait_for_function evaluates a string, which the page's
-    Content-Security-Policy rightly forbids)."""
-    deadline = time.monotonic() + timeout
-    while not await page.evaluate(predicate):
-        assert time.monotonic() < deadline, f"not within {timeout}s: {predicate}"
-        await page.wait_for_timeout(100)
-
-
-def _get(data: Any, path: str) -> Any:
-    for key in path.split("."):
-        data = data[key]
-    return data
-
-
 async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
-        served: str, helpline: Helpline, customer: Customer, tmp_path: Path, prefix: str) -> None:
+        chromium: str, served: str, helpline: Helpline, customer: Customer, tmp_path: Path, prefix: str) -> None:
     from playwright.async_api import async_playwright
 
-    now = time.time()
-    since = datetime.fromtimestamp(now - 7 * 86400, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    until = datetime.fromtimestamp(now + 600, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    # What `helpline report --json` prints for the same period, run as a supervisor would run it.
-    code, out, err = await run_helpline(write_config(tmp_path, prefix), "report", "--since", since, "--until", until,
-                                        "--json")
-    assert code == 0, err
-    expected = json.loads(out)
-    # The history is what the test says it is: figures worth comparing.
-    assert expected["conversations"] == 9 and expected["cases"]["opened"] == 6 and expected["cases"]["backlog"] == 3 and expected["csat"]["responses"] == 3
-    assert sum(1 for count in expected["series"]["conversations_by_channel"]["console"] if count) >= 5
-
-    # The SLA clock: Gus has waited 40 minutes (breached), Eve 28 (near breach), by their cases' queue times.
-    for number in await helpline.redis.zrange(helpline.keys.queue("support"), 0, -1):
-        name = await helpline.redis.hget(helpline.keys.case(int(number)), "customer_name")
-        minutes = {"Gus": 40, HOSTILE_NAME: 28}.get(name or "")
-        if minutes:
-            await helpline.redis.hset(helpline.keys.case(int(number)), "queued_at", repr(time.time() - minutes * 60))
-
+    since, until = period()
+    expected = await expected_report(tmp_path, prefix, since, until)
+    await set_sla_clocks(helpline)
     problems: list[str] = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await page.add_init_script(f"({REPORT_CSP})()")
             # The browser's own favicon request (404) and the wrong password (401) are expected; any other
             # error (a script error, a refused style or script, a failed request) is a fault.
             page.on("console", lambda message: problems.append(f"{message.text} {message.location.get('url')}")
                     if message.type == "error" and not message.location.get("url", "").endswith(
                         ("/favicon.ico", "/dashboard/login")) else None)
             page.on("pageerror", lambda error: problems.append(str(error)))
-            url = f"{served}/dashboard?since={since.replace('+', '%2B')}&until={until.replace('+', '%2B')}"
+            url = dashboard_url(served, since, until)
 
             await page.goto(url)
             assert page.url.endswith("/dashboard/login")  # no way in without logging in
@@ -204,71 +175,15 @@ async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
             await page.wait_for_selector("body[data-loaded]")
             await page.wait_for_selector("#figures .tile")
 
-            # Every figure shown is the report's, as value and as text.
-            shown = await page.eval_on_selector_all(
-                "[data-figure]", "nodes => nodes.map(n => [n.dataset.figure, n.dataset.value, "
-                                 "(n.querySelector('.value') || n).textContent])")
-            assert len(shown) >= 13
-            for path, value, text in shown:
-                assert json.loads(value) == _get(expected, path), path
-                if path in FIGURE_TEXT:
-                    assert FIGURE_TEXT[path](_get(expected, path)) in text, (path, text)
-            rows = await page.eval_on_selector_all("#by-team tbody tr[data-team]", "rows => rows.map(r => "
-                                                   "Array.from(r.cells, c => c.textContent))")
-            assert [row[0] for row in rows] == sorted(expected["by_team"])
-            for row in rows:
-                figures = expected["by_team"][row[0]]
-                assert row[1:5] == [str(figures["conversations"]), _pct(figures["deflection_rate"]),
-                                    str(figures["cases"]["opened"]), str(figures["cases"]["resolved"])]
-            entries = await page.eval_on_selector_all("#top-entries tbody td.entry", "cells => cells.map(c => c.textContent)")
-            assert entries == [row["entry"] for row in expected["top_entries"]] and entries
-            gaps = await page.eval_on_selector_all("#top-gaps tbody td.question", "cells => cells.map(c => c.textContent)")
-            assert gaps == [row["question"] for row in expected["top_gaps"]]
-
-            # The charts are the server's SVG images, and they loaded.
-            await _until(page, "() => Array.from(document.querySelectorAll('img[data-chart]'))"
-                               ".every(img => img.complete && img.naturalWidth > 0)")
-
-            # Live: the waiting cases, the customer's name as text, not as markup.
-            names = await page.eval_on_selector_all("#queues li .customer", "nodes => nodes.map(n => n.textContent)")
-            assert HOSTILE_NAME in names and "Gus" in names
-            assert await page.eval_on_selector_all("#queues img, #figures img, table img", "nodes => nodes.length") == 0
-            assert await page.title() == "Helpline dashboard"
-            held = await page.eval_on_selector_all("#agents .agent", "nodes => nodes.map(n => [n.dataset.agent, "
-                                                   "Array.from(n.querySelectorAll('li .customer'), c => c.textContent)])")
-            assert held == [["maria", ["Hal"]]]
-
-            # A case queued now appears without a reload.
-            marker = await page.evaluate("window.__same_page = true")
-            await Customer(helpline, customer.worker, name="Newcomer").say("I want to talk to a human")
-            await _until(page, "() => Array.from(document.querySelectorAll('#queues li .customer'))"
-                               ".some(n => n.textContent === 'Newcomer')", timeout=15)
-            assert await page.evaluate("window.__same_page") is True and marker is True
-            assert await page.text_content("#queues .queue[data-team=support] .badge") == "3 waiting"
-            # Each waiting case's first-response SLA (30 minutes for support): the ones queued days ago breached it.
-            slas = await page.eval_on_selector_all("#queues .queue[data-team=support] li[data-case]", "rows => rows.map("
-                                                   "r => [r.querySelector('.customer').textContent, r.querySelector('.sla') && "
-                                                   "r.querySelector('.sla').dataset.sla, r.querySelector('.sla') && "
-                                                   "r.querySelector('.sla').textContent])")
-            states = {name: (state, text) for name, state, text in slas}
-            assert states["Newcomer"][0] == "ok" and states["Newcomer"][1].startswith("SLA ok, ")
-            assert states["Gus"][0] == "breached" and states["Gus"][1].startswith("SLA breached 10m ")
-            assert states[HOSTILE_NAME][0] == "near_breach" and states[HOSTILE_NAME][1].startswith("SLA near breach, 1m ")
+            await check_report_shown(page.evaluate, expected)
+            await check_live_update(page.evaluate, helpline, customer)
+            await check_sla_shown(page.evaluate)
 
             await page.screenshot(path=str(tmp_path / "dashboard-desktop.png"), full_page=True)
-            await page.set_viewport_size({"width": 390, "height": 844})
-            await _until(page, "() => Array.from(document.querySelectorAll('img[data-chart]'))"
-                               ".every(img => img.complete && img.currentSrc.includes('size=narrow'))")
+            await page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+            await check_phone(page.evaluate)
             await page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
-            if os.environ.get("HELPLINE_SCREENSHOTS"):  # a folder to keep them in, to look at
-                for name in ("dashboard-login.png", "dashboard-desktop.png", "dashboard-phone.png"):
-                    shutil.copy(tmp_path / name, Path(os.environ["HELPLINE_SCREENSHOTS"]) / name)
-            # Wide tables scroll inside their own box; nothing else may stick out.
-            wide = await page.evaluate("() => Array.from(document.querySelectorAll('body *'))"
-                                       ".filter(n => !n.closest('.scroll'))"
-                                       ".filter(n => n.getBoundingClientRect().right > window.innerWidth + 1)"
-                                       ".map(n => n.tagName + '.' + n.className + '#' + n.id).slice(0, 10)")
-            assert wide == [], "wider than a phone"
+            keep_screenshots(tmp_path, "dashboard")
 
             # Logging out ends it.
             await page.click("header .who button")
@@ -278,3 +193,10 @@ async def test_the_dashboard_in_chromium_shows_the_report_and_live_queue(
         finally:
             await browser.close()
     assert problems == []
+
+
+def keep_screenshots(folder: Path, prefix: str) -> None:
+    """Copy the screenshots to $HELPLINE_SCREENSHOTS, a folder to keep them in and look at, if set."""
+    if os.environ.get("HELPLINE_SCREENSHOTS"):
+        for shot in sorted(folder.glob(f"{prefix}-*.png")):
+            shutil.copy(shot, Path(os.environ["HELPLINE_SCREENSHOTS"]) / shot.name)
