@@ -1,10 +1,10 @@
 """What Helpline costs Redis: CPU and commands per message for each flow, bytes per conversation, case, event.
 
-Usage: python bench/redis_cost.py [--conversations 2000] [--workers 2]
+Usage: python bench/redis_cost.py [--conversations 2000] [--workers 2] [--appendonly] [--stream-node-max-bytes B]
 
-A private redis-server (unix socket, no persistence, so the figures are Redis's work and not the disk's) and
-the real code paths in this process: customers' messages appended in their conversation's lane the way a
-channel receiver does, `helpline`'s router workers (StreamWorker.run, lanes, batching, heartbeats) working
+A private redis-server (unix socket; no persistence unless --appendonly, so the figures are Redis's work and
+not the disk's) and the real code paths in this process: customers' messages appended in their conversation's
+lane the way a channel receiver does, `helpline`'s router workers (StreamWorker.run, lanes, batching, heartbeats) working
 them off, the console channel's outbox sender delivering the answers, and agent actions submitted the way the
 desk does (agent hash + XADD, the result popped). For N conversations, one after the other:
 
@@ -41,9 +41,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere without installing
 
 from redis.asyncio import Redis  # noqa: E402
+from redis.exceptions import ResponseError  # noqa: E402
 
 from bot.app import Helpline  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from router.keys import INBOX_GROUP, OUTBOX_GROUP  # noqa: E402
 from router.lanes import append as append_to_lane  # noqa: E402
 from router.messages import ActionKind, AgentAction, InboundMessage, Sender, inbox_fields, new_id  # noqa: E402
 from bench.load import faq_questions  # noqa: E402
@@ -177,6 +179,7 @@ class Bench:
         self.costs: list[Cost] = []
         self.snapshots: dict[str, dict[str, tuple[int, int]]] = {}  # after flow → family → (keys, bytes)
         self.dead_letters = 0
+        self.persistence = "no persistence"
         self.refused: dict[str, int] = {}  # agent actions the router refused, by flow and reason
         self.first_transcript = 0  # bytes of one transcript with its first two lines
         self.long_transcript = (0, 0)  # lines, bytes of one long transcript
@@ -235,31 +238,48 @@ class Bench:
         while sum(worker.processed for worker in workers) < entries:
             if time.monotonic() > deadline or any(task.done() for task in tasks):
                 stop.set()
-                await asyncio.gather(*tasks)
+                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
                 raise RuntimeError(f"only {sum(w.processed for w in workers)} of {entries} entries were handled")
             await asyncio.sleep(0.01)
         stop.set()
-        await asyncio.gather(*tasks)
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
 
-    async def route(self, flow: str, entries: int) -> int:
-        """The router workers work off `entries`; returns how many outbound messages they queued."""
-        outbox = self.keys.outbox("console")
-        queued = int(await self.control.xlen(outbox))
-        workers = self.helpline.router_workers(self.workers, tag=f"cost-{flow}-", block_ms=200)
-        await self.measured(flow, "route", self.count, lambda: self.work_off(workers, entries))
-        return int(await self.control.xlen(outbox)) - queued
+    async def unread(self, stream: str, group: str) -> int:
+        """Entries of `stream` its `group` has not read yet (all of them before the group exists). Read
+        between stages by the bench's own client: senders post delivery reports to the inbox, so what a
+        stage has to work off is counted, not assumed."""
+        try:
+            groups = await self.control.xinfo_groups(stream)
+        except ResponseError:
+            return 0  # no stream yet
+        last = next((str(found["last-delivered-id"]) for found in groups if found["name"] == group), "")
+        if not last:
+            return int(await self.control.xlen(stream))
+        return len(await self.control.xrange(stream, min=f"({last}", max="+"))
 
-    async def send(self, flow: str, outbound: int) -> None:
+    async def route(self, flow: str, stage: str = "route") -> None:
+        """The router workers work off what waits in the inbox."""
+        entries = await self.unread(self.keys.inbox, INBOX_GROUP)
+        workers = self.helpline.router_workers(self.workers, tag=f"cost-{flow}-{stage}-", block_ms=200)
+        await self.measured(flow, stage, self.count, lambda: self.work_off(workers, entries))
+
+    async def send(self, flow: str) -> None:
+        """The console sender sends what waits in its outbox; the router then works off the delivery
+        reports it posted for agents' messages (stage `reports`), so each flow pays for its own."""
+        outbound = await self.unread(self.keys.outbox("console"), OUTBOX_GROUP)
         sender = self.helpline.console_sender(block_ms=200)
         await self.measured(flow, "send", self.count, lambda: self.work_off([sender], outbound))
         # The terminals read their sessions' lists; a real channel has none: not counted as Helpline's memory.
         sessions = [key async for key in self.control.scan_iter(match=f"{PREFIX}console:*", count=1000)]
         for start in range(0, len(sessions), 500):
             await self.control.delete(*sessions[start:start + 500])
+        if await self.unread(self.keys.inbox, INBOX_GROUP):
+            await self.route(flow, "reports")
 
     async def customer_flow(self, flow: str, text: str) -> None:
         await self.measured(flow, "receive", self.count, lambda: self.post(text))
-        await self.send(flow, await self.route(flow, self.count))
+        await self.route(flow)
+        await self.send(flow)
         await self.snapshot(flow)
 
     async def agent_flow(self, flow: str, kind: ActionKind, text: str = "") -> None:
@@ -269,9 +289,9 @@ class Bench:
             ids.extend(await self.submit(kind, text))
 
         await self.measured(flow, "receive", self.count, submit)
-        outbound = await self.route(flow, len(self.cases))
+        await self.route(flow)
         await self.measured(flow, "receive", self.count, lambda: self.take_results(flow, ids))
-        await self.send(flow, outbound)
+        await self.send(flow)
         await self.snapshot(flow)
 
     async def find_cases(self) -> None:
@@ -325,7 +345,7 @@ class Bench:
                                      platform_id=new_id(), received_at=start + 61 * index)
             await append_to_lane(self.helpline.redis, self.keys.inbox, f"console:{customer}", inbox_fields(message))
         workers = self.helpline.router_workers(1, tag="cost-long-", block_ms=200)
-        await self.work_off(workers, LONG_QUESTIONS)
+        await self.work_off(workers, await self.unread(self.keys.inbox, INBOX_GROUP))
         log = self.keys.transcript(str(await self.control.get(self.keys.address("console", customer))))
         self.long_transcript = (int(await self.control.xlen(log)),
                                 int(await self.control.memory_usage(log, samples=0) or 0))
@@ -370,9 +390,9 @@ def ceiling(cpu_us: float) -> float:
 def report(bench: Bench, ttls: Mapping[str, str], streams: Mapping[str, tuple[int, float]]) -> None:
     n = bench.count
     print(f"\n{n} conversations, {bench.workers} router workers, private redis-server over a unix socket, "
-          f"no persistence ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
+          f"{bench.persistence} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
     print("\nper message of the flow (receive: the receiver's append or the desk's submit + result; "
-          "route: router workers; send: outbox sender)")
+          "route: router workers; send: outbox sender; reports: router workers on the sender's delivery reports)")
     print(f"{'flow':>13} {'stage':>8} {'Redis CPU µs':>12} {'cmds':>6} {'memory B':>9}   top commands")
     totals = flow_totals(bench.costs)
     for flow, total in totals.items():
@@ -419,10 +439,16 @@ def report(bench: Bench, ttls: Mapping[str, str], streams: Mapping[str, tuple[in
     print(f"→ conversations per GB at one FAQ answer each, marks expired: {2**30 / (conversation / n):,.0f}")
 
 
-async def main_async(conversations: int, workers: int, stream_node_max_bytes: int) -> None:
+async def main_async(conversations: int, workers: int, stream_node_max_bytes: int, appendonly: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="hl-rediscost-") as folder:
         with PrivateRedis(Path(folder) / "redis", durable=False) as server:
             bench = Bench(server.url, conversations, workers)
+            if appendonly:  # as production runs it: every write also goes to the append-only file
+                await bench.control.config_set("appendfsync", "everysec")
+                await bench.control.config_set("appendonly", "yes")
+                while int((await bench.control.info("persistence"))["aof_rewrite_in_progress"]):
+                    await asyncio.sleep(0.05)
+            bench.persistence = "appendonly yes, appendfsync everysec" if appendonly else "no persistence"
             if stream_node_max_bytes:
                 await bench.control.config_set("stream-node-max-bytes", stream_node_max_bytes)
             try:
@@ -443,8 +469,9 @@ def main() -> None:
     parser.add_argument("--stream-node-max-bytes", type=int, default=0,
                         help="set Redis's stream-node-max-bytes (default 4096): a new stream node is preallocated at "
                              "min(this, 4096) bytes")
+    parser.add_argument("--appendonly", action="store_true", help="appendonly yes, appendfsync everysec (as in production)")
     args = parser.parse_args()
-    asyncio.run(main_async(args.conversations, args.workers, args.stream_node_max_bytes))
+    asyncio.run(main_async(args.conversations, args.workers, args.stream_node_max_bytes, args.appendonly))
 
 
 if __name__ == "__main__":
