@@ -43,12 +43,13 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere without installin
 from redis.asyncio import Redis  # noqa: E402
 from redis.exceptions import ResponseError  # noqa: E402
 
+from bench.load import faq_questions  # noqa: E402
 from bot.app import Helpline  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from router.keys import INBOX_GROUP, OUTBOX_GROUP  # noqa: E402
 from router.lanes import append as append_to_lane  # noqa: E402
 from router.messages import ActionKind, AgentAction, InboundMessage, Sender, inbox_fields, new_id  # noqa: E402
-from bench.load import faq_questions  # noqa: E402
+from router.store import reply  # noqa: E402
 from tests.redis_server import PrivateRedis  # noqa: E402
 
 PREFIX = "hl:"
@@ -179,6 +180,7 @@ class Bench:
         self.costs: list[Cost] = []
         self.snapshots: dict[str, dict[str, tuple[int, int]]] = {}  # after flow → family → (keys, bytes)
         self.dead_letters = 0
+        self.events_after: dict[str, int] = {}  # hl:events length after each flow
         self.persistence = "no persistence"
         self.refused: dict[str, int] = {}  # agent actions the router refused, by flow and reason
         self.first_transcript = 0  # bytes of one transcript with its first two lines
@@ -224,8 +226,8 @@ class Bench:
     async def take_results(self, flow: str, ids: list[str]) -> None:
         """The desk waits for each action's outcome (BLPOP): here all are there already."""
         for action_id in ids:
-            reply = await self.helpline.redis.blpop([self.keys.result(action_id)], timeout=1)
-            outcome = json.loads(reply[1]) if reply is not None else {"ok": False, "message": "no result"}
+            popped = await reply(self.helpline.redis.blpop([self.keys.result(action_id)], timeout=1))
+            outcome = json.loads(popped[1]) if popped else {"ok": False, "message": "no result"}
             if not outcome.get("ok"):
                 key = f"{flow}: {str(outcome.get('message', ''))[:80]}"
                 self.refused[key] = self.refused.get(key, 0) + 1
@@ -298,7 +300,7 @@ class Bench:
         numbers = []
         for customer in self.customers:
             conversation = await self.control.get(self.keys.address("console", customer))
-            case = await self.control.hget(self.keys.conversation(str(conversation)), "case")
+            case = await reply(self.control.hget(self.keys.conversation(str(conversation)), "case"))
             if not case:
                 raise RuntimeError(f"no case opened for {customer}")
             numbers.append(int(case))
@@ -317,6 +319,7 @@ class Bench:
             usage = [int(await self.control.memory_usage(key, samples=0) or 0) for key in sample]
             sizes[family] = (len(keys), int(statistics.fmean(usage) * len(keys)))
         self.snapshots[after] = sizes
+        self.events_after[after] = int(await self.control.xlen(self.keys.events))
 
     async def ttls(self) -> dict[str, str]:
         """Each family's TTL as one of its keys has it now (`none`: kept until removed)."""
@@ -408,6 +411,9 @@ def report(bench: Bench, ttls: Mapping[str, str], streams: Mapping[str, tuple[in
             top = sorted(cost.commands.items(), key=lambda item: -item[1])[:6]
             print(f"{flow:>13} {cost.stage:>8} {cost.cpu_us:>12.0f} {cost.commands_per_message:>6.1f} "
                   f"{cost.bytes_per_message:>9.0f}   " + " ".join(f"{name}={calls / n:.1f}" for name, calls in top))
+    print("\nevents written to hl:events per message: " + "  ".join(
+        f"{flow} {(length - previous) / n:.1f}" for (flow, length), previous
+        in zip(bench.events_after.items(), [0, *bench.events_after.values()])))
     print(f"\nceiling: messages/s one Redis core carries at {BUSY_SHARE:.0%} busy (whole path: receive+route+send)")
     for flow, total in totals.items():
         route = next(cost for cost in bench.costs if cost.flow == flow and cost.stage == "route")
