@@ -25,12 +25,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from .normalize import has_greek, latin_key, normalize
+from .normalize import has_greek, latin_key, normalize, strip_accents
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Share of a Latin-script message's words that must be Greek words of the knowledge base in Latin
 # letters for the message to be taken as Greeklish: English has "to", "me" and "na" too.
 GREEKLISH_SHARE = 0.5
+# Letters of each part of a compound respelt from its parts (see Spelling._compound).
+COMPOUND_PART = 3
 
 
 _SAMPLES = Path(__file__).with_name("language_samples")
@@ -43,7 +45,7 @@ class Spelling:
     shipped samples' spellings for words the knowledge base lacks."""
 
     def __init__(self, questions: Iterable[str], samples: bool = True) -> None:
-        accented, greek = _spellings(questions)
+        accented, greek = _spellings(_as_written(questions))
         if samples:
             base_accented, base_greek = _sample_spellings()
             accented, greek = {**base_accented, **accented}, {**base_greek, **greek}
@@ -69,9 +71,36 @@ class Spelling:
                 best = self._greek.get(latin_key(folded))
             else:
                 best = self._accented.get(folded) or usual.get(folded)
+                if best is None and usual:
+                    best = self._compound(folded, usual)
             return word if best is None or best == folded else best
 
         return _WORD.sub(spelt, text)
+
+    def _compound(self, folded: str, usual: dict[str, str]) -> str | None:
+        """A compound's spelling from its two parts' ("vizszivargas" -> "vízszivárgás"): languages that
+        write compounds as one word (Hungarian, Latvian, Greek) coin more of them than any list holds.
+        Both parts must be words of the knowledge base or the language's list, of COMPOUND_PART letters
+        at least, so that a word is not read as a short word and a stray remainder ("telefon" is not
+        "tél" + "efon"); the most even split wins. None when no split is known."""
+        best: tuple[int, str] | None = None
+        for cut in range(COMPOUND_PART, len(folded) - COMPOUND_PART + 1):
+            head, tail = folded[:cut], folded[cut:]
+            head_spelt = self._accented.get(head) or usual.get(head)
+            tail_spelt = self._accented.get(tail) or usual.get(tail)
+            if head_spelt and tail_spelt and (best is None or min(cut, len(tail)) > best[0]):
+                best = (min(cut, len(tail)), head_spelt + tail_spelt)
+        return best[1] if best is not None else None
+
+
+def _as_written(questions: Iterable[str]) -> list[str]:
+    """The questions without the copies a build adds of its accented ones typed without accents
+    (`matcher`: the sentence model learns both): a copy is no one's spelling, and counted it outvoted
+    the accented form of words a question also writes bare ("konyhaban" once beside "konyhában" 4 times)."""
+    texts = list(questions)
+    accented = {text for text in texts if strip_accents(text) != text}
+    copies = {strip_accents(text) for text in accented}
+    return [text for text in texts if text not in copies]
 
 
 def _spellings(texts: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
