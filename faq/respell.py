@@ -71,15 +71,16 @@ class Spelling:
                 best = self._greek.get(latin_key(folded))
             else:
                 best = self._accented.get(folded) or usual.get(folded)
-                if best is None and usual:
+                if best is None and usual and not has_greek(folded):
                     best = self._compound(folded, usual)
             return word if best is None or best == folded else best
 
         return _WORD.sub(spelt, text)
 
     def _compound(self, folded: str, usual: dict[str, str]) -> str | None:
-        """A compound's spelling from its two parts' ("vizszivargas" -> "vízszivárgás"): languages that
-        write compounds as one word (Hungarian, Latvian, Greek) coin more of them than any list holds.
+        """A compound's spelling from its two parts' ("vizszivargas" -> "vízszivárgás"): Hungarian and
+        Latvian write compounds as one word and coin more of them than any list holds (not Greek: its
+        compounds keep one accent, not each part's).
         Both parts must be words of the knowledge base or the language's list, of COMPOUND_PART letters
         at least, so that a word is not read as a short word and a stray remainder ("telefon" is not
         "tél" + "efon"); the most even split wins. None when no split is known."""
