@@ -6,9 +6,8 @@ and writes compounds as one word with the head last ("mozgásérzékelő" = mozg
 érzékelő). A customer's word is then often another form of a question's word, or a compound of it,
 which neither whole words nor the first letters of words (`coverage`) see.
 
-`stem` takes off, from the end, at most one case ending, then at most one possessive or plural ending
-(the order in which Hungarian stacks them: stem + possessive/plural + case), keeping at least
-MIN_STEM letters. It works on folded text, where long and short vowels are one letter, so it also
+`stem` takes off, from the end, a case ending, then a possessive or plural ending (the order in
+which Hungarian stacks them: stem + possessive/plural + case), keeping at least MIN_STEM letters. It works on folded text, where long and short vowels are one letter, so it also
 undoes the lengthening of a stem's last vowel ("lámpa" -> "lámpát": both "lampa..."). It is a
 stripper, not a dictionary stemmer: it may leave a derivational ending, and it does not need to find
 the dictionary form, only the same form for the forms of one word.
@@ -68,12 +67,20 @@ def _strip(word: str, endings: tuple[str, ...]) -> str:
 
 @lru_cache(maxsize=32_768)  # as `normalize`: every build stems all its questions' words again
 def stem(word: str) -> str:
-    """The stem of a folded Hungarian word: at most one case ending, then one possessive or plural
-    ending taken off, MIN_STEM letters kept; words of other scripts, digits or short words as they are."""
-    if not word.isalpha() or not word.isascii() or len(word) <= MIN_STEM:
+    """The stem of a folded Hungarian word: case, possessive and plural endings taken off while one
+    leaves MIN_STEM letters; words of other scripts, digits, and words of MIN_STEM letters as they are.
+
+    Taken off until none is left, so that a stem is its own stem: the endings are ambiguous once
+    folded (-om "my" or the -o of "időzítő" + -m), and two forms of a word must meet wherever one
+    pass would stop."""
+    if not word.isalpha() or not word.isascii():
         return word
-    without_case = _assimilated(word) or _strip(word, _CASE_ENDINGS)
-    return _strip(without_case, _POSSESSIVE_ENDINGS)
+    while len(word) > MIN_STEM:
+        shorter = _strip(_assimilated(word) or _strip(word, _CASE_ENDINGS), _POSSESSIVE_ENDINGS)
+        if shorter == word:
+            break
+        word = shorter
+    return word
 
 
 # A compound's head: the last part of a word, of at least this many letters, with at least
@@ -84,5 +91,8 @@ MIN_MODIFIER = 3
 
 def heads(word: str) -> list[str]:
     """The stems of the tails of `word` that could be the head of a compound, longest first
-    ("mozgaserzekelo" -> "aserzekelo", ..., "erzekelo", "rzekelo", ...): a caller keeps the ones it knows."""
+    ("mozgaserzekelot" -> stems of "aserzekelot", ..., "erzekelot", "rzekelot", ...): a caller keeps
+    the ones it knows. Empty for a word too short to be a compound, or not a folded Latin word."""
+    if not word.isalpha() or not word.isascii():
+        return []
     return [stem(word[start:]) for start in range(MIN_MODIFIER, len(word) - MIN_HEAD + 1)]
