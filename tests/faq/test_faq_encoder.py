@@ -404,3 +404,27 @@ def test_only_a_messages_first_words_are_embedded(encoder: E5Encoder) -> None:
     assert cache_key("m", email) == cache_key("m", first)
     assert np.array_equal(encoder.embed_one(email), encoder.embed_one(first))
     assert clean_text(question) == question  # short texts are embedded whole
+
+
+def test_the_builds_unaccented_copies_of_questions_are_no_ones_spelling() -> None:
+    from faq.respell import Spelling
+
+    # As a build hands them over: each accented question, then its copy typed without accents. One
+    # question writes "konyhaban" bare; the other two accent it, and their copies must not outvote them.
+    written = ["Van füst a konyhában?", "Hideg van a konyhában?", "a konyhaban"]
+    spelling = Spelling(written + ["Van fust a konyhaban?", "Hideg van a konyhaban?"], samples=False)
+    assert spelling.respell("van fust a konyhaban", "hu") == "van füst a konyhában"
+
+
+def test_a_compound_no_list_holds_is_spelt_from_its_parts() -> None:
+    from faq.respell import Spelling
+
+    spelling = Spelling(["Van víz a pincében?", "Melyik gép megy?"], samples=False)
+    # "vízszivárgás" is in no list; "víz" (the questions) and "szivárgás" (Hungarian's) are.
+    assert spelling.respell("van vizszivargas a pinceben", "hu") == "van vízszivárgás a pincében"
+    assert spelling.respell("a mosogatogep megy", "hu") == "a mosogatógép megy"
+    # No split into a short word and a stray remainder: "telefon" is not "tél" + "efon".
+    assert spelling.respell("a telefon", "hu") == "a telefon"
+    # Only for a message in a language with its list, and never for Greek (one accent a word).
+    assert spelling.respell("a vizszivargas") == "a vizszivargas"
+    assert spelling.respell("ο φωτοδιακοπτης", "el") == "ο φωτοδιακοπτης"
