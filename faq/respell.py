@@ -46,6 +46,7 @@ class Spelling:
 
     def __init__(self, questions: Iterable[str], samples: bool = True) -> None:
         accented, greek = _spellings(_as_written(questions))
+        self._own = accented  # compounds are spelt from these and the message language's list only
         if samples:
             base_accented, base_greek = _sample_spellings()
             accented, greek = {**base_accented, **accented}, {**base_greek, **greek}
@@ -81,14 +82,14 @@ class Spelling:
         """A compound's spelling from its two parts' ("vizszivargas" -> "vízszivárgás"): Hungarian and
         Latvian write compounds as one word and coin more of them than any list holds (not Greek: its
         compounds keep one accent, not each part's).
-        Both parts must be words of the knowledge base or the language's list, of COMPOUND_PART letters
-        at least, so that a word is not read as a short word and a stray remainder ("telefon" is not
+        Both parts must be words of the knowledge base or the language's list (not the samples of
+        other languages: Latvian "nāk" is no part of "szenzornak"), of COMPOUND_PART letters at least, so that a word is not read as a short word and a stray remainder ("telefon" is not
         "tél" + "efon"); the most even split wins. None when no split is known."""
         best: tuple[int, str] | None = None
         for cut in range(COMPOUND_PART, len(folded) - COMPOUND_PART + 1):
             head, tail = folded[:cut], folded[cut:]
-            head_spelt = self._accented.get(head) or usual.get(head)
-            tail_spelt = self._accented.get(tail) or usual.get(tail)
+            head_spelt = self._own.get(head) or usual.get(head)
+            tail_spelt = self._own.get(tail) or usual.get(tail)
             if head_spelt and tail_spelt and (best is None or min(cut, len(tail)) > best[0]):
                 best = (min(cut, len(tail)), head_spelt + tail_spelt)
         return best[1] if best is not None else None

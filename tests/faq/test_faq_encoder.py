@@ -428,3 +428,11 @@ def test_a_compound_no_list_holds_is_spelt_from_its_parts() -> None:
     # Only for a message in a language with its list, and never for Greek (one accent a word).
     assert spelling.respell("a vizszivargas") == "a vizszivargas"
     assert spelling.respell("ο φωτοδιακοπτης", "el") == "ο φωτοδιακοπτης"
+
+
+def test_a_compounds_parts_come_from_the_knowledge_base_and_the_messages_language_only() -> None:
+    from faq.respell import Spelling
+
+    # Latvian "nāk" (comes) is in the shipped samples; Hungarian "szenzornak" is szenzor + the ending -nak.
+    spelling = Spelling(["Mi a szenzor állapota?"])
+    assert spelling.respell("mi a szenzornak", "hu") == "mi a szenzornak"
