@@ -74,7 +74,7 @@ class Spelling:
                 best = self._accented.get(folded) or usual.get(folded)
                 if best is None and usual and not has_greek(folded):
                     best = self._compound(folded, usual)
-            return word if best is None or best == folded else best
+            return word if best is None or best == folded else _in_case_of(word, best)
 
         return _WORD.sub(spelt, text)
 
@@ -93,6 +93,14 @@ class Spelling:
             if head_spelt and tail_spelt and (best is None or min(cut, len(tail)) > best[0]):
                 best = (min(cut, len(tail)), head_spelt + tail_spelt)
         return best[1] if best is not None else None
+
+
+def _in_case_of(typed: str, spelling: str) -> str:
+    """`spelling` (lower case) in the case the customer typed: the sentence model reads case too, and
+    "Huzd be" respelt "húzd be" ranked another entry first where "Húzd be" did not."""
+    if typed.isupper() and len(typed) > 1:
+        return spelling.upper()
+    return spelling[:1].upper() + spelling[1:] if typed[:1].isupper() else spelling
 
 
 def _as_written(questions: Iterable[str]) -> list[str]:

@@ -358,7 +358,7 @@ def test_messages_typed_without_accents_or_in_greeklish_are_read_in_the_question
     spelling = Spelling(["Hogyan kérhetem vissza a pénzemet?", "Πώς μπορώ να επιστρέψω ένα προϊόν;",
                          "Kā es varu atgriezt preci?", "How do I pay?"], samples=False)
     assert spelling.respell("hogyan kerhetem vissza a penzemet") == "hogyan kérhetem vissza a pénzemet"
-    assert spelling.respell("Πως μπορω να επιστρεψω") == "πώς μπορώ να επιστρέψω"
+    assert spelling.respell("Πως μπορω να επιστρεψω") == "Πώς μπορώ να επιστρέψω"  # the typed case kept
     assert spelling.respell("pos mporo na epistrepso ena proion") == "πώς μπορώ να επιστρέψω ένα προϊόν"
     assert spelling.respell("ka es varu atgriezt?") == "kā es varu atgriezt?"
     # English stays English, however many of its words are Greek words in Latin letters.
@@ -436,3 +436,13 @@ def test_a_compounds_parts_come_from_the_knowledge_base_and_the_messages_languag
     # Latvian "nāk" (comes) is in the shipped samples; Hungarian "szenzornak" is szenzor + the ending -nak.
     spelling = Spelling(["Mi a szenzor állapota?"])
     assert spelling.respell("mi a szenzornak", "hu") == "mi a szenzornak"
+
+
+def test_respelt_words_keep_the_case_they_were_typed_in() -> None:
+    from faq.respell import Spelling
+
+    # The sentence model reads case: "Húzd be" and "húzd be" are not the same message to it.
+    spelling = Spelling(["húzd be a függönyt"], samples=False)
+    assert spelling.respell("Huzd be a fuggonyt") == "Húzd be a függönyt"
+    assert spelling.respell("HUZD BE A FUGGONYT") == "HÚZD BE A FÜGGÖNYT"
+    assert spelling.respell("huzd be") == "húzd be"
