@@ -9,12 +9,17 @@ share 90%. `scope` joins it with the sentence encoder's closeness by meaning.
 
 Words are compared in the matcher's prepared spelling (normalised, accents off, Greek in Latin
 letters), and a word also counts as known when it shares its first STEM_LETTERS letters with a known
-word, so inflections ("deliveries", "kapcsold" beside "kapcsolja") are not strangers.
+word, so inflections ("deliveries", "kapcsold" beside "kapcsolja") are not strangers. Words of
+Hungarian questions also count by their stems and as the heads of compounds (`hungarian`): there a
+short word takes endings that change its first letters' count ("füst", "füstöt"), and a compound names
+a kind of a question's thing ("mozgásérzékelő" beside "érzékelő").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from . import hungarian
 
 STEM_LETTERS = 5
 
@@ -22,15 +27,23 @@ STEM_LETTERS = 5
 class Vocabulary:
     """The words of a knowledge base's (prepared) questions, and their stems."""
 
-    __slots__ = ("_stems", "_words")
+    __slots__ = ("_hungarian", "_stems", "_words")
 
-    def __init__(self, prepared_questions: Iterable[str]) -> None:
+    def __init__(self, prepared_questions: Iterable[str], hungarian_questions: Iterable[str] = ()) -> None:
+        """`prepared_questions`: all the questions, prepared as the matcher does; `hungarian_questions`:
+        those written in Hungarian, whose words also count by their Hungarian stems. The stems come from
+        Hungarian questions only, so a knowledge base without them is matched exactly as before."""
         self._words = frozenset(word for question in prepared_questions for word in question.split())
         self._stems = frozenset(word[:STEM_LETTERS] for word in self._words if len(word) >= STEM_LETTERS)
+        self._hungarian = frozenset(hungarian.stem(word) for question in hungarian_questions for word in question.split())
 
     def known(self, word: str) -> bool:
         """True when a question uses `word`, or a word of the same stem."""
-        return word in self._words or (len(word) >= STEM_LETTERS and word[:STEM_LETTERS] in self._stems)
+        if word in self._words or (len(word) >= STEM_LETTERS and word[:STEM_LETTERS] in self._stems):
+            return True
+        if not self._hungarian:
+            return False
+        return hungarian.stem(word) in self._hungarian or any(head in self._hungarian for head in hungarian.heads(word))
 
     def known_share(self, prepared_text: str) -> float:
         """The share (0..1) of the words of `prepared_text` that are known; 0 for a text without words."""

@@ -234,6 +234,8 @@ class ClassifierMatcher:
         builds: BuildCache | None = None,
     ) -> None:
         self._entry_ids = [entry.id for entry in entries.values()]
+        # Hungarian questions: their words also count by their stems in the share of known words (see `coverage`).
+        self._hungarian_questions = tuple(question for entry in entries.values() for question in entry.questions.get("hu", ()))
         if isinstance(encoder, _Builtin):
             encoder = builtin_word_vectors()
         self._encoder = encoder
@@ -282,7 +284,7 @@ class ClassifierMatcher:
             return
         self._latin = build.latin
         self._owners = build.owners
-        self._vocabulary = Vocabulary(build.prepared)
+        self._vocabulary = Vocabulary(build.prepared, [prepare(question, build.latin) for question in self._hungarian_questions])
         self._space = FeatureSpace(build.vocabularies, build.idfs)
         self._weights = build.weights
         self._bias = build.bias

@@ -358,7 +358,7 @@ def test_messages_typed_without_accents_or_in_greeklish_are_read_in_the_question
     spelling = Spelling(["Hogyan kérhetem vissza a pénzemet?", "Πώς μπορώ να επιστρέψω ένα προϊόν;",
                          "Kā es varu atgriezt preci?", "How do I pay?"], samples=False)
     assert spelling.respell("hogyan kerhetem vissza a penzemet") == "hogyan kérhetem vissza a pénzemet"
-    assert spelling.respell("Πως μπορω να επιστρεψω") == "πώς μπορώ να επιστρέψω"
+    assert spelling.respell("Πως μπορω να επιστρεψω") == "Πώς μπορώ να επιστρέψω"  # the typed case kept
     assert spelling.respell("pos mporo na epistrepso ena proion") == "πώς μπορώ να επιστρέψω ένα προϊόν"
     assert spelling.respell("ka es varu atgriezt?") == "kā es varu atgriezt?"
     # English stays English, however many of its words are Greek words in Latin letters.
@@ -404,3 +404,45 @@ def test_only_a_messages_first_words_are_embedded(encoder: E5Encoder) -> None:
     assert cache_key("m", email) == cache_key("m", first)
     assert np.array_equal(encoder.embed_one(email), encoder.embed_one(first))
     assert clean_text(question) == question  # short texts are embedded whole
+
+
+def test_the_builds_unaccented_copies_of_questions_are_no_ones_spelling() -> None:
+    from faq.respell import Spelling
+
+    # As a build hands them over: each accented question, then its copy typed without accents. One
+    # question writes "konyhaban" bare; the other two accent it, and their copies must not outvote them.
+    written = ["Van füst a konyhában?", "Hideg van a konyhában?", "a konyhaban"]
+    spelling = Spelling(written + ["Van fust a konyhaban?", "Hideg van a konyhaban?"], samples=False)
+    assert spelling.respell("van fust a konyhaban", "hu") == "van füst a konyhában"
+
+
+def test_a_compound_no_list_holds_is_spelt_from_its_parts() -> None:
+    from faq.respell import Spelling
+
+    spelling = Spelling(["Van víz a pincében?", "Melyik gép megy?"], samples=False)
+    # "vízszivárgás" is in no list; "víz" (the questions) and "szivárgás" (Hungarian's) are.
+    assert spelling.respell("van vizszivargas a pinceben", "hu") == "van vízszivárgás a pincében"
+    assert spelling.respell("a mosogatogep megy", "hu") == "a mosogatógép megy"
+    # No split into a short word and a stray remainder: "telefon" is not "tél" + "efon".
+    assert spelling.respell("a telefon", "hu") == "a telefon"
+    # Only for a message in a language with its list, and never for Greek (one accent a word).
+    assert spelling.respell("a vizszivargas") == "a vizszivargas"
+    assert spelling.respell("ο φωτοδιακοπτης", "el") == "ο φωτοδιακοπτης"
+
+
+def test_a_compounds_parts_come_from_the_knowledge_base_and_the_messages_language_only() -> None:
+    from faq.respell import Spelling
+
+    # Latvian "nāk" (comes) is in the shipped samples; Hungarian "szenzornak" is szenzor + the ending -nak.
+    spelling = Spelling(["Mi a szenzor állapota?"])
+    assert spelling.respell("mi a szenzornak", "hu") == "mi a szenzornak"
+
+
+def test_respelt_words_keep_the_case_they_were_typed_in() -> None:
+    from faq.respell import Spelling
+
+    # The sentence model reads case: "Húzd be" and "húzd be" are not the same message to it.
+    spelling = Spelling(["húzd be a függönyt"], samples=False)
+    assert spelling.respell("Huzd be a fuggonyt") == "Húzd be a függönyt"
+    assert spelling.respell("HUZD BE A FUGGONYT") == "HÚZD BE A FÜGGÖNYT"
+    assert spelling.respell("huzd be") == "húzd be"
