@@ -24,7 +24,7 @@ from router.store import StreamFields, reply
 LANE_FIELD = "lane"  # the entry's conversation, as the producer named it
 
 # KEYS[1] stream, KEYS[2] lane (ignored when ARGV[1] is ''); ARGV[1] lane name, ARGV[2..] field, value, ...
-_APPEND = """
+APPEND_SCRIPT = """
 local fields = {}
 for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
@@ -86,7 +86,7 @@ def append_args(stream: str, conversation: str, fields: StreamFields) -> tuple[A
     flat: list[Any] = []
     for name, value in {**fields, LANE_FIELD: conversation}.items():
         flat += [name, value]
-    return (_APPEND, 2, stream, Lanes(stream).key(conversation), conversation, *flat)
+    return (APPEND_SCRIPT, 2, stream, Lanes(stream).key(conversation), conversation, *flat)
 
 
 async def append(redis: Redis, stream: str, conversation: str, fields: StreamFields) -> str:

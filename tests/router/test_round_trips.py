@@ -18,6 +18,7 @@ from faq import kb as faq_kb
 from router.keys import INBOX_GROUP
 from router.lanes import append as append_to_lane
 from router.messages import InboundMessage, Sender, inbox_fields, new_id
+from router.optimistic import CHECK_AND_WRITE_SHA, written_by
 from router.worker import StreamWorker
 from tests.conftest import REDIS_URL
 
@@ -44,6 +45,8 @@ def recording(monkeypatch: pytest.MonkeyPatch, client_name: str) -> Iterator[Wir
     def pack_command(self: AbstractConnection, *args: object) -> object:
         if self.client_name == client_name:
             current.append(str(args[0]).upper())
+            if current[-1] == "EVALSHA" and args[1] == CHECK_AND_WRITE_SHA:  # a commit: what it writes counts
+                current.extend(str(write[0]).upper() for write in written_by(args))
         return real_pack_one(self, *args)
 
     async def send(self: AbstractConnection, command: object, check_health: bool = True) -> None:
@@ -88,11 +91,11 @@ async def test_a_faq_answer_in_a_new_conversation_takes_two_round_trips(
         counted: tuple[Helpline, StreamWorker], monkeypatch: pytest.MonkeyPatch) -> None:
     helpline, worker = counted
     wire = await _trips_of(monkeypatch, worker, helpline, "new-customer", FAQ_QUESTION)
-    # One: watch and read (done marker, address, flood count); two: MULTI ... XACK ... EXEC. Was 6.
+    # One: fingerprint and read (done marker, address, flood count); two: the commit script with the XACK. Was 6.
     assert len(wire.trips) == 2, wire.trips
     first, commit = wire.trips
-    assert first[0] == "WATCH" and "EXISTS" in first and "GET" in first and "ZCARD" in first
-    assert commit[0] == "MULTI" and commit[-1] == "EXEC" and "XACK" in commit and "LREM" in commit
+    assert first[0] == "DUMP" and "EXISTS" in first and "GET" in first and "ZCARD" in first
+    assert "EVALSHA" in commit and "XACK" in commit and "LREM" in commit
     assert commit.count("HSET") == 1, "the conversation hash is written once"
     assert "XREVRANGE" not in wire.names(), "no desk: the transcript is not read"
     assert await helpline.redis.xpending(helpline.keys.inbox, INBOX_GROUP) == {
@@ -129,7 +132,7 @@ async def test_a_handoff_reads_no_transcript_without_a_desk(
     helpline, worker = counted
     wire = await _trips_of(monkeypatch, worker, helpline, "wants-person", "I want to talk to a human")
     assert "XREVRANGE" not in wire.names()
-    # Watch and read; case number, queue place and recent waits; MULTI ... XACK ... EXEC. Was 9.
+    # Fingerprint and read; case number, queue place and recent waits; the commit script with the XACK. Was 9.
     assert len(wire.trips) == 3, wire.trips
     assert [name for name in wire.trips[-1] if name == "XACK"] == ["XACK"]
 
