@@ -19,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from router.keys import lane_key
+from router.rounds import rounds_for
 from router.store import StreamFields, reply
 
 LANE_FIELD = "lane"  # the entry's conversation, as the producer named it
@@ -96,7 +97,10 @@ async def append(redis: Redis, stream: str, conversation: str, fields: StreamFie
 
 async def is_turn(redis: Redis, lane: str, entry_id: str) -> str | None:
     """None when it is `entry_id`'s turn in `lane`; otherwise the id of the entry it waits for."""
-    answer: object = await reply(redis.eval(_TURN, 1, lane, entry_id))
+    # Coalesced: the lanes of a read batch ask in one round trip, not one each (router/rounds.py).
+    [answer] = await rounds_for(redis).send([("EVAL", _TURN, 1, lane, entry_id)])
+    if isinstance(answer, Exception):
+        raise answer
     return None if answer == 1 else str(answer)
 
 
