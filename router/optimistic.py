@@ -26,13 +26,16 @@ _LANE_APPEND = "_APPEND"  # pseudo command: stream, lane, conversation, field, v
 
 # KEYS[1..ARGV[1]]: the keys read, ARGV[2..] their DUMPs as seen ('' for none); the other KEYS are written
 # (declared for Cluster). Then: the number of commands, and for each its argument count and arguments.
-# 1: written; 0: something read has changed, nothing written.
+# 1: written; 0: something read has changed, nothing written; {1, error}: written but for a command that
+# failed (as in MULTI/EXEC, the others are still written: the done marker and XACK come last and must not be
+# lost to, say, a WRONGTYPE in a metric, or the entry's other effects would be written again on its retry).
 CHECK_AND_WRITE = """
 local checks = tonumber(ARGV[1])
 for i = 1, checks do
   local now = redis.call('DUMP', KEYS[i]) or ''
   if now ~= ARGV[1 + i] then return 0 end
 end
+local failed = nil
 local at = checks + 2
 local count = tonumber(ARGV[at])
 at = at + 1
@@ -42,13 +45,19 @@ for _ = 1, count do
   if ARGV[first] == '_APPEND' then
     local fields = {}
     for j = first + 4, last do fields[#fields + 1] = ARGV[j] end
-    local id = redis.call('XADD', ARGV[first + 1], '*', unpack(fields))
-    if ARGV[first + 3] ~= '' then redis.call('RPUSH', ARGV[first + 2], id) end
+    local id = redis.pcall('XADD', ARGV[first + 1], '*', unpack(fields))
+    if type(id) == 'table' and id.err then
+      failed = failed or id.err
+    elseif ARGV[first + 3] ~= '' then
+      redis.pcall('RPUSH', ARGV[first + 2], id)
+    end
   else
-    redis.call(unpack(ARGV, first, last))
+    local answer = redis.pcall(unpack(ARGV, first, last))
+    if type(answer) == 'table' and answer.err then failed = failed or answer.err end
   end
   at = last + 1
 end
+if failed then return {1, failed} end
 return 1
 """
 CHECK_AND_WRITE_SHA = hashlib.sha1(CHECK_AND_WRITE.encode()).hexdigest()

@@ -505,6 +505,8 @@ class Transaction:
             *_, answer = await rounds.send([("SCRIPT", "LOAD", CHECK_AND_WRITE), command])
         if isinstance(answer, ResponseError):
             raise answer
+        if isinstance(answer, list):  # written, but one of its commands failed (as EXEC would report it)
+            raise ResponseError(f"inbox entry {self.entry_id}: a write failed: {answer[1]}")
         if int(answer) != 1:
             raise WatchError(f"inbox entry {self.entry_id}: something it read has changed")
 

@@ -204,3 +204,18 @@ async def test_the_same_entry_twice_in_one_batch_is_applied_once(helpline: Helpl
     await asyncio.gather(*(helpline.router.handle(entry_id, fields) for _ in range(3)))
     assert await _outbox_by_address(helpline) == {"kim": 1}
     assert await helpline.redis.get(helpline.keys.case_counter) == "1001"
+
+
+async def test_a_failing_write_does_not_cost_the_others(helpline: Helpline) -> None:
+    """As in MULTI/EXEC, a write that fails (WRONGTYPE) is reported and the rest, done marker and XACK
+    included, are still written: else the retry would write the other effects a second time."""
+    prefix = helpline.keys.prefix
+    await helpline.redis.set(f"{prefix}string", "x")
+    recorder = helpline.redis.pipeline(transaction=False)
+    recorder.set(f"{prefix}first", "1")
+    recorder.hset(f"{prefix}string", mapping={"a": "1"})  # not a hash
+    recorder.set(f"{prefix}last", "1")
+    rounds = rounds_for(helpline.redis)
+    [_, answer] = await rounds.send([("SCRIPT", "LOAD", _script()), check_and_write({}, recorder.command_stack)])
+    assert answer[0] == 1 and "WRONGTYPE" in answer[1]
+    assert await helpline.redis.exists(f"{prefix}first", f"{prefix}last") == 2
