@@ -58,6 +58,14 @@ class Rounds:
         return await future
 
     async def _flush(self) -> None:
+        try:
+            await self._flush_all()
+        finally:
+            if self._queue:  # stopped by cancellation: nobody waits for ever
+                waiting, self._queue = self._queue, []
+                self._fail(waiting, ConnectionError("the rounds were stopped"))
+
+    async def _flush_all(self) -> None:
         while self._queue:
             size = -1
             for _ in range(GATHER_TURNS):
@@ -75,7 +83,13 @@ class Rounds:
 
     async def _round(self, requests: list[_Request]) -> None:
         pool = self.redis.connection_pool
-        connection = await pool.get_connection()
+        try:
+            connection = await pool.get_connection()
+        except BaseException as error:  # Redis unreachable: every waiting task learns it, none hangs
+            self._fail(requests, error)
+            if not isinstance(error, Exception):
+                raise
+            return
         try:
             await connection.send_packed_command(
                 connection.pack_commands([command for request in requests for command in request.commands]))
@@ -91,10 +105,7 @@ class Rounds:
                 answers.append(replies)
         except BaseException as error:
             await connection.disconnect()  # replies may be left unread: the connection is not reusable
-            failure = error if isinstance(error, Exception) else ConnectionError("the round was cancelled")
-            for request in requests:
-                if not request.future.done():
-                    request.future.set_exception(failure)
+            self._fail(requests, error)
             if not isinstance(error, Exception):
                 raise
             return
@@ -103,6 +114,13 @@ class Rounds:
         for request, replies in zip(requests, answers):
             if not request.future.done():  # its task was cancelled meanwhile
                 request.future.set_result(replies)
+
+    @staticmethod
+    def _fail(requests: list[_Request], error: BaseException) -> None:
+        failure = error if isinstance(error, Exception) else ConnectionError("the round was cancelled")
+        for request in requests:
+            if not request.future.done():
+                request.future.set_exception(failure)
 
 
 def rounds_for(redis: Redis) -> Rounds:

@@ -6,11 +6,13 @@ redelivery change nothing."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import Counter
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.app import Helpline
 from router.keys import INBOX_GROUP
@@ -219,3 +221,15 @@ async def test_a_failing_write_does_not_cost_the_others(helpline: Helpline) -> N
     [_, answer] = await rounds.send([("SCRIPT", "LOAD", _script()), check_and_write({}, recorder.command_stack)])
     assert answer[0] == 1 and "WRONGTYPE" in answer[1]
     assert await helpline.redis.exists(f"{prefix}first", f"{prefix}last") == 2
+
+
+async def test_a_round_to_an_unreachable_redis_fails_its_waiters_instead_of_hanging() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = Redis(host="127.0.0.1", port=port, decode_responses=True)
+    rounds = rounds_for(client)
+    results = await asyncio.wait_for(asyncio.gather(rounds.send([("PING",)]), rounds.send([("GET", "x")]),
+                                                    return_exceptions=True), 10)
+    assert all(isinstance(result, RedisConnectionError | OSError) for result in results), results
+    await client.aclose()
