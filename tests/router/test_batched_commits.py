@@ -12,6 +12,8 @@ from collections import Counter
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.app import Helpline
@@ -227,9 +229,10 @@ async def test_a_round_to_an_unreachable_redis_fails_its_waiters_instead_of_hang
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = Redis(host="127.0.0.1", port=port, decode_responses=True)
+    client = Redis(host="127.0.0.1", port=port, decode_responses=True, retry=Retry(NoBackoff(), 0),
+                   socket_connect_timeout=1)
     rounds = rounds_for(client)
     results = await asyncio.wait_for(asyncio.gather(rounds.send([("PING",)]), rounds.send([("GET", "x")]),
-                                                    return_exceptions=True), 10)
+                                                    return_exceptions=True), 30)
     assert all(isinstance(result, RedisConnectionError | OSError) for result in results), results
     await client.aclose()

@@ -4,15 +4,17 @@ language is detected once. Counted on the worker's connections to a real Redis."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
 import router.engine
+import router.rounds
 from bot.app import Helpline
 from faq import kb as faq_kb
 from router.keys import INBOX_GROUP
@@ -42,12 +44,22 @@ def recording(monkeypatch: pytest.MonkeyPatch, client_name: str) -> Iterator[Wir
     real_pack_one = AbstractConnection.pack_command
     current: list[str] = []  # packed since the last send (a pipeline packs each of its commands)
 
+    def names_of(command: Sequence[object]) -> list[str]:
+        names = [str(command[0]).upper()]
+        if names[0] == "EVALSHA" and command[1] == CHECK_AND_WRITE_SHA:  # a commit: what it writes counts
+            names.extend(str(write[0]).upper() for write in written_by(command))
+        return names
+
     def pack_command(self: AbstractConnection, *args: object) -> object:
         if self.client_name == client_name:
-            current.append(str(args[0]).upper())
-            if current[-1] == "EVALSHA" and args[1] == CHECK_AND_WRITE_SHA:  # a commit: what it writes counts
-                current.extend(str(write[0]).upper() for write in written_by(args))
+            current.extend(names_of(args))
         return real_pack_one(self, *args)
+
+    real_pack = router.rounds.pack
+
+    def pack(encode: Any, command: Any) -> bytes:  # rounds pack their own commands, just before they send
+        current.extend(names_of(command))
+        return real_pack(encode, command)
 
     async def send(self: AbstractConnection, command: object, check_health: bool = True) -> None:
         if self.client_name == client_name:
@@ -56,6 +68,7 @@ def recording(monkeypatch: pytest.MonkeyPatch, client_name: str) -> Iterator[Wir
         await real_send(self, command, check_health)  # type: ignore[arg-type]
 
     monkeypatch.setattr(AbstractConnection, "pack_command", pack_command)
+    monkeypatch.setattr(router.rounds, "pack", pack)
     monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
     yield wire
 
