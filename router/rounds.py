@@ -91,7 +91,10 @@ class Rounds:
                 raise
             return
         try:
-            encode = connection.encoder.encode
+            encoder = connection.encoder
+            if (encoder.encoding, encoder.encoding_errors) != ("utf-8", "strict"):
+                raise ValueError("rounds pack text as UTF-8: a client with another encoding cannot use them")
+            encode = encoder.encode
             await connection.send_packed_command(
                 b"".join(pack(encode, command) for request in requests for command in request.commands))
             self.rounds += 1
@@ -129,7 +132,14 @@ def pack(encode: Callable[[Any], bytes | memoryview], command: Command) -> bytes
     costs time quadratic in the length of a command: a commit script's hundreds of arguments felt it."""
     pieces: list[bytes | memoryview] = [b"*%d\r\n" % len(command)]
     for argument in command:
-        data = encode(argument)
+        # Most arguments are text or bytes: encoded here without the encoder's chain of checks.
+        data: bytes | memoryview
+        if isinstance(argument, str):
+            data = argument.encode()
+        elif isinstance(argument, bytes):
+            data = argument
+        else:
+            data = encode(argument)
         pieces += (b"$%d\r\n" % len(data), data, b"\r\n")
     return b"".join(pieces)
 

@@ -11,7 +11,10 @@ import time
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,7 +23,7 @@ from bot.app import Helpline
 from router.keys import INBOX_GROUP
 from router.messages import InboundMessage, OutboundMessage, Sender, from_json, inbox_fields, new_id
 from router.optimistic import check_and_write, written_by
-from router.rounds import rounds_for
+from router.rounds import pack, rounds_for
 from router.store import Transaction
 from router.worker import StreamWorker, inbox_worker
 from tests.conftest import REDIS_URL
@@ -236,3 +239,12 @@ async def test_a_round_to_an_unreachable_redis_fails_its_waiters_instead_of_hang
                                                     return_exceptions=True), 30)
     assert all(isinstance(result, RedisConnectionError | OSError) for result in results), results
     await client.aclose()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan=False)), min_size=1,
+                max_size=40))
+def test_rounds_pack_commands_as_redis_py_does(arguments: list[object]) -> None:
+    connection = Connection()
+    command = ("SET", *arguments)  # a command name without spaces, as every command rounds send
+    assert pack(connection.encoder.encode, command) == b"".join(connection.pack_command(*command))
