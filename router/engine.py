@@ -37,6 +37,7 @@ from router.messages import (
     from_json,
 )
 from router.pending import AwaitingChoice, AwaitingFeedback, AwaitingRephrase, Surveying
+from router.rounds import rounds_for
 from router.sanitize import clean_text
 from router.store import Case, CaseStatus, Command, Conversation, Finish
 from router.survey_questions import survey_option
@@ -70,6 +71,9 @@ class Router:
         # address key -> the conversation id it pointed to: lets a known conversation be read in the same
         # round trip as its address (checked there, under WATCH); bounded, oldest forgotten first.
         self._known: dict[str, str] = {}
+        # Reads fingerprinted, commits checked by a script, round trips shared by the entries handled side by
+        # side; False: WATCH and MULTI/EXEC on a connection per entry (the path before, kept for comparison).
+        self.optimistic = True
 
     def _remember(self, address_key: str, conversation_id: str | None) -> None:
         self._known.pop(address_key, None)
@@ -117,6 +121,8 @@ class Router:
 
     async def _transact(self, entry_id: str, decide: Callable[[Turn], Awaitable[None]], finish: Finish | None,
                         get: Sequence[str] = (), hashes: Sequence[str] = (), also: Sequence[Command] = ()) -> bool:
+        if self.optimistic:
+            return await self._transact_optimistically(entry_id, decide, finish, get, hashes, also)
         async with self.redis.pipeline(transaction=True) as pipe:
             for _attempt in range(MAX_ATTEMPTS):
                 turn = Turn(pipe, self.keys, entry_id, self.clock(), self.texts, self.config)
@@ -132,6 +138,26 @@ class Router:
                 except WatchError:
                     continue  # someone changed what we read: read again and decide again
             raise RuntimeError(f"inbox entry {entry_id}: gave up after {MAX_ATTEMPTS} conflicting attempts")
+
+    async def _transact_optimistically(self, entry_id: str, decide: Callable[[Turn], Awaitable[None]],
+                                       finish: Finish | None, get: Sequence[str], hashes: Sequence[str],
+                                       also: Sequence[Command]) -> bool:
+        """As `_transact`, with reads fingerprinted and the commit one checking script: the entries of a
+        batch handled side by side share each round trip (router/rounds.py, router/optimistic.py)."""
+        rounds = rounds_for(self.redis)
+        for _attempt in range(MAX_ATTEMPTS):
+            turn = Turn(None, self.keys, entry_id, self.clock(), self.texts, self.config, rounds=rounds)
+            try:
+                done, turn.early = await turn.begin(get, hashes, also)
+                if done:
+                    return False
+                await decide(turn)
+                turn.finish = finish
+                await turn.commit()
+                return finish is not None
+            except WatchError:
+                continue  # someone changed what we read: read again and decide again
+        raise RuntimeError(f"inbox entry {entry_id}: gave up after {MAX_ATTEMPTS} conflicting attempts")
 
     # == customer messages ===================================================================
     async def _on_message(self, turn: Turn, message: InboundMessage) -> None:

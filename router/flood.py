@@ -40,8 +40,7 @@ def over(replies: Sequence[object], limit: int) -> bool:
 async def first_warning(turn: Turn, message: InboundMessage) -> bool:
     """Whether the customer has not yet been told to slow down this minute (then they are, in this turn)."""
     key = turn.keys.flood_warned(message.channel, message.sender.id or message.address)
-    await turn.watch(key)  # two workers on two of the flood's messages: one warning
-    if await turn.pipe.exists(key):
+    if await turn.exists(key):  # under WATCH: two workers on two of the flood's messages, one warning
         return False
     turn.set(key, "1", ex=int(WINDOW_SECONDS))
     return True

@@ -19,12 +19,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from router.keys import lane_key
+from router.rounds import rounds_for
 from router.store import StreamFields, reply
 
 LANE_FIELD = "lane"  # the entry's conversation, as the producer named it
 
 # KEYS[1] stream, KEYS[2] lane (ignored when ARGV[1] is ''); ARGV[1] lane name, ARGV[2..] field, value, ...
-_APPEND = """
+APPEND_SCRIPT = """
 local fields = {}
 for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
@@ -86,7 +87,7 @@ def append_args(stream: str, conversation: str, fields: StreamFields) -> tuple[A
     flat: list[Any] = []
     for name, value in {**fields, LANE_FIELD: conversation}.items():
         flat += [name, value]
-    return (_APPEND, 2, stream, Lanes(stream).key(conversation), conversation, *flat)
+    return (APPEND_SCRIPT, 2, stream, Lanes(stream).key(conversation), conversation, *flat)
 
 
 async def append(redis: Redis, stream: str, conversation: str, fields: StreamFields) -> str:
@@ -96,7 +97,10 @@ async def append(redis: Redis, stream: str, conversation: str, fields: StreamFie
 
 async def is_turn(redis: Redis, lane: str, entry_id: str) -> str | None:
     """None when it is `entry_id`'s turn in `lane`; otherwise the id of the entry it waits for."""
-    answer: object = await reply(redis.eval(_TURN, 1, lane, entry_id))
+    # Coalesced: the lanes of a read batch ask in one round trip, not one each (router/rounds.py).
+    [answer] = await rounds_for(redis).send([("EVAL", _TURN, 1, lane, entry_id)])
+    if isinstance(answer, Exception):
+        raise answer
     return None if answer == 1 else str(answer)
 
 

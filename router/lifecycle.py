@@ -20,7 +20,7 @@ from router.events import Event
 from router.log_context import note as note_ids
 from router.messages import Attachment, DeskEventKind
 from router.pending import Surveying
-from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation, reply
+from router.store import HIGH_PRIORITY, NORMAL_PRIORITY, Case, CaseStatus, Conversation
 from router.survey_questions import ask_rating
 from router.turn import Turn
 from router.waiting import expect, expectation_text, opening_phrase
@@ -251,8 +251,7 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     last_agent_status = ""
     if case.last_agent:
         agent_key = turn.keys.agent(case.last_agent)
-        await turn.watch(agent_key)
-        status: str | None = await reply(turn.pipe.hget(agent_key, "status"))
+        status = await turn.hget(agent_key, "status")
         last_agent_status = status or "available"
     again = dict(resolved_at=0.0, closed_at=0.0, reopened=case.reopened + 1, csat=0, acknowledged=0,
                  sla_warned_at=0.0, escalated_at=0.0)

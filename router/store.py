@@ -3,6 +3,10 @@
 Reads happen under WATCH; writes are buffered and go out in one MULTI/EXEC together with the
 "done" marker of the inbox entry. So a worker that dies half-way leaves nothing behind, and a
 redelivered entry whose effects were written is recognised and changes nothing.
+
+Or, given `rounds` (router/rounds.py), optimistically: reads are fingerprinted instead of watched and
+the commit is one script that checks the fingerprints and writes (router/optimistic.py); the reads
+and commits of the entries handled side by side then share round trips.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 from redis.typing import EncodableT
 
 from router import metrics
 from router.events import Event
 from router.keys import FIRST_CASE_NUMBER, Keys
 from router.messages import DeskEvent, HistoryLine, OutboundMessage, to_json
+from router.optimistic import CHECK_AND_WRITE, check_and_write, is_missing_script
 from router.pending import Pending, pending_from_json, pending_to_json
+from router.rounds import Command, Rounds
 
 EVENTS_MAX_LENGTH = 1_000_000
 TRANSCRIPT_MAX_LENGTH = 10_000
@@ -36,7 +42,6 @@ _PRIORITY_WEIGHT_MS = 10**13  # larger than any wait time: priority always sorts
 PRIORITY_WEIGHT_MS = _PRIORITY_WEIGHT_MS  # public: /metrics reads queue scores back into wait times
 _T = TypeVar("_T")
 StreamFields = dict[EncodableT, EncodableT]  # what redis-py's xadd takes
-Command = tuple[EncodableT, ...]  # a raw Redis command: name, then arguments
 
 
 async def reply(value: Awaitable[_T] | _T) -> _T:
@@ -173,8 +178,14 @@ class Finish(Protocol):
 class Transaction:
     """One inbox entry's reads (under WATCH) and writes (buffered, then one MULTI/EXEC)."""
 
-    def __init__(self, pipe: Pipeline, keys: Keys, entry_id: str, now: float) -> None:
-        self.pipe = pipe
+    def __init__(self, pipe: Pipeline | None, keys: Keys, entry_id: str, now: float,
+                 rounds: Rounds | None = None) -> None:
+        """With `pipe` (a transaction pipeline): WATCH and MULTI/EXEC; with `rounds` instead: optimistic."""
+        if (pipe is None) == (rounds is None):
+            raise ValueError("a transaction needs either a pipeline or rounds")
+        self._pipe = pipe
+        self.rounds = rounds
+        self._seen: dict[str, bytes | None] = {}  # optimistic: the DUMP of each key read, before its read
         self.keys = keys
         self.entry_id = entry_id
         self.now = now
@@ -189,11 +200,46 @@ class Transaction:
         self._logged: dict[str, list[HistoryLine]] = {}
         self._case_status: dict[int, str] = {}  # as stored: what helpline_cases{state} moves from
 
+    @property
+    def pipe(self) -> Pipeline:
+        if self._pipe is None:
+            raise RuntimeError("an optimistic transaction has no pipeline: read through its methods")
+        return self._pipe
+
     # -- reads -----------------------------------------------------------------------------
     async def watch(self, *keys: str) -> None:
-        await self.pipe.watch(*keys)
+        await self.watch_and_read(keys, [])
 
     async def watch_and_read(self, watch: Sequence[str], commands: Sequence[Command]) -> list[Any]:
+        """WATCH `watch` (optimistically: fingerprint them), then send `commands`, in one round trip;
+        their replies, in order."""
+        if self.rounds is None:
+            return await self._watch_and_read_on_pipe(watch, commands)
+        fresh = [key for key in dict.fromkeys(watch) if key not in self._seen]
+        replies = await self.rounds.send([*(("DUMP", key) for key in fresh), *commands], raw=range(len(fresh)))
+        for answer in replies:
+            if isinstance(answer, ResponseError):
+                raise answer
+        # The first DUMP of a key counts: read before any read of it, as a WATCH is set before.
+        self.seen(dict(zip(fresh, replies)))
+        return replies[len(fresh):]
+
+    def seen(self, dumps: Mapping[str, bytes | None]) -> None:
+        """Record the fingerprints of keys read (optimistic mode): the commit checks them."""
+        for key, dump in dumps.items():
+            self._seen.setdefault(key, dump)
+
+    async def exists(self, key: str) -> bool:
+        """EXISTS `key`, under WATCH."""
+        [answer] = await self.watch_and_read([key], [("EXISTS", key)])
+        return bool(answer)
+
+    async def hget(self, key: str, field: str) -> str | None:
+        """HGET `key` `field`, under WATCH (of the whole hash)."""
+        [answer] = await self.watch_and_read([key], [("HGET", key, field)])
+        return None if answer is None else str(answer)
+
+    async def _watch_and_read_on_pipe(self, watch: Sequence[str], commands: Sequence[Command]) -> list[Any]:
         """WATCH `watch`, then send `commands`, all in one round trip; their replies, in order.
 
         redis-py sends each read under WATCH on its own; here they go out in one write on the
@@ -233,9 +279,8 @@ class Transaction:
         """GET `key` under WATCH (read in the first round trip when `begin` had it)."""
         if key in self._prefetched:
             return self._prefetched[key]
-        await self.pipe.watch(key)
-        value: str | None = await reply(self.pipe.get(key))
-        return value
+        [value] = await self.watch_and_read([key], [("GET", key)])
+        return None if value is None else str(value)
 
     async def already_done(self) -> bool:
         done, _ = await self.begin()
@@ -264,8 +309,8 @@ class Transaction:
 
     async def case(self, number: int) -> Case | None:
         key = self.keys.case(number)
-        await self.pipe.watch(key)
-        data: dict[str, str] = await reply(self.pipe.hgetall(key))
+        [answer] = await self.watch_and_read([key], [("HGETALL", key)])
+        data = _as_mapping(answer)
         if not data:
             return None
         case = Case.from_hash(data)
@@ -275,20 +320,19 @@ class Transaction:
     async def survey(self, case: int, round_: int) -> dict[str, str]:
         """What the customer answered so far for the case's round (read under WATCH: one answer each)."""
         key = self.keys.survey(case, round_)
-        await self.pipe.watch(key)
-        data: dict[str, str] = await reply(self.pipe.hgetall(key))
-        return data
+        [answer] = await self.watch_and_read([key], [("HGETALL", key)])
+        return _as_mapping(answer)
 
     async def queue_position(self, team: str, score: float) -> int:
         """1-based place a case with `score` would have (cases ahead of it, plus one)."""
-        ahead = await self.pipe.zcount(self.keys.queue(team), "-inf", f"({score}")
+        [ahead] = await self.watch_and_read([], [("ZCOUNT", self.keys.queue(team), "-inf", f"({score}")])
         return int(ahead) + 1
 
     async def recent_waits(self, team: str) -> list[float]:
         """The waits of the team's last claimed cases (not watched: an estimate may be a moment old)."""
         values = self._waits.pop(team, None)
         if values is None:
-            values = await reply(self.pipe.lrange(self.keys.waits(team), 0, -1))
+            [values] = await self.watch_and_read([], [("LRANGE", self.keys.waits(team), 0, -1)])
         waits = []
         for value in values:
             try:
@@ -301,8 +345,10 @@ class Transaction:
 
     async def reserve_case_number(self) -> int:
         # Runs outside MULTI on purpose: numbers must be unique even when two workers race.
-        return int(await reply(self.pipe.eval(_RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id),
-                                        self.keys.case_counter, FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS)))
+        [number] = await self.watch_and_read([], [
+            ("EVAL", _RESERVE_CASE_NUMBER, 2, self.keys.case_for_message(self.entry_id), self.keys.case_counter,
+             FIRST_CASE_NUMBER - 1, DONE_TTL_SECONDS)])
+        return int(number)
 
     async def open_case_reads(self, team: str, score: float) -> tuple[int, int]:
         """`reserve_case_number` and `queue_position` in one round trip (the team's recent waits, which the
@@ -403,9 +449,10 @@ class Transaction:
 
     async def history(self, conversation_id: str, limit: int = 20) -> tuple[HistoryLine, ...]:
         """The last `limit` transcript lines, those written by this transaction included."""
-        entries = await self.pipe.xrevrange(self.keys.transcript(conversation_id), count=limit)
+        [entries] = await self.watch_and_read([], [("XREVRANGE", self.keys.transcript(conversation_id), "+", "-",
+                                                     "COUNT", limit)])
         stored = [HistoryLine(fields.get("role", ""), fields.get("text", ""), float(fields.get("at") or 0))
-                  for _, fields in reversed(entries)]
+                  for fields in (_as_mapping(raw) for _, raw in reversed(entries))]
         return tuple((stored + self._logged.get(conversation_id, []))[-limit:])
 
     def next_desk_id(self) -> str:
@@ -426,6 +473,9 @@ class Transaction:
     async def commit(self) -> None:
         """Write everything at once (with `finish` set: the entry's XACK too); raises WatchError when something
         read has changed meanwhile."""
+        if self.rounds is not None:
+            await self._commit_optimistically(self.rounds)
+            return
         self.pipe.multi()
         for write in self._writes:
             write(self.pipe)
@@ -434,6 +484,38 @@ class Transaction:
         if self.finish is not None:
             self.finish.add_to(self.pipe)
         await self.pipe.execute()
+
+    def commit_command(self, recorder: Pipeline) -> Command:
+        """The optimistic commit: one EVALSHA that checks what was read and writes everything (`recorder`, a
+        pipeline never executed, only buffers the writes)."""
+        for write in self._writes:
+            write(recorder)
+        recorder.set(self.keys.done(self.entry_id), str(self._sent), ex=DONE_TTL_SECONDS)
+        if self.finish is not None:
+            self.finish.add_to(recorder)
+        return check_and_write(self._seen, recorder.command_stack)
+
+    async def _commit_optimistically(self, rounds: Rounds) -> None:
+        command = self.commit_command(rounds.redis.pipeline(transaction=False))
+        # The script is loaded with the first commit of a client, and again after a Redis that forgot it.
+        load = [] if rounds.scripts_loaded else [("SCRIPT", "LOAD", CHECK_AND_WRITE)]
+        *_, answer = await rounds.send([*load, command])
+        rounds.scripts_loaded = True
+        if is_missing_script(answer):
+            *_, answer = await rounds.send([("SCRIPT", "LOAD", CHECK_AND_WRITE), command])
+        if isinstance(answer, ResponseError):
+            raise answer
+        if isinstance(answer, list):  # written, but one of its commands failed (as EXEC would report it)
+            raise ResponseError(f"inbox entry {self.entry_id}: a write failed: {answer[1]}")
+        if int(answer) != 1:
+            raise WatchError(f"inbox entry {self.entry_id}: something it read has changed")
+
+
+def _as_mapping(data: Any) -> dict[str, str]:
+    """An HGETALL (or stream entry) reply as a dict: RESP2 gives a flat list of fields and values."""
+    if isinstance(data, list):
+        return dict(zip(data[::2], data[1::2]))
+    return dict(data) if isinstance(data, Mapping) else {}
 
 
 def conversation_from_reply(conversation_id: str, data: Any) -> Conversation | None:

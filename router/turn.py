@@ -15,14 +15,15 @@ from faq.langdetect import LanguageEvidence
 from router.config import RouterConfig
 from router.keys import Keys
 from router.messages import DeskEvent, DeskEventKind, HistoryLine, Link, OutboundMessage, QuickReply
+from router.rounds import Rounds
 from router.store import Case, Conversation, Transaction
 from router.texts import Texts
 
 
 class Turn(Transaction):
-    def __init__(self, pipe: Pipeline, keys: Keys, entry_id: str, now: float, texts: Texts,
-                 config: RouterConfig) -> None:
-        super().__init__(pipe, keys, entry_id, now)
+    def __init__(self, pipe: Pipeline | None, keys: Keys, entry_id: str, now: float, texts: Texts,
+                 config: RouterConfig, rounds: Rounds | None = None) -> None:
+        super().__init__(pipe, keys, entry_id, now, rounds)
         self.texts = texts
         self.config = config
         self.language_evidence: dict[str, LanguageEvidence] = {}  # by text: detection's costly part, once

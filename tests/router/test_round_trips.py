@@ -4,20 +4,23 @@ language is detected once. Counted on the worker's connections to a real Redis."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
 import router.engine
+import router.rounds
 from bot.app import Helpline
 from faq import kb as faq_kb
 from router.keys import INBOX_GROUP
 from router.lanes import append as append_to_lane
 from router.messages import InboundMessage, Sender, inbox_fields, new_id
+from router.optimistic import CHECK_AND_WRITE_SHA, written_by
 from router.worker import StreamWorker
 from tests.conftest import REDIS_URL
 
@@ -41,10 +44,22 @@ def recording(monkeypatch: pytest.MonkeyPatch, client_name: str) -> Iterator[Wir
     real_pack_one = AbstractConnection.pack_command
     current: list[str] = []  # packed since the last send (a pipeline packs each of its commands)
 
+    def names_of(command: Sequence[object]) -> list[str]:
+        names = [str(command[0]).upper()]
+        if names[0] == "EVALSHA" and command[1] == CHECK_AND_WRITE_SHA:  # a commit: what it writes counts
+            names.extend(str(write[0]).upper() for write in written_by(command))
+        return names
+
     def pack_command(self: AbstractConnection, *args: object) -> object:
         if self.client_name == client_name:
-            current.append(str(args[0]).upper())
+            current.extend(names_of(args))
         return real_pack_one(self, *args)
+
+    real_pack = router.rounds.pack
+
+    def pack(encode: Any, command: Any) -> bytes:  # rounds pack their own commands, just before they send
+        current.extend(names_of(command))
+        return real_pack(encode, command)
 
     async def send(self: AbstractConnection, command: object, check_health: bool = True) -> None:
         if self.client_name == client_name:
@@ -53,6 +68,7 @@ def recording(monkeypatch: pytest.MonkeyPatch, client_name: str) -> Iterator[Wir
         await real_send(self, command, check_health)  # type: ignore[arg-type]
 
     monkeypatch.setattr(AbstractConnection, "pack_command", pack_command)
+    monkeypatch.setattr(router.rounds, "pack", pack)
     monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
     yield wire
 
@@ -88,11 +104,11 @@ async def test_a_faq_answer_in_a_new_conversation_takes_two_round_trips(
         counted: tuple[Helpline, StreamWorker], monkeypatch: pytest.MonkeyPatch) -> None:
     helpline, worker = counted
     wire = await _trips_of(monkeypatch, worker, helpline, "new-customer", FAQ_QUESTION)
-    # One: watch and read (done marker, address, flood count); two: MULTI ... XACK ... EXEC. Was 6.
+    # One: fingerprint and read (done marker, address, flood count); two: the commit script with the XACK. Was 6.
     assert len(wire.trips) == 2, wire.trips
     first, commit = wire.trips
-    assert first[0] == "WATCH" and "EXISTS" in first and "GET" in first and "ZCARD" in first
-    assert commit[0] == "MULTI" and commit[-1] == "EXEC" and "XACK" in commit and "LREM" in commit
+    assert first[0] == "DUMP" and "EXISTS" in first and "GET" in first and "ZCARD" in first
+    assert "EVALSHA" in commit and "XACK" in commit and "LREM" in commit
     assert commit.count("HSET") == 1, "the conversation hash is written once"
     assert "XREVRANGE" not in wire.names(), "no desk: the transcript is not read"
     assert await helpline.redis.xpending(helpline.keys.inbox, INBOX_GROUP) == {
@@ -129,7 +145,7 @@ async def test_a_handoff_reads_no_transcript_without_a_desk(
     helpline, worker = counted
     wire = await _trips_of(monkeypatch, worker, helpline, "wants-person", "I want to talk to a human")
     assert "XREVRANGE" not in wire.names()
-    # Watch and read; case number, queue place and recent waits; MULTI ... XACK ... EXEC. Was 9.
+    # Fingerprint and read; case number, queue place and recent waits; the commit script with the XACK. Was 9.
     assert len(wire.trips) == 3, wire.trips
     assert [name for name in wire.trips[-1] if name == "XACK"] == ["XACK"]
 
