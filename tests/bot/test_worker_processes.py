@@ -201,3 +201,37 @@ async def test_worker_processes_send_every_reply_once_in_order_even_when_one_is_
         client.close()
         await peer.close()
     assert code == 0, log.read_text()
+
+
+async def test_a_sending_worker_sends_without_a_knowledge_base_and_without_receiving(
+        tmp_path: Path, prefix: str, redis) -> None:
+    from bot.app import serve_workers
+    from router.lanes import append
+    from router.messages import OutboundMessage, to_json
+    from tests.conftest import make_settings
+    from tests.telegram.conftest import telegram_settings
+    from tests.telegram.fake_bot_api import FakeBotApi
+
+    fake = await FakeBotApi().start()
+    settings = make_settings(prefix, kb=tmp_path / "no-faq-here")  # `--role send` must not need it
+    settings = settings.model_copy(update={"channels": settings.channels.model_copy(update={
+        "telegram": telegram_settings(fake)})})
+    await fake.push(text_update(1, "nobody polls me"))
+    outbox = f"{prefix}outbox:telegram"
+    for index in range(3):
+        message = OutboundMessage(id=f"out{index}", channel="telegram", address="5551", text=f"reply {index}",
+                                  conversation="c1")
+        await append(redis, outbox, "c1", {"data": to_json(message)})
+    ready = asyncio.Event()
+    task = asyncio.create_task(serve_workers(settings, ready, role="send", sending_processes=2))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        await fake.wait_for(lambda: len(fake.sent()) == 3)
+        assert [params["text"] for params in fake.sent()] == ["reply 0", "reply 1", "reply 2"]
+        assert not fake.calls_of("getUpdates"), "a sending worker never polls"
+        assert await redis.zcard(f"{prefix}workers") == 0, "and runs no router worker"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await fake.close()
