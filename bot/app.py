@@ -166,7 +166,8 @@ class Helpline:
         worker = StreamWorker(self.redis, self.keys.outbox(channel.name), OUTBOX_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_conversation_of, stopping=sender.stopping)
+                              concurrency_key=_conversation_of, stopping=sender.stopping,
+                              finishing_handler=sender.finishing)
         self.workers.append(worker)
         return worker
 
@@ -183,7 +184,7 @@ class Helpline:
         worker = StreamWorker(self.redis, self.keys.desk, DESK_GROUP, name, sender,
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
-                              concurrency_key=_case_of, stopping=sender.stopping)
+                              concurrency_key=_case_of, stopping=sender.stopping, finishing_handler=sender.finishing)
         self.workers.append(worker)
         return worker
 
