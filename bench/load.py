@@ -1,5 +1,6 @@
 """Load figures through the whole path: customers on a loopback Telegram Bot API → `helpline run --workers N`
-(the receiver and sender in the parent, the router workers in N child processes) → a private Redis → back.
+(the receiver in the parent, the router workers and the Telegram senders in N child processes) → a private
+Redis → back.
 
 Usage: python bench/load.py [--quick] [--processes 1 2] [--paths faq handoff mix] [--rates 100 500 1000]
                             [--seconds 10] [--burst 2000] [--profile FILE]
@@ -9,7 +10,7 @@ conversation asking for a person: a case opens) and a mix (greetings, FAQ questi
 messages, requests for a person, complaints), with 1 and 2 worker processes, it prints:
 - throughput: a burst of messages all at once, answered per second from the first push to the last answer;
 - latency at fixed offered loads, paced (not all at once), from the push to the answer reaching the peer;
-- CPU time per message of the worker processes (and of the parent: receiving and sending),
+- CPU time per message of the worker processes (routing and sending) and of the parent (receiving),
   from /proc/<pid>/stat before and after;
 - Redis commands per message (INFO commandstats: every command is one round trip unless pipelined,
   so this is an upper bound of round trips), with the largest per command;

@@ -174,7 +174,8 @@ class Helpline:
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
                               concurrency_key=_conversation_of, stopping=sender.stopping,
-                              counter=processed_counter(self.keys, f"outbox:{channel.name}"))
+                              counter=processed_counter(self.keys, f"outbox:{channel.name}"),
+                              finishing_handler=sender.finishing)
         self.workers.append(worker)
         return worker
 
@@ -192,7 +193,7 @@ class Helpline:
                               dead_letters=self.keys.dead_letters, block_ms=block_ms,
                               claim_idle_seconds=self.settings.router.claim_timeout_seconds,
                               concurrency_key=_case_of, stopping=sender.stopping,
-                              counter=processed_counter(self.keys, "desk"))
+                              counter=processed_counter(self.keys, "desk"), finishing_handler=sender.finishing)
         self.workers.append(worker)
         return worker
 
@@ -292,43 +293,83 @@ def _forget_signals() -> None:
             loop.remove_signal_handler(signum)
 
 
-async def serve_workers(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    """`helpline worker`: only the router workers and the FAQ reload, until SIGTERM/SIGINT (or, for a child of
-    `helpline run --workers N`, until its parent is gone). Any number run side by side on any machines."""
+WORKER_ROLES = ("router", "send", "all")  # `helpline worker --role`
+
+
+async def serve_workers(settings: Settings, ready: asyncio.Event | None = None, role: str = "router",
+                        sending_processes: int = 1) -> None:
+    """`helpline worker`: until SIGTERM/SIGINT (or, for a child of `helpline run --workers N`, until its parent
+    is gone). Any number run side by side on any machines.
+
+    `role` "router": the router workers and the FAQ reload. "send": the outbox senders of the channels any
+    process can send (bot.channel_setup.SENT_BY_WORKERS), with no knowledge base. "all": both, as the
+    children of `helpline run --workers N` run; `sending_processes` of them pace their sends together.
+    """
     from bot.processes import watch_parent
 
+    if role not in WORKER_ROLES:
+        raise ValueError(f"unknown worker role {role!r}")
+    routes, sends = role in ("router", "all"), role in ("send", "all")
     helpline = Helpline(settings)
-    knowledge_base = helpline.knowledge_base  # a worker without its FAQ must not start
+    knowledge_base = helpline.knowledge_base if routes else None  # a router worker without its FAQ must not start
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    started: list[Channel] = []
     try:
-        workers = helpline.router_workers(settings.router.workers)
-        log.info("Helpline worker process: %d router workers, knowledge base %s (%d entries)",
-                 settings.router.workers, settings.faq.path, len(knowledge_base.current.entries))
+        workers = helpline.router_workers(settings.router.workers) if routes else []
+        channels = await _start_sending_channels(helpline, sending_processes, started) if sends else []
+        workers += [helpline.channel_sender(channel) for channel in channels]
+        log.info("Helpline worker process: %s%s", f"{settings.router.workers} router workers, knowledge base "
+                 f"{settings.faq.path} ({len(knowledge_base.current.entries)} entries)" if knowledge_base else "",
+                 f"{', ' if routes else ''}senders of {', '.join(c.name for c in channels) or 'no channel'}"
+                 if sends else "")
         if ready is not None:
             ready.set()
         async with asyncio.TaskGroup() as group:
             for worker in workers:
                 group.create_task(worker.run(stop))
-            watcher = group.create_task(knowledge_base.watch(settings.faq.reload_seconds))
+            watcher = group.create_task(knowledge_base.watch(settings.faq.reload_seconds)) if knowledge_base else None
             parent = group.create_task(watch_parent(stop))
             await stop.wait()
-            watcher.cancel()  # it only polls the folder: nothing to finish
+            if watcher is not None:
+                watcher.cancel()  # it only polls the folder: nothing to finish
             parent.cancel()
     finally:
+        for channel in reversed(started):
+            with contextlib.suppress(Exception):
+                await channel.stop()
         await helpline.close()
         _forget_signals()
     log.info("Helpline worker process stopped")
+
+
+async def _start_sending_channels(helpline: Helpline, processes: int, started: list[Channel]) -> list[Channel]:
+    """The channels a worker process sends, started (sending only); the alerting-only ones registered too."""
+    from bot.channel_setup import build_alerting_channels, build_sending_channels
+
+    context = helpline.channel_context()
+    channels = build_sending_channels(helpline.settings, context, processes)
+    if helpline.settings.channels.console.enabled:
+        channels.append(helpline.console)
+    alerting = build_alerting_channels(helpline.settings, context)
+    helpline.channels.update((channel.name, channel) for channel in [*channels, *alerting])
+    started.extend(alerting)  # never started, but stopped: they may have opened an HTTP session
+    for channel in channels:
+        await channel.start()
+        started.append(channel)
+    return channels
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_processes: int = 0,
                 config_path: Path | None = None) -> None:
     """The service: router workers, console sender, FAQ reload, /healthz and /metrics; stops on SIGTERM/SIGINT.
 
-    With `worker_processes` > 0 the router workers run in that many child processes (`helpline worker`
-    with the settings file `config_path`) instead of in this one, which keeps the channels, senders and HTTP.
+    With `worker_processes` > 0 the router workers and the senders of bot.channel_setup.SENT_BY_WORKERS
+    (Telegram, the console) run in that many child processes (`helpline worker --role all` with the settings
+    file `config_path`) instead of in this one, which keeps the receivers, the other senders, the desk
+    sender, the sweeper and HTTP.
     """
-    from bot.channel_setup import build_channels  # the channel SDKs are only loaded by the service
+    from bot.channel_setup import SENT_BY_WORKERS, build_channels  # the channel SDKs load only in the service
     from bot.http import start_http_server  # aiohttp too
 
     helpline = Helpline(settings)
@@ -339,7 +380,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
     if worker_processes > 0:
         from bot.processes import WorkerProcesses, worker_command
 
-        children = WorkerProcesses(worker_processes, worker_command(config_path))
+        children = WorkerProcesses(worker_processes, worker_command(config_path, role="all"))
     http_runner = None
     channels: list[Channel] = build_channels(settings, helpline.channel_context())
     if settings.channels.console.enabled:
@@ -348,7 +389,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
     started: list[Channel] = []
     try:
         workers = helpline.router_workers(settings.router.workers) if children is None else []
-        workers += [helpline.channel_sender(channel) for channel in channels]
+        workers += [helpline.channel_sender(channel) for channel in channels
+                    if children is None or channel.name not in SENT_BY_WORKERS]  # else the children send them
         workers += [helpline.desk_worker(channel) for channel in channels if hasattr(channel, "show")]  # type: ignore[arg-type]
         if settings.http.enabled:
             routes = [route for channel in channels for route in channel.routes()]
@@ -358,7 +400,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
             started.append(channel)
         log.info("Helpline serving: %s, channels %s, knowledge base %s (%d entries)",
                  f"{settings.router.workers} router workers" if children is None else
-                 f"{worker_processes} worker processes of {settings.router.workers} router workers each",
+                 f"{worker_processes} worker processes of {settings.router.workers} router workers and the "
+                 f"{'/'.join(sorted(SENT_BY_WORKERS))} senders each",
                  ", ".join(channel.name for channel in channels) or "none",
                  settings.faq.path, len(helpline.knowledge_base.current.entries))
         if ready is not None:

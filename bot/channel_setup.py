@@ -34,3 +34,35 @@ def build_channels(settings: Settings, context: ChannelContext) -> list[Channel]
         channels.append(email.create(settings.channels.email, context))
     # -- email (end) --
     return channels
+
+
+# Channels whose outbox any process can send, without receiving: a worker process (`helpline worker --role
+# send|all`, and the children of `helpline run --workers N`) sends these; the rest stay where they receive.
+# Telegram (`receive: false` sends only) and the console (a Redis stream). Slack's sender needs the
+# receiving side's identity and the desk's per-case order (the desk stream has no cross-process lanes);
+# email's sender writes the threads its receiver reads: both stay in the `helpline run` process.
+SENT_BY_WORKERS = frozenset({"telegram", "console"})
+
+
+def build_sending_channels(settings: Settings, context: ChannelContext, processes: int = 1) -> list[Channel]:
+    """The platform channels of SENT_BY_WORKERS built for sending only, in one of `processes` processes that
+    send side by side: each paces at its share of the bot's global rate, so together they keep within it."""
+    channels: list[Channel] = []
+    if settings.channels.telegram.enabled:
+        from channels import telegram
+
+        section = settings.channels.telegram
+        channels.append(telegram.create(section.model_copy(update={
+            "receive": False, "global_rate": section.global_rate / max(1, processes)}), context))
+    return channels
+
+
+def build_alerting_channels(settings: Settings, context: ChannelContext) -> list[Channel]:
+    """Channels built (never started) in a process that sends without them, only so that its dead-letter
+    alerts reach the admins as the service's do: the Slack desk's admin channel."""
+    channels: list[Channel] = []
+    if settings.channels.slack.enabled and settings.channels.slack.admin_channel:
+        from channels import slack
+
+        channels.append(slack.create(settings.channels.slack, context, {}))
+    return channels

@@ -42,9 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = command("run", "run the service: workers, channels, /healthz and /metrics")
     run.add_argument("--workers", type=_worker_count, default=0, metavar="N",
-                     help="run the router workers in N separate worker processes (restarted when they die) "
-                          "instead of in this one, which keeps the channels, senders and HTTP")
-    command("worker", "run only router workers and the FAQ reload (any number, on any machines)")
+                     help="run the router workers and the Telegram and console senders in N separate worker "
+                          "processes (restarted when they die) instead of in this one, which keeps the receivers, "
+                          "the other senders and HTTP")
+    worker = command("worker", "run only router workers and the FAQ reload, or senders (any number, on any machines)")
+    worker.add_argument("--role", choices=("router", "send", "all"), default="router",
+                        help="router: the router workers and the FAQ reload (the default); send: the Telegram and "
+                             "console senders; all: both (what `helpline run --workers N` starts)")
 
     # -- doctor (begin) --
     doctor = command("doctor", "check the settings, Redis, the clock, the FAQ and each channel; say how to fix")
@@ -307,8 +311,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import serve_workers
+    from bot.processes import sending_processes
 
-    return _serving(serve_workers(settings), settings)
+    return _serving(serve_workers(settings, role=args.role, sending_processes=sending_processes()), settings)
 
 
 def _serving(service: Coroutine[Any, Any, None], settings: Settings) -> int:

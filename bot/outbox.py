@@ -36,7 +36,7 @@ from router.dead_letters import RETRIED_AT_FIELD, dead_letter_fields
 from router.keys import Keys
 from router.messages import DeliveryReport, DeskEvent, OutboundMessage, from_json, inbox_fields
 from router.store import reply
-from router.worker import LeavePending
+from router.worker import EntryFinish, LeavePending
 
 if TYPE_CHECKING:
     from channels.base import Channel, Desk, SendOutcome
@@ -105,15 +105,21 @@ class OutboxSender:
         return []
 
     async def __call__(self, entry_id: str, fields: Mapping[str, str]) -> None:
+        await self.finishing(entry_id, fields, None)
+
+    async def finishing(self, entry_id: str, fields: Mapping[str, str], finish: EntryFinish | None) -> bool:
+        """Send one entry; its `finish` (XACK, off its lane) goes in the sent mark's transaction: one round trip
+        less per message, and no moment where it is marked but still pending. True when it went so; False
+        when the worker must acknowledge it (already sent before)."""
         message = self._parse(fields)
         sent_key = self.keys.sent(self.mark_space, message.id)
         lease_key = self.keys.sending(self.mark_space, message.id)
         if message.id in self._unmarked:
-            await self._finish(message, entry_id, fields, self._delivered(self._unmarked[message.id]))
-            return
+            await self._finish(message, entry_id, fields, self._delivered(self._unmarked[message.id]), finish)
+            return finish is not None
         taken = await reply(self.redis.eval(_TAKE, 2, sent_key, lease_key, self.owner, self.lease_ms))
         if taken == "sent":
-            return  # sent (or failed for good) before a crash kept us from acknowledging: never twice
+            return False  # sent (or failed for good) before a crash kept us from acknowledging: never twice
         if taken == "busy":
             raise LeavePending(f"{message.id} is being sent by another sender")
         outcome = await self._send(message, sent_key, lease_key, self._queued_at(entry_id, fields))
@@ -122,7 +128,8 @@ class OutboxSender:
         elif not outcome.close_conversation and outcome.reason.startswith("gave up"):
             outcome = replace(outcome, reason=f"{outcome.reason} (channels.{self.channel.name}.retry_for is "
                                               f"{self.retry_for:g}s from when it was queued)")
-        await self._finish(message, entry_id, fields, outcome)
+        await self._finish(message, entry_id, fields, outcome, finish)
+        return finish is not None
 
     async def _send(self, message: Sendable, sent_key: str, lease_key: str, queued_at: float) -> SendOutcome:
         from channels.base import RetryPolicy, send_with_retries
@@ -181,8 +188,8 @@ class OutboxSender:
                 pass  # Redis is down: the others cannot take it over either
 
     async def _finish(self, message: Sendable, entry_id: str, fields: Mapping[str, str],
-                      outcome: SendOutcome) -> None:
-        """Mark the message sent (or failed, dead-lettered) and report it, in one transaction."""
+                      outcome: SendOutcome, finish: EntryFinish | None = None) -> None:
+        """Mark the message sent (or failed, dead-lettered), report it and finish its entry, in one transaction."""
         sent_key = self.keys.sent(self.mark_space, message.id)
         lease_key = self.keys.sending(self.mark_space, message.id)
         pause, started = 0.1, time.monotonic()
@@ -197,6 +204,8 @@ class OutboxSender:
                                                                              outcome.reason))
                     for report in self._reports(message, outcome):
                         pipe.xadd(self.keys.inbox, report)  # type: ignore[arg-type]
+                    if finish is not None:
+                        finish.add_to(pipe)
                     await pipe.execute()
                 break
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:

@@ -1,9 +1,12 @@
 """Worker processes: `helpline run --workers N` starts N `helpline worker` children and keeps them running.
 
-Router workers are CPU-bound Python, so more of them in one process share one core; separate OS
-processes use the others. Only the parent runs the channel receivers (Telegram allows one getUpdates
-poller per bot), the senders and the HTTP server; a child runs only router workers and the FAQ reload,
-exactly as a `helpline worker` started by hand on another machine does.
+Router workers and senders are CPU-bound Python, so more of them in one process share one core; separate
+OS processes use the others. Only the parent runs the channel receivers (Telegram allows one getUpdates
+poller per bot), the Slack, email and desk senders, the sweeper and the HTTP server; a child runs router
+workers, the FAQ reload and the Telegram and console senders (`helpline worker --role all`), exactly as a
+`helpline worker --role all` started by hand on another machine does. The outbox consumer group, the
+senders' leases and sent marks and the conversations' lanes make every reply go out once, in order,
+whichever process sends it (bot/outbox.py, router/lanes.py).
 
 A child that exits while the service runs is logged and started again after a back-off that grows
 while it keeps failing (a broken FAQ edit must not make it spin). SIGTERM to the parent stops the
@@ -25,6 +28,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PARENT_PID_ENV_VAR = "HELPLINE_PARENT_PID"  # a child stops by itself when this process is gone
+# How many children send side by side: each paces its sends at that share of a platform's global rate.
+SENDING_PROCESSES_ENV_VAR = "HELPLINE_SENDING_PROCESSES"
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0
 STABLE_SECONDS = 60.0  # a child that ran this long before dying starts again after the first back-off
@@ -41,9 +46,10 @@ class ChildExit:
     ran_seconds: float
 
 
-def worker_command(config: Path | None) -> list[str]:
-    """The command line of one child: this interpreter running `helpline worker` with the same settings."""
-    command = [sys.executable, "-m", "bot.cli", "worker"]
+def worker_command(config: Path | None, role: str = "router") -> list[str]:
+    """The command line of one child: this interpreter running `helpline worker --role ROLE` with the same
+    settings."""
+    command = [sys.executable, "-m", "bot.cli", "worker", "--role", role]
     if config is not None:
         command += ["--config", str(config)]
     return command
@@ -99,7 +105,7 @@ class WorkerProcesses:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _start(self, index: int) -> asyncio.subprocess.Process:
-        env = {**os.environ, PARENT_PID_ENV_VAR: str(os.getpid())}
+        env = {**os.environ, PARENT_PID_ENV_VAR: str(os.getpid()), SENDING_PROCESSES_ENV_VAR: str(self.count)}
         # Its own process group would keep a terminal's Ctrl-C from reaching it before the parent says so.
         process = await asyncio.create_subprocess_exec(*self.command, stdin=asyncio.subprocess.DEVNULL, env=env,
                                                        start_new_session=True)
@@ -122,6 +128,14 @@ class WorkerProcesses:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+
+
+def sending_processes() -> int:
+    """How many processes send beside this one (itself included): 1 unless a parent said otherwise."""
+    try:
+        return max(1, int(os.environ.get(SENDING_PROCESSES_ENV_VAR, "1")))
+    except ValueError:
+        return 1
 
 
 async def watch_parent(stop: asyncio.Event, interval: float = 1.0) -> None:

@@ -2,8 +2,8 @@
 
 Receiving keeps Helpline's rule: Telegram is told an update arrived (the next getUpdates offset, or
 the webhook's 200) only after `context.submit` has put it in the inbox. Our own offset lives in
-Redis so a restart resumes where it stopped; an update that comes twice carries the same
-platform id, and the router drops the repeat.
+Redis, saved once per getUpdates batch, so a restart resumes where it stopped; an update that comes
+twice (a crash in the middle of a batch) carries the same platform id, and the router drops the repeat.
 """
 
 from __future__ import annotations
@@ -221,18 +221,25 @@ class TelegramChannel:
         finally:
             self._waiting_for_updates = False
         await self.receiving.up()  # Telegram answered, whatever the updates turn out to be
-        for update in updates:
-            update_id = update.get("update_id") if isinstance(update, Mapping) else None
-            if not isinstance(update_id, int) or isinstance(update_id, bool):
-                log.warning("telegram: an update without update_id skipped: %.200r", update)
-                continue
-            if update_id < self._offset:
-                continue  # already in the inbox
-            await self._retrying(lambda update=update: self.handle_update(update), f"update {update_id}")
-            self._offset = update_id + 1
-            self.received += 1
-            await self._retrying(lambda offset=self._offset: self.context.redis.set(self.keys.offset, offset),
-                                 "saving the offset")
+        saved = self._offset
+        try:
+            for update in updates:
+                update_id = update.get("update_id") if isinstance(update, Mapping) else None
+                if not isinstance(update_id, int) or isinstance(update_id, bool):
+                    log.warning("telegram: an update without update_id skipped: %.200r", update)
+                    continue
+                if update_id < self._offset:
+                    continue  # already in the inbox
+                await self._retrying(lambda update=update: self.handle_update(update), f"update {update_id}")
+                self._offset = update_id + 1
+                self.received += 1
+        finally:
+            # Once per batch, not per update (one round trip for up to 100), and before the next getUpdates
+            # confirms the batch to Telegram. A crash before it fetches the batch's updates again; each
+            # carries the platform id it came with, and the router drops a platform id it has seen.
+            if self._offset != saved:
+                await self._retrying(lambda offset=self._offset: self.context.redis.set(self.keys.offset, offset),
+                                     "saving the offset")
 
     def _describe(self, error: BaseException) -> str:
         """A polling failure for the log, /healthz and the admins: without the token, with the fix when known."""

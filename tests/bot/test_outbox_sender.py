@@ -210,3 +210,22 @@ async def test_a_sender_whose_lease_lapsed_while_waiting_to_retry_leaves_the_mes
         await sender(entry, fields)
     assert channel.calls == 1 and channel.sent == []  # the first, failed try only
     assert await helpline.redis.get(lease) == "another-process:send-console"
+
+
+async def test_the_mark_and_the_acknowledgement_go_in_one_transaction(private_redis: PrivateRedis,
+                                                                       prefix: str) -> None:
+    client = Redis.from_url(private_redis.url, decode_responses=True)
+    helpline = Helpline(make_settings(prefix), redis=client)
+    channel = RecordingChannel()
+    sender = helpline.channel_sender(channel, block_ms=10)
+    for index in range(5):
+        await queue(helpline, outbound(f"answer {index}", address=f"chat-{index % 2}"))
+    await client.config_resetstat()
+    await sender.drain()
+    assert sorted(channel.sent) == [f"answer {index}" for index in range(5)]
+    stats = await client.info("commandstats")
+    # One MULTI/EXEC per message (mark, lease, XACK, lane), not a second one for the acknowledgement.
+    assert stats["cmdstat_multi"]["calls"] == 5, stats
+    assert (await client.xpending(helpline.keys.outbox("console"), OUTBOX_GROUP))["pending"] == 0
+    assert not [key async for key in client.scan_iter(match=f"{prefix}outbox:console:lane:*")]
+    await client.aclose()
