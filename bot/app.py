@@ -417,13 +417,18 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
             await stop.wait()
             log.info("stopping: no new input; finishing what is in flight")
             for channel in reversed(started):
-                await channel.stop()
-            started.clear()
+                stop_receiving = getattr(channel, "stop_receiving", None)
+                if stop_receiving is not None:
+                    await stop_receiving()
             watcher.cancel()
     finally:
+        # Only now, with the senders done: closing a channel while one of its sends is in flight would cut
+        # the request off after the platform may have taken it, and the next sender would send it again.
         for channel in reversed(started):
-            with contextlib.suppress(Exception):
+            try:
                 await channel.stop()
+            except Exception:  # noqa: BLE001 - one channel failing to close must not keep the others open
+                log.exception("channel %s did not stop cleanly", channel.name)
         if http_runner is not None:
             await http_runner.cleanup()
         await helpline.close()

@@ -183,7 +183,9 @@ class ChannelContext:
 
 
 class Channel(Protocol):
-    """A customer channel. `start` begins receiving; `stop` stops receiving and finishes in-flight work.
+    """A customer channel. `start` begins receiving; `stop` stops receiving, finishes in-flight work and
+    closes its connections. Optional: `async def stop_receiving(self) -> None`, which stops only the
+    receiving, so that the service can stop input first and close a channel once its senders are done.
 
     Optional: `async def fetch_attachment(self, attachment: Attachment) -> bytes | None` (the
     `FetchesAttachments` protocol), for channels that can fetch a customer's file again by its `ref`.

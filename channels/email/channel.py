@@ -83,6 +83,10 @@ class EmailChannel:
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="email-imap")
 
+    async def stop_receiving(self) -> None:
+        """Stop reading (mail is sent over a connection of its own per message, so this is all `stop` does)."""
+        await self.stop()
+
     async def stop(self) -> None:
         """Stop reading; the message in hand is finished first."""
         self._stop.set()

@@ -209,8 +209,8 @@ class SlackChannel:
             return {"channel": convert.CHANNEL, "status": "ok", "mode": "http"}
         return {**self.receiving.health(), "mode": "socket"}
 
-    async def stop(self) -> None:
-        """Stop receiving, wait for verdicts still in flight, close the connections."""
+    async def stop_receiving(self) -> None:
+        """Stop receiving events (Socket Mode); messages and the desk still send until `stop`."""
         self._closing = True
         self._stopping.set()
         if self._watcher is not None:
@@ -220,6 +220,11 @@ class SlackChannel:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+
+    async def stop(self) -> None:
+        """Stop receiving, wait for verdicts still in flight, close the connections (after the senders
+        are done: see bot.app.serve)."""
+        await self.stop_receiving()
         await self.desk.drain()
         if self._session is not None:
             await self._session.close()

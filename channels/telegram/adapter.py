@@ -132,8 +132,9 @@ class TelegramChannel:
         log.info("Telegram channel started (%s%s)", self.settings.mode if self.settings.receive else "sending only",
                  f", bot @{self.identity.username}" if self.identity else ", bot not reached yet")
 
-    async def stop(self) -> None:
-        """Stop receiving; an update in hand gets `stop_grace_seconds` to reach the inbox."""
+    async def stop_receiving(self) -> None:
+        """Stop receiving (sending goes on until `stop`); an update in hand gets `stop_grace_seconds` to
+        reach the inbox."""
         self._stopping.set()
         if self._poller is not None:
             if self._waiting_for_updates:
@@ -145,6 +146,11 @@ class TelegramChannel:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._poller
             self._poller = None
+
+    async def stop(self) -> None:
+        """Stop receiving, then close the connections: once the senders are done (see bot.app.serve), so a
+        sendMessage in flight is never cut off, which would leave a reply sent but unmarked."""
+        await self.stop_receiving()
         if self._answers:
             await asyncio.wait(self._answers, timeout=5)
         await self._poll_request.shutdown()
