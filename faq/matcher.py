@@ -27,7 +27,7 @@ from .features import FeatureSpace, needs_latin, prepare
 from .langprofile import LanguageProfile, questions_profile
 from .model import Entry
 from .normalize import latin_key, normalize, strip_accents
-from .quick import QuickModel
+from .quick import QUICK_MAX_QUESTIONS, QuickModel
 from .respell import Spelling
 from .scope import SENTENCE_SCOPE, ScopeModel
 from .wordvectors import WordVectors, builtin_word_vectors
@@ -457,7 +457,8 @@ def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | Senten
     sentences = encoder.first if isinstance(encoder, SideBySide) else None
     centred = sentences if isinstance(sentences, CentredSentences) else None
     quick_weights = quick_vector_weights = quick_bias = None
-    if centred is not None and isinstance(encoder, SideBySide) and embeddings is not None:
+    if centred is not None and isinstance(encoder, SideBySide) and embeddings is not None \
+            and len(originals) <= QUICK_MAX_QUESTIONS:
         # The quick path's own classifier (see `quick`): the question rows as written (the first ones
         # embedded), their word vectors alone, as the matcher without a sentence model learns them.
         words, scale = encoder.second_part

@@ -26,6 +26,9 @@ from .decision import ANSWER_LEAD
 
 # The quick model's calibrated score from which its answer stands without the sentence encoder.
 QUICK_ANSWER_AT = 0.93
+# Knowledge bases of more questions build without a quick path: training it costs as much as the full
+# classifier (10,000 questions: ~5 s more, twice the build), and there the time to build matters more.
+QUICK_MAX_QUESTIONS = 5_000
 
 
 @dataclass(frozen=True, eq=False)

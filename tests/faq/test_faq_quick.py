@@ -74,6 +74,18 @@ def test_an_answer_bar_above_the_quick_score_sends_the_message_the_full_way(mode
     assert kb.quick_matches == 2
 
 
+def test_a_knowledge_base_of_many_questions_builds_without_a_quick_path(
+        model: HashModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matcher_module, "QUICK_MAX_QUESTIONS", 10)  # the sample FAQ has more
+    kb = _sample(tmp_path / "embeddings.npz")
+    embedded = model.embedded
+    result = kb.match(SURE[0], **ASK)
+    assert model.embedded == embedded + 1 and kb.quick_matches == 0  # the full way
+    assert result.decision is Decision.ANSWER
+    with np.load(build_cache_path(tmp_path / "embeddings.npz"), allow_pickle=False) as data:
+        assert "quick_bias" not in data.files
+
+
 def test_a_loaded_build_takes_the_quick_path_as_the_trained_one(model: HashModel, tmp_path: Path) -> None:
     cache = tmp_path / "embeddings.npz"
     trained = _sample(cache)
