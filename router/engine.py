@@ -121,35 +121,31 @@ class Router:
 
     async def _transact(self, entry_id: str, decide: Callable[[Turn], Awaitable[None]], finish: Finish | None,
                         get: Sequence[str] = (), hashes: Sequence[str] = (), also: Sequence[Command] = ()) -> bool:
-        if self.optimistic:
-            return await self._transact_optimistically(entry_id, decide, finish, get, hashes, also)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for _attempt in range(MAX_ATTEMPTS):
-                turn = Turn(pipe, self.keys, entry_id, self.clock(), self.texts, self.config)
-                try:
-                    done, turn.early = await turn.begin(get, hashes, also)
-                    if done:
-                        await pipe.reset()
-                        return False
-                    await decide(turn)
-                    turn.finish = finish
-                    await turn.commit()
-                    return finish is not None
-                except WatchError:
-                    continue  # someone changed what we read: read again and decide again
-            raise RuntimeError(f"inbox entry {entry_id}: gave up after {MAX_ATTEMPTS} conflicting attempts")
+        """Read, decide and commit one entry, again from the reads when someone changed what was read.
 
-    async def _transact_optimistically(self, entry_id: str, decide: Callable[[Turn], Awaitable[None]],
-                                       finish: Finish | None, get: Sequence[str], hashes: Sequence[str],
-                                       also: Sequence[Command]) -> bool:
-        """As `_transact`, with reads fingerprinted and the commit one checking script: the entries of a
-        batch handled side by side share each round trip (router/rounds.py, router/optimistic.py)."""
-        rounds = rounds_for(self.redis)
+        Optimistic (the default): reads fingerprinted and the commit one checking script, so the entries of
+        a batch handled side by side share each round trip (router/rounds.py, router/optimistic.py). Else
+        WATCH and MULTI/EXEC on a pipeline of this entry's own."""
+        if self.optimistic:
+            rounds = rounds_for(self.redis)
+            return await self._attempts(
+                entry_id, lambda: Turn(None, self.keys, entry_id, self.clock(), self.texts, self.config, rounds=rounds),
+                decide, finish, get, hashes, also)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            return await self._attempts(
+                entry_id, lambda: Turn(pipe, self.keys, entry_id, self.clock(), self.texts, self.config),
+                decide, finish, get, hashes, also, unwatch=pipe.reset)
+
+    async def _attempts(self, entry_id: str, new_turn: Callable[[], Turn], decide: Callable[[Turn], Awaitable[None]],
+                        finish: Finish | None, get: Sequence[str], hashes: Sequence[str], also: Sequence[Command],
+                        unwatch: Callable[[], Awaitable[None]] | None = None) -> bool:
         for _attempt in range(MAX_ATTEMPTS):
-            turn = Turn(None, self.keys, entry_id, self.clock(), self.texts, self.config, rounds=rounds)
+            turn = new_turn()
             try:
                 done, turn.early = await turn.begin(get, hashes, also)
                 if done:
+                    if unwatch is not None:
+                        await unwatch()
                     return False
                 await decide(turn)
                 turn.finish = finish
