@@ -37,6 +37,25 @@ def worker_pids(client: sync_redis.Redis) -> set[int]:
     return {int(name.split(":")[-2]) for name in client.zrange(f"{PREFIX}workers", 0, -1)}
 
 
+def one_worker_config(tmp_path: Path, private_redis: PrivateRedis) -> tuple[Path, Path, sync_redis.Redis]:
+    """The CLI flow's settings on the private Redis with one router worker a process; the log's path, and
+    a client of that Redis."""
+    config = write_config(tmp_path, PREFIX)
+    settings = yaml.safe_load(config.read_text())
+    settings["redis"]["url"] = private_redis.url
+    settings["router"]["workers"] = 1
+    config.write_text(yaml.safe_dump(settings))
+    return config, tmp_path / "run.log", sync_redis.Redis(unix_socket_path=private_redis.socket, decode_responses=True)
+
+
+async def run_with_two_workers(config: Path, log: Path) -> asyncio.subprocess.Process:
+    """`helpline run --workers 2`, its output in `log`."""
+    with open(log, "wb") as output:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", "--workers", "2", "--config", str(config), cwd=REPO,
+            stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output)
+
+
 async def wait_until(condition, seconds: float = 60.0, what: str = "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -54,17 +73,8 @@ def alive(pid: int) -> bool:
 
 async def test_two_worker_processes_answer_consume_restart_and_stop(tmp_path: Path,
                                                                     private_redis: PrivateRedis) -> None:
-    config = write_config(tmp_path, PREFIX)
-    settings = yaml.safe_load(config.read_text())
-    settings["redis"]["url"] = private_redis.url
-    settings["router"]["workers"] = 1
-    config.write_text(yaml.safe_dump(settings))
-    log = tmp_path / "run.log"
-    client = sync_redis.Redis(unix_socket_path=private_redis.socket, decode_responses=True)
-    with open(log, "wb") as output:
-        service = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--workers", "2", "--config", str(config), cwd=REPO,
-            stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output)
+    config, log, client = one_worker_config(tmp_path, private_redis)
+    service = await run_with_two_workers(config, log)
     try:
         await wait_until(lambda: len(worker_pids(client)) == 2, what="two worker processes")
         children = worker_pids(client)
@@ -258,17 +268,8 @@ def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 async def test_the_parents_metrics_count_what_the_worker_processes_did(tmp_path: Path,
                                                                        private_redis: PrivateRedis) -> None:
-    config = write_config(tmp_path, PREFIX)
-    settings = yaml.safe_load(config.read_text())
-    settings["redis"]["url"] = private_redis.url
-    settings["router"]["workers"] = 1
-    config.write_text(yaml.safe_dump(settings))
-    log = tmp_path / "run.log"
-    client = sync_redis.Redis(unix_socket_path=private_redis.socket, decode_responses=True)
-    with open(log, "wb") as output:
-        service = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--workers", "2", "--config", str(config), cwd=REPO,
-            stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output)
+    config, log, client = one_worker_config(tmp_path, private_redis)
+    service = await run_with_two_workers(config, log)
     try:
         await wait_until(lambda: len(worker_pids(client)) == 2, what="two worker processes")
         found = re.search(r"HTTP on http://127\.0\.0\.1:(\d+)", log.read_text())
