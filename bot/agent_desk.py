@@ -102,7 +102,7 @@ async def load_case(helpline: Helpline, number: int) -> Case | None:
 
 
 async def case_details(helpline: Helpline, number: int) -> dict[str, Any] | None:
-    """Everything about a case, as the JSON of `helpline case show --json`."""
+    """Everything about a case, as the JSON of `helpline case show --json`; `sla` as in `queue_listing`."""
     case = await load_case(helpline, number)
     if case is None:
         return None
@@ -137,6 +137,7 @@ async def case_details(helpline: Helpline, number: int) -> dict[str, Any] | None
         "csat": case.csat or None,
         "reopened": case.reopened,
         "queue": waiting,
+        "sla": None if (status := helpline.sla_rules.status(case, now)) is None else status.to_json(),
         "times": {name: (value or None) for name, value in (
             ("created", case.created_at), ("queued", case.queued_at), ("claimed", case.claimed_at),
             ("first_response", case.first_response_at), ("resolved", case.resolved_at), ("closed", case.closed_at))},

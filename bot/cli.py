@@ -468,6 +468,10 @@ def _format_case(details: dict[str, Any]) -> str:
              f"{details['reason']}"]
     if details["queue"]:
         lines.append(f"waiting: place {details['queue']['position']}, {details['queue']['seconds']:.0f}s")
+    if details.get("sla"):
+        from bot.agent_desk import sla_text
+
+        lines.append(sla_text(details["sla"]))
     if details["csat"]:
         lines.append(f"rating: {details['csat']}/5")
     lines.append("times: " + ", ".join(f"{name} {when(value)}" for name, value in details["times"].items() if value))

@@ -120,6 +120,14 @@ async def test_queue_shows_each_cases_first_response_sla(tmp_path: Path, prefix:
     at = next(index for index, line in enumerate(lines) if f"#{second}" in line)
     assert lines[at + 1].strip().startswith("SLA ok, 29m") or lines[at + 1].strip().startswith("SLA ok, 30m")
 
+    # And the case's own page says it.
+    code, out, err = await helpline(config, "case", "show", first, "--json")
+    assert code == 0, err
+    assert json.loads(out)["sla"]["state"] == "breached"
+    code, out, err = await helpline(config, "case", "show", first)
+    assert code == 0, err
+    assert "SLA breached 10m" in out
+
 
 def test_sla_text() -> None:
     assert sla_text(None) == ""
