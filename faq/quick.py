@@ -9,7 +9,7 @@ QUICK_ANSWER_AT and no other entry comes close (the decision's lead rule), that 
 the message is never embedded; every other message goes the full way, so choices, handoffs and the
 scope score are the full matcher's.
 
-Measured on the bench sets' dev cases (bench/faq.py prints `quick_share`): at 0.93, 17-34% of messages
+Measured on the bench sets' dev cases (bench/faq.py prints `quick_share`): at 0.93, 16-34% of messages
 skip the encoder and answered_wrong rises by 0.000-0.005 (the quick model is wrong mostly where the full
 one is wrong too); at 0.90 the share is 23-42% but home-el's answered_wrong passes 0.02.
 """
