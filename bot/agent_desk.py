@@ -15,12 +15,12 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.app import Helpline
 from router.keys import FIRST_CASE_NUMBER
 from router.messages import ActionKind, AgentAction, inbox_fields, new_id
-from router.store import Case, CaseStatus, Conversation
+from router.store import Case, CaseStatus, Conversation, reply
 from router.worker import live_workers
 
 if TYPE_CHECKING:
@@ -69,14 +69,15 @@ async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str, 
     entry_id = await helpline.redis.xadd(helpline.keys.inbox, fields)
     result_key = helpline.keys.result(action.id)
     if served:
-        reply = await helpline.redis.blpop([result_key], timeout=grace)
-        if reply is not None:
-            return _outcome(reply[1])
+        popped = await reply(helpline.redis.blpop([result_key], timeout=grace))
+        if popped is not None:
+            return _outcome(popped[1])
     # Applied with the entry's "done" marker, as a worker would: a worker that reads the entry later
     # skips it, and if the slow service applied it meanwhile, this changes nothing. The verdict is
     # written in the same transaction as the marker, so it is there once `handle` returns.
     await helpline.router.handle(entry_id, fields)
-    verdict = await helpline.redis.lpop(result_key)
+    # cast: redis-py types LPOP for both forms; without a count it answers one string or None.
+    verdict = cast("str | None", await reply(helpline.redis.lpop(result_key)))
     if verdict is None:
         return ActionOutcome(False, f"the action on case #{case} was applied but its outcome was taken by "
                                     f"another reader; see `helpline case show {case}`")
@@ -97,7 +98,7 @@ async def _register_agent(helpline: Helpline, agent: str, agent_name: str) -> No
 
 
 async def load_case(helpline: Helpline, number: int) -> Case | None:
-    data = await helpline.redis.hgetall(helpline.keys.case(number))
+    data = await reply(helpline.redis.hgetall(helpline.keys.case(number)))
     return Case.from_hash(data) if data else None
 
 
@@ -106,7 +107,7 @@ async def case_details(helpline: Helpline, number: int) -> dict[str, Any] | None
     case = await load_case(helpline, number)
     if case is None:
         return None
-    conversation_data = await helpline.redis.hgetall(helpline.keys.conversation(case.conversation))
+    conversation_data = await reply(helpline.redis.hgetall(helpline.keys.conversation(case.conversation)))
     conversation = Conversation.from_hash(case.conversation, conversation_data) if conversation_data else None
     transcript = []
     for _entry_id, fields in await helpline.redis.xrange(helpline.keys.transcript(case.conversation)):
@@ -152,7 +153,7 @@ async def queue_listing(helpline: Helpline, team: str | None = None,
     if team:
         teams = [team]
     else:
-        teams = sorted(set(helpline.settings.teams) | set(await helpline.redis.smembers(helpline.keys.teams_seen)))
+        teams = sorted(set(helpline.settings.teams) | set(await reply(helpline.redis.smembers(helpline.keys.teams_seen))))
     async with helpline.redis.pipeline(transaction=False) as pipe:
         for name in teams:
             pipe.zrange(helpline.keys.queue(name), 0, -1)
@@ -218,7 +219,7 @@ async def _numbers_assigned_to(helpline: Helpline, agent: str) -> list[int]:
         page = range(first, min(first + CASE_SCAN_PAGE, last + 1))
         async with helpline.redis.pipeline(transaction=False) as pipe:
             for number in page:
-                pipe.hmget(helpline.keys.case(number), "agent", "status")
+                pipe.hmget(helpline.keys.case(number), ["agent", "status"])
             rows: list[list[str | None]] = await pipe.execute()
         assigned += [number for number, (holder, status) in zip(page, rows)
                      if holder == agent and status == CaseStatus.ASSIGNED]
@@ -305,10 +306,10 @@ class CoreDesk:
             await pipe.execute()
         if submitted is not None:
             submitted.set()
-        reply = await self.helpline.redis.blpop([self.helpline.keys.result(action.id)], timeout=timeout)
-        if reply is None:
+        popped = await reply(self.helpline.redis.blpop([self.helpline.keys.result(action.id)], timeout=timeout))
+        if popped is None:
             return ActionResult(False, f"no answer within {timeout:.0f}s; the action is queued and will be applied")
-        outcome = json.loads(reply[1])
+        outcome = json.loads(popped[1])
         return ActionResult(bool(outcome.get("ok")), str(outcome.get("message", "")))
 
     async def queue(self, team: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -320,4 +321,4 @@ class CoreDesk:
     async def set_agent_status(self, agent: str, name: str, status: str) -> None:
         if status not in ("available", "away"):
             raise ValueError(f"unknown agent status {status!r}")
-        await self.helpline.redis.hset(self.helpline.keys.agent(agent), mapping={"name": name, "status": status})
+        await reply(self.helpline.redis.hset(self.helpline.keys.agent(agent), mapping={"name": name, "status": status}))

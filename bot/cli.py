@@ -261,6 +261,7 @@ def _check_config(path: str | None) -> int:
 def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Settings) -> int:
     """Run `body(helpline)` in a fresh event loop, turning start-up failures into messages."""
     from bot.app import Helpline, KnowledgeBaseUnavailable
+    from router.store import reply
     from router.texts import TextsError
 
     async def runner() -> int:
@@ -270,7 +271,7 @@ def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Se
             print(f"helpline: {error}", file=sys.stderr)
             return EXIT_FAILED
         try:
-            await helpline.redis.ping()
+            await reply(helpline.redis.ping())
             return await body(helpline)
         except KnowledgeBaseUnavailable as error:
             print(f"helpline: {error}", file=sys.stderr)
@@ -344,10 +345,11 @@ def _serving(service: Coroutine[Any, Any, None], settings: Settings) -> int:
 async def _redis_problem(settings: Settings) -> str | None:
     """One line saying why the configured Redis cannot be used, or None when it answers."""
     from bot.app import connect_redis
+    from router.store import reply
 
     redis = connect_redis(settings)
     try:
-        await asyncio.wait_for(redis.ping(), REDIS_CHECK_SECONDS)
+        await asyncio.wait_for(reply(redis.ping()), REDIS_CHECK_SECONDS)
     except TimeoutError:
         return f"helpline: {_unreachable(settings, f'no answer within {REDIS_CHECK_SECONDS:g}s')}"
     except (RedisConnectionError, RedisTimeoutError, OSError) as error:
@@ -614,32 +616,34 @@ def _email(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as error:
         print(f"helpline: {args.file}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILED
-    parsed = parse_mail(data).to_dict()
+    mail = parse_mail(data)
     # The language the router will answer in: Content-Language (or the parser's guess) as the hint.
     from faq import detect_language
 
-    text = parsed["text"] or parsed["quoted"] or parsed["subject"] or ""
-    parsed["language"] = detect_language(text, parsed["language"], settings.languages)
+    text = mail.text or mail.quoted or mail.subject or ""
+    language = detect_language(text, mail.language, settings.languages)
     if args.json:
-        print(json.dumps(parsed, ensure_ascii=False, indent=2))
+        print(json.dumps({**mail.to_dict(), "language": language}, ensure_ascii=False, indent=2))
         return EXIT_OK
-    sender = parsed["from"]
-    print(f"from:        {sender['name']} <{sender['address']}>" if sender["name"] else f"from:        {sender['address']}")
-    for key in ("to", "subject", "date", "message_id", "in_reply_to", "references", "language", "case_number"):
-        value = parsed[key]
-        shown = ", ".join(value) if isinstance(value, list) else value
+    print(f"from:        {mail.from_name} <{mail.from_address}>" if mail.from_name else f"from:        {mail.from_address}")
+    fields: dict[str, str | int | tuple[str, ...] | None] = {
+        "to": mail.to, "subject": mail.subject, "date": mail.date, "message_id": mail.message_id,
+        "in_reply_to": mail.in_reply_to, "references": mail.references, "language": language,
+        "case_number": mail.case_number}
+    for key, value in fields.items():
+        shown = ", ".join(value) if isinstance(value, tuple) else value
         print(f"{key + ':':<12} {'-' if shown in (None, '') else shown}")
-    if parsed["automatic"]:
-        print(f"automatic:   yes ({parsed['automatic_reason']}): Helpline will not answer it")
-    for item in parsed["attachments"]:
-        print(f"attachment:  {item['name']} ({item['type']}, {item['size']} bytes)")
-    for defect in parsed["defects"]:
+    if mail.automatic:
+        print(f"automatic:   yes ({mail.automatic_reason}): Helpline will not answer it")
+    for item in mail.attachments:
+        print(f"attachment:  {item.name} ({item.media_type}, {item.size} bytes)")
+    for defect in mail.defects:
         print(f"defect:      {defect}")
-    print("\n--- text ---\n" + parsed["text"])
-    if parsed["signature"]:
-        print("\n--- signature ---\n" + parsed["signature"])
-    if parsed["quoted"]:
-        print("\n--- quoted ---\n" + parsed["quoted"])
+    print("\n--- text ---\n" + mail.text)
+    if mail.signature:
+        print("\n--- signature ---\n" + mail.signature)
+    if mail.quoted:
+        print("\n--- quoted ---\n" + mail.quoted)
     return EXIT_OK
 
 

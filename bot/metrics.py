@@ -192,8 +192,8 @@ def _cases(samples: list[tuple[Sample, str]], exact: Mapping[str, float]) -> Ite
             values.setdefault(sample.labels[0][1], max(0.0, _number(value)))
     for state in ("queued", "assigned", "resolved", "closed"):
         family.add_metric([state], values.pop(state, 0.0))
-    for state, value in sorted(values.items()):
-        family.add_metric([state], value)
+    for state, count in sorted(values.items()):
+        family.add_metric([state], count)
     yield family
 
 

@@ -62,7 +62,8 @@ class ConsoleChannel:
 
     async def deliver(self, message: OutboundMessage) -> str | None:
         """File the message for its session, exactly once even when the outbox entry comes again."""
-        await self.redis.eval(_DELIVER_ONCE, 2, self.sent_key(message.id), self.session_key(message.address),
+        # redis-py types its commands "awaitable or not" for its sync and async clients alike.
+        await self.redis.eval(_DELIVER_ONCE, 2, self.sent_key(message.id), self.session_key(message.address),  # type: ignore[misc]
                               to_json(message), SESSION_TTL_SECONDS)
         return None
 
@@ -91,7 +92,7 @@ class ConsoleChat:
 
     async def receive(self, timeout: float) -> OutboundMessage | None:
         """The next message for this session, or None when none came within `timeout` seconds."""
-        reply = await self.redis.blpop([self.session_key], timeout=timeout)
+        reply = await self.redis.blpop([self.session_key], timeout=timeout)  # type: ignore[misc]  # redis-py: sync-or-async
         if reply is None:
             return None
         message = from_dict(OutboundMessage, json.loads(reply[1]))

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 try:  # aioimaplib's own errors, when the library is present
     from aioimaplib import AioImapException as _ImapLibError
 except ImportError:  # pragma: no cover
-    _ImapLibError = MailboxError  # type: ignore[misc,assignment]
+    _ImapLibError = MailboxError
 
 MAILBOX_ERRORS = (MailboxError, _ImapLibError, OSError, asyncio.TimeoutError, ConnectionError)
 

@@ -39,7 +39,7 @@ class Mailbox:
         self.settings = settings
         self.client: aioimaplib.IMAP4 | None = None
         self.capabilities: set[str] = set()
-        self._plain_transport: asyncio.BaseTransport | None = None  # under STARTTLS's TLS layer
+        self._plain_transport: asyncio.Transport | None = None  # under STARTTLS's TLS layer
         self._lost = asyncio.Event()
 
     async def connect(self) -> None:
@@ -93,7 +93,9 @@ class Mailbox:
     @property
     def connected(self) -> bool:
         client = self.client
-        transport = client.protocol.transport if client is not None else None
+        if client is None:
+            return False
+        transport = client.protocol.transport
         return transport is not None and not transport.is_closing() and client.get_state() in ("AUTH", "SELECTED")
 
     async def ensure_folder(self, name: str) -> None:

@@ -85,7 +85,8 @@ class SlackApi:
 
     async def upload(self, url: str, data: bytes) -> None:
         """POST a file's bytes to the `upload_url` that files.getUploadURLExternal gave."""
-        session: aiohttp.ClientSession = self.client.session
+        session = self.client.session
+        assert session is not None  # SlackChannel.client() always makes its client with our session
         try:
             async with session.post(url, data=data, timeout=aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_SECONDS)) \
                     as response:
@@ -410,7 +411,7 @@ def _describe_socket_error(error: BaseException) -> str:
 
 
 def _fields(message: convert.SlackMessage) -> dict[str, Any]:
-    return {name: getattr(message, name) for name in convert.SlackMessage.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(message, name) for name in convert.SlackMessage.__slots__}
 
 
 class _LazyClient:

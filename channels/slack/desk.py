@@ -17,6 +17,7 @@ Our own Redis mapping (keys under `slack:`) remembers where each case is shown:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -360,9 +361,8 @@ class SlackDesk:
         it is not there; once per event and file, also when the event is shown again."""
         who = who or convert.escape(event.customer_name or where.get("customer") or "The customer")
         for index, attachment in enumerate(event.attachments):
-            await self._step(event, f"file{index}",
-                             lambda index=index, attachment=attachment: self._copy_file(event, where, who, index,
-                                                                                         attachment))
+            await self._step(event, f"file{index}", functools.partial(self._copy_file, event, where, who, index,
+                                                                      attachment))
 
     async def _copy_file(self, event: DeskEvent, where: Mapping[str, str], who: str, index: int,
                          attachment: Attachment) -> str:
@@ -457,7 +457,7 @@ class SlackDesk:
         if user in (config.get("slack_users") or ()):
             return True
         for group in config.get("slack_usergroups") or ():
-            if user in await self._members.get(f"group:{group}", lambda group=group: self._group_members(group)):
+            if user in await self._members.get(f"group:{group}", functools.partial(self._group_members, group)):
                 return True
         channel = await self.queue_channel_id(team)
         if channel:

@@ -136,11 +136,11 @@ def pressed_message(update: Any) -> tuple[int, int] | None:
     query = update.get("callback_query") if isinstance(update, Mapping) else None
     message = query.get("message") if isinstance(query, Mapping) else None
     chat = message.get("chat") if isinstance(message, Mapping) else None
-    if not isinstance(chat, Mapping):
+    if not isinstance(message, Mapping) or not isinstance(chat, Mapping):
         return None
     chat_id, message_id = chat.get("id"), message.get("message_id")
-    ids = (chat_id, message_id)
-    if all(isinstance(value, int) and not isinstance(value, bool) for value in ids):
+    if isinstance(chat_id, int) and not isinstance(chat_id, bool) \
+            and isinstance(message_id, int) and not isinstance(message_id, bool):
         return chat_id, message_id
     return None
 
@@ -344,7 +344,8 @@ def _addressed_in_group(message: Mapping[str, Any], text: str, entities: Any, bo
 def _entity_span(text: str, entity: Mapping[str, Any]) -> tuple[int | None, int]:
     # Entity offsets count UTF-16 code units; Python strings count code points.
     offset, length = entity.get("offset"), entity.get("length")
-    if not all(isinstance(value, int) and not isinstance(value, bool) and value >= 0 for value in (offset, length)):
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 \
+            or not isinstance(length, int) or isinstance(length, bool) or length < 0:
         return None, 0
     units = 0
     start = None
