@@ -261,3 +261,22 @@ def test_the_setting() -> None:
     with pytest.raises(ValidationError, match="conversation_dayz"):
         Settings.model_validate({"retention": {"conversation_dayz": 30}})
 
+
+
+@pytest.mark.parametrize(("channel", "days"), [("telegram", 2), ("email", 14), ("slack", 14)])
+async def test_seen_marks_last_the_platform_s_redelivery_window(helpline, worker, channel: str, days: int) -> None:
+    """Telegram drops an undelivered update after 24 hours: its seen marks need two days, not fourteen; a
+    redelivery inside the window is still dropped."""
+    keys = helpline.keys
+
+    async def deliver() -> None:
+        message = InboundMessage(id=new_id(), channel=channel, address="chat-1", sender=Sender(id="u1", name="Ann"),
+                                 text="How long does delivery take?", received_at=time.time(), platform_id="42:7")
+        await helpline.redis.xadd(keys.inbox, inbox_fields(message))
+        await worker.drain()
+
+    await deliver()
+    await deliver()  # the platform sends it again
+    ttl = await helpline.redis.ttl(keys.seen(channel, "42:7"))
+    assert days * DAY - 60 < ttl <= days * DAY
+    assert [e["type"] for e in await events(helpline)].count("message_in") == 1
