@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from router.messages import ActionKind, InboundMessage, Sender, inbox_fields, new_id
+from router.messages import ActionKind, DeliveryReport, InboundMessage, Sender, inbox_fields, new_id
 from router.retention import Swept, sweep_retention
 from router.sweeper import close_unrated
 from router.turn import Turn
@@ -280,3 +280,22 @@ async def test_seen_marks_last_the_platform_s_redelivery_window(helpline, worker
     ttl = await helpline.redis.ttl(keys.seen(channel, "42:7"))
     assert days * DAY - 60 < ttl <= days * DAY
     assert [e["type"] for e in await events(helpline)].count("message_in") == 1
+
+
+async def test_a_late_delivery_failure_leaves_no_transcript_for_good(helpline, worker, customer: Customer,
+                                                                  days_ago) -> None:
+    """A failure report for a conversation removed meanwhile writes a system line to a transcript of its
+    own: that transcript is indexed like any, and goes a retention later."""
+    days_ago(DAYS + 1)
+    assert await customer.say("hello")
+    old = await conversation_of(helpline, customer)
+    days_ago(0)
+    assert (await sweep_retention(helpline.redis, helpline.keys, DAYS)).removed == 1
+    report = DeliveryReport(id=new_id(), message_id="m1", channel="console", conversation=old, delivered=False,
+                            reason="gave up", at=time.time())
+    await helpline.redis.xadd(helpline.keys.inbox, inbox_fields(report))
+    await worker.drain()
+    assert await helpline.redis.exists(helpline.keys.transcript(old))
+    assert (await sweep_retention(helpline.redis, helpline.keys, DAYS)).removed == 0
+    assert (await sweep_retention(helpline.redis, helpline.keys, DAYS, now=time.time() + DAYS * DAY + 60)).removed == 1
+    assert not await helpline.redis.exists(helpline.keys.transcript(old), helpline.keys.conversation(old))
