@@ -119,7 +119,8 @@ async def sweep_retention(redis: Redis, keys: Keys, days: float | None, now: flo
             for conversation_id, (channel, address, case) in zip(ids, stored):
                 known_address = bool(channel and address)
                 address_key = keys.address(channel, address) if known_address else keys.transcript(conversation_id)
-                case_key = keys.case(int(case)) if case else keys.conversation(conversation_id)
+                # A case field that is no number names no case that could be open (a stand-in key then).
+                case_key = keys.case(int(case)) if case and case.isdigit() else keys.conversation(conversation_id)
                 await forget(keys=[keys.conversation(conversation_id), keys.transcript(conversation_id),
                                    keys.conversations, address_key, case_key, keys.events],
                              args=[conversation_id, repr(cutoff), repr(now), case or "",

@@ -84,6 +84,8 @@ async def sweep_forever(redis: Redis, keys: Keys, reopen_days: float, stop: asyn
                     await sweep_retention(redis, keys, retention_days)
                 except (RedisError, OSError) as error:
                     log.warning("retention sweep skipped: %s", error)
+                except Exception:  # a bug here must not stop the service; the next sweep tries again
+                    log.exception("retention sweep failed")
         if config is not None and config.sla:
             try:
                 asked = await check_slas(redis, keys, config)

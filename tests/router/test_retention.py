@@ -299,3 +299,24 @@ async def test_a_late_delivery_failure_leaves_no_transcript_for_good(helpline, w
     assert (await sweep_retention(helpline.redis, helpline.keys, DAYS)).removed == 0
     assert (await sweep_retention(helpline.redis, helpline.keys, DAYS, now=time.time() + DAYS * DAY + 60)).removed == 1
     assert not await helpline.redis.exists(helpline.keys.transcript(old), helpline.keys.conversation(old))
+
+
+@pytest.mark.parametrize("days", [DAYS, 0])
+async def test_the_service_s_sweeps_run_the_retention(helpline, customer: Customer, days_ago, days) -> None:
+    from router.sweeper import sweep_forever
+
+    days_ago(DAYS + 1)
+    assert await customer.say("hello")
+    key = helpline.keys.conversation(await conversation_of(helpline, customer))
+    stop = asyncio.Event()
+    sweeps = asyncio.create_task(sweep_forever(helpline.redis, helpline.keys, 7, stop, interval=0.05,
+                                               retention_days=days))
+    try:
+        for _ in range(100):
+            if not await helpline.redis.exists(key):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.wait_for(sweeps, 5)
+    assert bool(await helpline.redis.exists(key)) is (days == 0)
