@@ -436,9 +436,10 @@ def report(bench: Bench, ttls: Mapping[str, str], streams: Mapping[str, tuple[in
     print(f"\none conversation's transcript after {LONG_QUESTIONS} more FAQ questions: {lines} lines, {usage} B, "
           f"{usage / lines:.0f} B a line (a stream's first node is allocated whole: "
           f"{bench.first_transcript} B with 2 lines)")
-    conversation = sum(first[family][1] for family in ("conv:{*}", "conv:{*}:log", "addr:console:*") if family in first)
+    conversation = sum(first[family][1] for family in ("conv:{*}", "conv:{*}:log", "addr:console:*", "conversations")
+                       if family in first)
     print(f"\na conversation after one FAQ answer: {conversation / n:.0f} B kept until removed "
-          f"(conv hash, transcript, addr); with the 14-day marks (done, seen, sent): "
+          f"(conv hash, transcript, addr, its member of the retention index); with the 14-day marks (done, seen, sent): "
           f"{sum(size for family, (_, size) in first.items() if family in ('done:*', 'seen:console:*', 'sent:console:*')) / n:.0f} B more")
     print("Redis data memory (used_memory less clients' buffers) growth per conversation, whole faq-new flow: "
           f"{totals['faq-new'].bytes_per_message:.0f} B")

@@ -413,7 +413,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
                 group.create_task(children.run(stop))  # on stop: SIGTERM to each, wait for them
             watcher = group.create_task(helpline.knowledge_base.watch(settings.faq.reload_seconds))
             group.create_task(sweep_forever(helpline.redis, helpline.keys, settings.router.reopen_days, stop,
-                                            config=helpline.router.config))
+                                            config=helpline.router.config,
+                                            retention_days=settings.retention.conversation_days))
             await stop.wait()
             log.info("stopping: no new input; finishing what is in flight")
             for channel in reversed(started):

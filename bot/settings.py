@@ -403,6 +403,14 @@ class DashboardSettings(_Section):
         return self.token is not None or bool(self.users)
 
 
+class RetentionSettings(_Section):
+    """How long customer data is kept (router/retention.py)."""
+
+    # A conversation idle this many days is removed (hash, transcript, address), unless a case of it is
+    # open; closed cases lose their customer text (subject, name) as long after closing. 0 or null: kept.
+    conversation_days: float | None = Field(90.0, ge=0.0)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # json: one object a line with the conversation and case ids, for a log collector.
@@ -419,6 +427,7 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    retention: RetentionSettings = RetentionSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("languages")

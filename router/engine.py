@@ -47,7 +47,10 @@ from router.turn import Turn
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 50  # WATCH conflicts under heavy contention; each retry re-reads and re-decides
-SEEN_TTL_SECONDS = 14 * 24 * 3600
+SEEN_TTL_SECONDS = 14 * 24 * 3600  # e-mail: a mail resubmitted after a receiver's crash and outage (docs/scaling.md)
+# Telegram keeps an update it could not deliver 24 hours at most (getUpdates and webhooks alike), so a
+# Telegram message id is never delivered again after a day; the mark keeps a day's margin.
+SEEN_TTL_BY_CHANNEL = {"telegram": 2 * 24 * 3600}
 KNOWN_ADDRESSES = 50_000  # conversation ids remembered per router (about 10 MB at most)
 MAX_QUESTION_CHARS = 500  # of a question kept in events and pending state
 _COMMANDS = ("/start", "/help", "/case")
@@ -163,7 +166,7 @@ class Router:
             if first_seen_as and first_seen_as != message.id:
                 log.info("duplicate delivery of %s %s ignored", message.channel, message.platform_id)
                 return
-            turn.set(seen_key, message.id, ex=SEEN_TTL_SECONDS)
+            turn.set(seen_key, message.id, ex=SEEN_TTL_BY_CHANNEL.get(message.channel, SEEN_TTL_SECONDS))
 
         text, shortened = clean_text(message.text, self.config.max_message_chars)
         reading = self.intents.read(text) if text else Reading()

@@ -13,6 +13,7 @@ from enum import StrEnum
 class Event(StrEnum):
     # conversations and messages
     CONVERSATION_STARTED = "conversation_started"
+    CONVERSATION_REMOVED = "conversation_removed"  # idle past the retention: conversation, channel (router/retention.py)
     MESSAGE_IN = "message_in"
     COMMAND = "command"
     SMALL_TALK = "small_talk"  # greeting, thanks, goodbye, acknowledgement: answered, never a case

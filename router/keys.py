@@ -58,6 +58,22 @@ class Keys:
         """Sorted set: resolved cases waiting for a rating → resolution time, for the closing sweep."""
         return f"{self.prefix}resolved"
 
+    @property
+    def conversations(self) -> str:
+        """Sorted set: conversation id → when it last changed (its hash or transcript), for the retention
+        sweep (router/retention.py)."""
+        return f"{self.prefix}conversations"
+
+    @property
+    def closed(self) -> str:
+        """Sorted set: closed cases whose customer text is still kept → when they closed (router/retention.py)."""
+        return f"{self.prefix}closed"
+
+    @property
+    def retention_indexed(self) -> str:
+        """Set once the conversations and closed cases stored before the retention sweep existed are indexed."""
+        return f"{self.prefix}retention:indexed"
+
     def outbox(self, channel: str) -> str:
         return f"{self.prefix}outbox:{channel}"
 

@@ -266,6 +266,8 @@ async def reopen(turn: Turn, case: Case, conversation: Conversation, by: str,
     linked = replace(conversation, case=case.number, pending=None)
     turn.save_case(reopened)
     turn.awaiting_rating(reopened, False)
+    if case.status is CaseStatus.CLOSED:
+        turn.closed_index(case, False)
     turn.save_conversation(linked)
     turn.event(Event.CASE_REOPENED, case=case.number, conversation=conversation.id, by=by, agent=reopened.agent,
                team=reopened.team)
@@ -288,6 +290,7 @@ async def close(turn: Turn, case: Case, conversation: Conversation, reason: Clos
     _leave_place(turn, case)
     turn.save_case(closed)
     turn.awaiting_rating(closed, False)
+    turn.closed_index(closed, True)
     _unlink(turn, conversation, case)
     if reason is CloseReason.NOT_RATED and case.status is CaseStatus.RESOLVED and conversation.case == case.number:
         # A rating typed after the case closed by time still counts (router/survey.py says how long).

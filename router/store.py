@@ -199,6 +199,7 @@ class Transaction:
         self._desk_sent = 0
         self._logged: dict[str, list[HistoryLine]] = {}
         self._case_status: dict[int, str] = {}  # as stored: what helpline_cases{state} moves from
+        self._touched: set[str] = set()  # conversations whose last-change time this transaction sets
 
     @property
     def pipe(self) -> Pipeline:
@@ -368,6 +369,15 @@ class Transaction:
         if first:
             key, saved = self.keys.conversation(conversation.id), self._conversations
             self._writes.append(lambda p: p.hset(key, mapping=saved[conversation.id].to_hash()))
+        self._touch(conversation.id)
+
+    def _touch(self, conversation_id: str) -> None:
+        """The conversation changed now: the retention sweep counts its idle time from here, and its check
+        (router/retention.py) sees this write, so a conversation is never removed under a message."""
+        if conversation_id not in self._touched:
+            self._touched.add(conversation_id)
+            key, now = self.keys.conversations, self.now
+            self._writes.append(lambda p: p.zadd(key, {conversation_id: now}))
 
     def save_case(self, case: Case) -> None:
         key = self.keys.case(case.number)
@@ -407,6 +417,14 @@ class Transaction:
         else:
             self._writes.append(lambda p: p.zrem(key, member))
 
+    def closed_index(self, case: Case, closed: bool) -> None:
+        """Keep the set of closed cases whose customer text the retention sweep removes in time up to date."""
+        key, member = self.keys.closed, str(case.number)
+        if closed:
+            self._writes.append(lambda p: p.zadd(key, {member: case.closed_at}))
+        else:
+            self._writes.append(lambda p: p.zrem(key, member))
+
     def record_survey(self, case: int, round_: int, **answers: int | float) -> None:
         key, values = self.keys.survey(case, round_), {name: str(value) for name, value in answers.items()}
         self._writes.append(lambda p: p.hset(key, mapping=values))
@@ -423,6 +441,7 @@ class Transaction:
         entry.update({k: str(v) for k, v in extra.items() if v not in (None, "")})
         key = self.keys.transcript(conversation_id)
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=TRANSCRIPT_MAX_LENGTH, approximate=True))
+        self._touch(conversation_id)
         self._logged.setdefault(conversation_id, []).append(HistoryLine(role, text, self.now))
 
     def event(self, name: Event, /, **fields_: Any) -> None:

@@ -1,5 +1,6 @@
 """The periodic sweeps, each asking the router through the inbox like any action: closing resolved cases
-nobody rated within `reopen_days`, and the SLA steps (warn, escalate) of queued cases."""
+nobody rated within `reopen_days`, and the SLA steps (warn, escalate) of queued cases; and the retention
+sweep, which removes idle conversations itself, atomically (router/retention.py says why)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from redis.exceptions import RedisError
 from router.config import RouterConfig
 from router.keys import Keys
 from router.messages import ActionKind, AgentAction, inbox_fields
+from router.retention import keeps_forever, sweep_retention
 from router.sla import due_step
 from router.store import Case
 
@@ -64,8 +66,9 @@ async def check_slas(redis: Redis, keys: Keys, config: RouterConfig, now: float 
 
 async def sweep_forever(redis: Redis, keys: Keys, reopen_days: float, stop: asyncio.Event,
                         interval: float = 300.0, config: RouterConfig | None = None,
-                        sla_interval: float = 30.0) -> None:
-    """Run `close_unrated` every `interval` seconds, and `check_slas` every `sla_interval`, until `stop`."""
+                        sla_interval: float = 30.0, retention_days: float | None = None) -> None:
+    """Run `close_unrated` (and with `retention_days`, `sweep_retention`) every `interval` seconds, and
+    `check_slas` every `sla_interval`, until `stop`."""
     next_close = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_close:
@@ -76,6 +79,13 @@ async def sweep_forever(redis: Redis, keys: Keys, reopen_days: float, stop: asyn
                     log.info("asked to close %d resolved cases that were not rated in %g days", closed, reopen_days)
             except (RedisError, OSError) as error:
                 log.warning("closing sweep skipped: %s", error)
+            if not keeps_forever(retention_days):
+                try:
+                    await sweep_retention(redis, keys, retention_days)
+                except (RedisError, OSError) as error:
+                    log.warning("retention sweep skipped: %s", error)
+                except Exception:  # a bug here must not stop the service; the next sweep tries again
+                    log.exception("retention sweep failed")
         if config is not None and config.sla:
             try:
                 asked = await check_slas(redis, keys, config)

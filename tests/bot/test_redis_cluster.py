@@ -4,6 +4,7 @@ script and transaction of the tenant lands in the slot of its tag, and no tenant
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from bot.doctor import check_redis
 from bot.redis_url import hash_tag
 from bot.settings import RedisSettings, Settings, SettingsError, load_settings
 from router.messages import ActionKind
+from router.retention import sweep_retention
 from tests.conftest import make_settings
 from tests.drivers import Agent, Customer, events
 from tests.redis_topology import Cluster, needs_redis_server
@@ -53,6 +55,10 @@ async def main_flows(helpline: Helpline) -> None:
     delivered = await helpline.redis.lrange(helpline.keys.console(customer.address), 0, -1)
     assert any("Delivery takes 2 to 4 working days." in item for item in delivered)
     assert any("Let me check that for you." in item for item in delivered)
+    # The retention sweep's scripts in the slot too: an idle conversation goes, the one with a case stays.
+    assert await Customer(helpline, worker).say("hello")
+    swept = await sweep_retention(helpline.redis, helpline.keys, 90, now=time.time() + 91 * 86400)
+    assert (swept.removed, swept.kept_open) == (1, 1)
 
 
 async def key_outside_the_prefix_fails_loudly(cluster: Cluster, settings: Settings, port: int) -> None:

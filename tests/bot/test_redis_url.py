@@ -105,7 +105,8 @@ def test_every_key_of_a_tagged_prefix_hashes_by_the_tag(tag: str, ugly: str) -> 
     keys = Keys(f"hl:{{{tag}}}:")
     slot = key_slot(tag.encode())
     built = [keys.inbox, keys.events, keys.metrics, keys.dead_letters, keys.case_counter, keys.workers,
-             keys.teams_seen, keys.desk, keys.resolved, keys.outbox(ugly), keys.conversation(ugly),
+             keys.teams_seen, keys.desk, keys.resolved, keys.conversations, keys.closed, keys.retention_indexed,
+             keys.outbox(ugly), keys.conversation(ugly),
              keys.transcript(ugly), keys.address(ugly, ugly), keys.case(7), keys.case_for_message(ugly),
              keys.queue(ugly), keys.waits(ugly), keys.survey(7, 1), keys.agent(ugly), keys.seen(ugly, ugly),
              keys.flood(ugly, ugly), keys.flood_warned(ugly, ugly), keys.done(ugly), keys.result(ugly),
