@@ -33,10 +33,10 @@ from .model import Entry
 
 log = logging.getLogger(__name__)
 
-BUILD_FORMAT = 2  # the file's layout and the meaning of its arrays; a file of another format is ignored
+BUILD_FORMAT = 3  # the file's layout and the meaning of its arrays; a file of another format is ignored
 # The modules whose code shapes a build: a release that changes any of them retrains, whatever BUILD_FORMAT says.
 _CODE = ("analyzers", "buildcache", "calibration", "coverage", "encoder", "features", "langprofile", "matcher",
-         "normalize", "quick", "training", "wordvectors")
+         "normalize", "quick", "reach", "scope", "scope_fit", "training", "wordvectors")
 MAX_FILE_BYTES = 2 << 30  # far above any FAQ's build (10,000 questions: ~40 MB); bounds what a read allocates
 
 
@@ -65,6 +65,8 @@ class MatcherBuild:
     quick_weights: sp.csr_matrix | None = None  # n-gram features x entries
     quick_vector_weights: np.ndarray | None = None  # word-vector dimensions x entries
     quick_bias: np.ndarray | None = None
+    # How far this knowledge base's bar for offering choices moves the scope curve (`scope_fit`).
+    scope_offset: float = 0.0
 
 
 def build_key(entries: Mapping[str, Entry], encoder_identity: str, calibration: object) -> bytes:
@@ -168,6 +170,7 @@ def _to_arrays(build: MatcherBuild) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {
         "latin": np.asarray(build.latin), "owners": np.asarray(build.owners, dtype=np.int64),
         "char_idf": build.idfs[0], "word_idf": build.idfs[1], "bias": np.asarray(build.bias, dtype=np.float64),
+        "scope_offset": np.asarray(build.scope_offset, dtype=np.float64),
     }
     for name, texts in (("entry_ids", build.entry_ids), ("prepared", build.prepared), ("embedded", build.embedded),
                         ("char_vocabulary", build.vocabularies[0]), ("word_vocabulary", build.vocabularies[1])):
@@ -246,7 +249,15 @@ def _from_arrays(arrays: Mapping[str, np.ndarray]) -> MatcherBuild:
         embeddings=embeddings, embedding_owners=embedding_owners, embedding_weights=embedding_weights,
         embedded=texts["embedded"], sentence_mean=mean, sentence_axes=axes, profile=profile,
         quick_weights=quick[0], quick_vector_weights=quick[1], quick_bias=quick[2],
+        scope_offset=_scope_offset(arrays["scope_offset"]),
     )
+
+
+def _scope_offset(array: np.ndarray) -> float:
+    value = np.asarray(array)
+    if value.shape != () or value.dtype != np.float64 or not np.isfinite(value):
+        raise ValueError(f"a scope offset of shape {value.shape} and type {value.dtype}")
+    return float(value)
 
 
 def _quick(arrays: Mapping[str, np.ndarray], features: int, entries: int, embeddings: np.ndarray | None

@@ -3,9 +3,11 @@ so a better matcher can replace this one without touching loading, decisions or 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +32,7 @@ from .normalize import latin_key, normalize, strip_accents
 from .quick import QUICK_MAX_QUESTIONS, QuickModel
 from .respell import Spelling
 from .scope import SENTENCE_SCOPE, ScopeModel
+from .scope_fit import fitted_offset
 from .wordvectors import WordVectors, builtin_word_vectors
 
 log = logging.getLogger(__name__)
@@ -232,7 +235,10 @@ class ClassifierMatcher:
         calibration: Calibration | None = None,
         encoder: Encoder | WordVectors | SentenceEncoder | _Builtin | None = BUILTIN,
         builds: BuildCache | None = None,
+        scope_folds: Callable[[Mapping[str, Entry]], ClassifierMatcher] | None = None,
     ) -> None:
+        """`scope_folds`, for a matcher with a scope model: builds a matcher on part of the entries' questions,
+        with which a training fits this knowledge base's own bar for offering choices (see `scope_fit`)."""
         self._entry_ids = [entry.id for entry in entries.values()]
         # Hungarian questions: their words also count by their stems in the share of known words (see `coverage`).
         self._hungarian_questions = tuple(question for entry in entries.values() for question in entry.questions.get("hu", ()))
@@ -268,6 +274,11 @@ class ClassifierMatcher:
             log.info("FAQ matcher loaded from the build cache %s (%d entries)", builds.path, len(self._entry_ids))
         if build is None:
             build = _train(entries, encoder)
+            given = SCOPE_OFFSET.get()
+            if build is not None and self.scope is not None and given is not None:
+                build = dataclasses.replace(build, scope_offset=given)
+            elif build is not None and self.scope is not None and scope_folds is not None:
+                build = dataclasses.replace(build, scope_offset=self._fit_scope(entries, scope_folds))
             if build is not None and builds is not None and key is not None:
                 builds.write(key, build)
             self._apply(build)
@@ -298,7 +309,25 @@ class ClassifierMatcher:
         if build.profile is not None:
             self.language_profile = LanguageProfile({language: Counter(counts) for language, counts in build.profile.items()})
         self._quick = self._quick_model(build)
+        if self.scope is not None:
+            self.scope = SENTENCE_SCOPE.moved(build.scope_offset)
         self.build = build
+
+    @property
+    def scope_offset(self) -> float:
+        """How far this knowledge base moves the scope curve (`scope_fit`); 0 without a scope model."""
+        build = getattr(self, "build", None)  # none when no question has text to match
+        return float(build.scope_offset) if self.scope is not None and build is not None else 0.0
+
+    def _fit_scope(self, entries: Mapping[str, Entry], scope_folds: Callable[[Mapping[str, Entry]], ClassifierMatcher]) -> float:
+        """This knowledge base's move of the scope curve (see `scope_fit`). Its questions, matched held
+        out, take their cached embeddings: they are the texts the build embedded, word for word."""
+        sentences = self._encoder.first if isinstance(self._encoder, SideBySide) else None
+        if not isinstance(sentences, CentredSentences):
+            return 0.0
+        questions = [question for _, question in entry_questions(entries)]
+        with sentences.sentences.knowing(questions):
+            return fitted_offset(entries, scope_folds)
 
     def _quick_model(self, build: MatcherBuild) -> QuickModel | None:
         """The quick path of a build with a sentence model (see `quick`); raises ValueError when its
@@ -382,6 +411,22 @@ class ClassifierMatcher:
             if sure is not None:
                 self.quick_matches += 1
                 return [(self._entry_ids[index], score) for index, score in sure], None
+        result, signs = self._ranked(text, language, lexical, limit)
+        return result, None if signs is None or self.scope is None else self.scope.in_scope(*signs)
+
+    def scope_logit(self, text: str, language: str | None = None) -> float | None:
+        """The scope model's logit for a message (see `scope`), the full way (no quick path); None when
+        this matcher has no scope model, or the message is word for word a question (no sentence model)."""
+        lexical = self._lexical(text)
+        if lexical is None or self.scope is None:
+            return None
+        _, signs = self._ranked(text, language, lexical, SCOPE_RANKED)
+        return None if signs is None else self.scope.logit(*signs)
+
+    def _ranked(self, text: str, language: str | None, lexical: tuple[sp.csr_matrix, np.ndarray],
+                limit: int) -> tuple[list[tuple[str, float]], tuple[float, float, float] | None]:
+        """The ranking by every model, and the scope model's signs (best score, share of known words,
+        closest question by meaning) when the sentence model read the message."""
         evidence = self._evidence(text, language, *lexical)
         order = _top(evidence.classifier, limit)
         scores = self._calibration.scores(evidence.classifier, evidence.nearest, order, evidence.semantic)
@@ -389,8 +434,7 @@ class ClassifierMatcher:
         result = [(self._entry_ids[i], min(1.0, float(score))) for i, score in ranked if score > 0]
         if self.scope is None or evidence.semantic is None or not result:
             return result, None
-        in_scope = self.scope.in_scope(result[0][1], self.known_share(text), float(evidence.semantic.max()))
-        return result, in_scope
+        return result, (result[0][1], self.known_share(text), float(evidence.semantic.max()))
 
 
 def _calibration_for(encoder: object) -> Calibration:
@@ -520,6 +564,11 @@ SYNC_EMBED_LIMIT = 256
 # swallowed the voucher code" with 0.82 (n-grams and word vectors: 0.42, a handoff), since the centre
 # and axes of a handful of questions say little about what else customers ask.
 MIN_SENTENCE_ENTRIES = 10
+# Set while building knowledge bases from part of one (`faq lint`'s held-out folds, `reach`): they take the
+# whole knowledge base's move of the scope curve instead of fitting their own (four more builds each),
+# so that they decide as the service does.
+SCOPE_OFFSET: ContextVar[float | None] = ContextVar("SCOPE_OFFSET", default=None)
+SCOPE_RANKED = 5  # entries ranked for a held-out question's scope logit: as many as a message's (kb.MAX_MATCHES)
 
 
 def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool = False,
@@ -567,9 +616,16 @@ def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool
             return matcher
         encoder = SideBySide(CentredSentences(sentences), words, WORDS_BESIDE_SENTENCES)
         identity = encoder_identity(encoder)
+
+        def fold(part: Mapping[str, Entry]) -> ClassifierMatcher:
+            # A build on part of the questions, for the scope fit: its own centre (`prune=False`: the
+            # cache keeps every question), not cached, and no scope fit of its own.
+            return ClassifierMatcher(part, SENTENCE_CALIBRATION, SideBySide(CentredSentences(sentences, prune=False),
+                                                                           words, WORDS_BESIDE_SENTENCES))
+
         if builds is not None and identity is not None and builds.holds(build_key(entries, identity, SENTENCE_CALIBRATION)):
             # Built with these embeddings before: loaded, without reading the embedding cache at all.
-            return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder, builds)
+            return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder, builds, scope_folds=fold)
         # What the build will embed: each question as written and, if it has accents, without them.
         texts = [question for _, question in entry_questions(entries)]
         texts += [bare for question in texts if (bare := strip_accents(question)) != question]
@@ -579,7 +635,7 @@ def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool
             matcher.description += f" ({sentences.name} joins once {missing} questions are embedded)"
             matcher.warm_up = lambda should_stop: sentences.embeddings(texts, should_stop) is not None
             return matcher
-        return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder, builds)
+        return ClassifierMatcher(entries, SENTENCE_CALIBRATION, encoder, builds, scope_folds=fold)
 
     return with_sentences
 

@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from .kb import KnowledgeBase
 from .langprofile import builtin_profile
-from .matcher import MatcherFactory, build_default_matcher
+from .matcher import SCOPE_OFFSET, MatcherFactory, build_default_matcher
 from .model import Decision, Entry
 from .normalize import normalize
 
@@ -182,29 +182,41 @@ def held_out(
     only one in its language in its build is left out: nothing of the entry is left to find in that
     language (`faq lint` says "too few questions" instead). Costs one matcher build per fold.
     """
-    questions = _all_questions(kb.entries)
+    questions = all_questions(kb.entries)
+    if len(kb.entries) < 2:
+        return []
+    groups = fold_groups(questions, kb.languages, folds, exact_up_to)
+    if not groups:
+        return []
+    return _match_held_out(kb, matcher_factory, questions, groups, answer_at, suggest_at)
+
+
+def fold_groups(questions: Sequence[tuple[str, str, str]], languages: Sequence[str], folds: int = FOLDS,
+                exact_up_to: int = EXACT_LEAVE_ONE_OUT_UP_TO) -> list[set[int]]:
+    """The held-out groups of `questions` ((entry id, language, text), as `all_questions` lists them):
+    one question each up to `exact_up_to` questions, else `folds` folds (see `held_out`). Questions with
+    nothing to match are in none."""
     usable = [i for i, (_, _, text) in enumerate(questions) if normalize(text)]
-    if not usable or len(kb.entries) < 2:
+    if not usable:
         return []
     fold_count = len(usable) if len(usable) <= exact_up_to else max(2, min(folds, len(usable)))
     if fold_count == len(usable):
-        groups = [{index} for index in usable]
-    else:
-        groups = [set() for _ in range(fold_count)]
-        language_index = {language: i for i, language in enumerate(kb.languages)}
-        seen: Counter[tuple[str, str]] = Counter()
-        for index in usable:
-            entry_id, language, _ = questions[index]
-            position = seen[(entry_id, language)]
-            seen[(entry_id, language)] += 1
-            # An entry's questions in a language go to consecutive folds, from a place fixed by the
-            # entry's id and shifted by one per language: the n-th question of each language, often
-            # one question translated, lands in a different fold (held out together, each would lose
-            # the others' help), and entries written from one template ("my X is broken") do not
-            # lose the same question in the same fold.
-            start = zlib.crc32(entry_id.encode("utf-8")) + language_index.get(language, len(language_index))
-            groups[(start + position) % fold_count].add(index)
-    return _match_held_out(kb, matcher_factory, questions, groups, answer_at, suggest_at)
+        return [{index} for index in usable]
+    groups: list[set[int]] = [set() for _ in range(fold_count)]
+    language_index = {language: i for i, language in enumerate(languages)}
+    seen: Counter[tuple[str, str]] = Counter()
+    for index in usable:
+        entry_id, language, _ = questions[index]
+        position = seen[(entry_id, language)]
+        seen[(entry_id, language)] += 1
+        # An entry's questions in a language go to consecutive folds, from a place fixed by the
+        # entry's id and shifted by one per language: the n-th question of each language, often
+        # one question translated, lands in a different fold (held out together, each would lose
+        # the others' help), and entries written from one template ("my X is broken") do not
+        # lose the same question in the same fold.
+        start = zlib.crc32(entry_id.encode("utf-8")) + language_index.get(language, len(language_index))
+        groups[(start + position) % fold_count].add(index)
+    return groups
 
 
 def recheck(
@@ -221,13 +233,13 @@ def recheck(
     go astray only in their fold; what still goes astray here would go astray on its own (on the
     shipped sample knowledge base, every wrong answer left after this is one exact leave-one-out gives
     too, against half of those found by the folds alone)."""
-    questions = _all_questions(kb.entries)
+    questions = all_questions(kb.entries)
     wanted = {(r.expected, r.language, r.text) for r in reached}
     held = {i for i, question in enumerate(questions) if question in wanted}
     return _match_held_out(kb, matcher_factory, questions, [held], answer_at, suggest_at) if held else []
 
 
-def _all_questions(entries: Mapping[str, Entry]) -> list[tuple[str, str, str]]:
+def all_questions(entries: Mapping[str, Entry]) -> list[tuple[str, str, str]]:
     return [(entry.id, language, text) for entry in entries.values()
             for language, texts in entry.questions.items() for text in texts]
 
@@ -245,11 +257,18 @@ def _match_held_out(
     # the fold knowledge bases use the shipped statistics instead of learning their own (0.1 s each).
     profile = builtin_profile()
 
+    # The folds decide with the whole knowledge base's bar for offering choices (see `scope_fit`).
+    offset = float(getattr(kb._matcher, "scope_offset", 0.0))  # noqa: SLF001 - the knowledge base's own matcher
+
     def run(held: set[int]) -> list[tuple[int, Reached]]:
-        remaining = _without(kb.entries, questions, held)
+        remaining = without(kb.entries, questions, held)
         if len(remaining) < 2:
             return []
-        fold_kb = KnowledgeBase(remaining, kb.languages, matcher_factory)
+        token = SCOPE_OFFSET.set(offset)  # per thread: each pool thread runs in its own context
+        try:
+            fold_kb = KnowledgeBase(remaining, kb.languages, matcher_factory)
+        finally:
+            SCOPE_OFFSET.reset(token)
         fold_kb.language_profile = profile
         found = []
         for i in sorted(held):
@@ -272,7 +291,7 @@ def _match_held_out(
 _WORKERS = 2
 
 
-def _without(entries: Mapping[str, Entry], questions: Sequence[tuple[str, str, str]],
+def without(entries: Mapping[str, Entry], questions: Sequence[tuple[str, str, str]],
              held_out: set[int]) -> dict[str, Entry]:
     """The entries with the held-out questions removed; entries left with no question are dropped."""
     kept: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))

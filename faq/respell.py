@@ -33,6 +33,7 @@ _WORD = re.compile(r"[^\W\d_]+")
 # Share of a Latin-script message's words that must be Greek words of the knowledge base in Latin
 # letters for the message to be taken as Greeklish: English has "to", "me" and "na" too.
 GREEKLISH_SHARE = 0.5
+NOT_GREEKLISH = frozenset({"hu", "lv"})  # languages written in Latin letters of their own, never Greek
 # Letters of each part of a compound respelt from its parts (see Spelling._compound).
 COMPOUND_PART = 3
 
@@ -61,8 +62,11 @@ class Spelling:
         words = _WORD.findall(text)
         if not words:
             return text
-        greeklish = bool(self._greek) and not any(has_greek(normalize(word)) for word in words) and \
-            sum(latin_key(normalize(word)) in self._greek for word in words) >= GREEKLISH_SHARE * len(words)
+        # Greeklish is typed in plain Latin letters: a message with an accented letter, or detected as
+        # Hungarian or Latvian, is not ("mi a mai dátum" had become "μη a με dátum").
+        greeklish = bool(self._greek) and language not in NOT_GREEKLISH \
+            and not any(has_greek(normalize(word)) or _has_marks(word) for word in words) \
+            and sum(latin_key(normalize(word)) in self._greek for word in words) >= GREEKLISH_SHARE * len(words)
         usual = language_spellings(language) if language else {}
 
         def spelt(match: re.Match[str]) -> str:

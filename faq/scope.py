@@ -32,8 +32,16 @@ class ScopeModel:
 
     def in_scope(self, best_score: float, known_share: float, meaning: float) -> float:
         """The score (0..1) that the message is one the knowledge base covers."""
-        z = self.score * best_score + self.known * known_share + self.meaning * meaning + self.offset
+        z = self.logit(best_score, known_share, meaning)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def logit(self, best_score: float, known_share: float, meaning: float) -> float:
+        """`in_scope` before the logistic curve: the weighted sum of the three signs and the offset."""
+        return self.score * best_score + self.known * known_share + self.meaning * meaning + self.offset
+
+    def moved(self, by: float) -> ScopeModel:
+        """This curve with its offset moved by `by` (a knowledge base's own bar, see `scope_fit`)."""
+        return ScopeModel(self.score, self.known, self.meaning, self.offset + by)
 
 
 # Fitted by `python bench/fit_scope.py` on the dev cases of the bench sets with out-of-scope cases
