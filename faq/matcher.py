@@ -236,9 +236,11 @@ class ClassifierMatcher:
         encoder: Encoder | WordVectors | SentenceEncoder | _Builtin | None = BUILTIN,
         builds: BuildCache | None = None,
         scope_folds: Callable[[Mapping[str, Entry]], ClassifierMatcher] | None = None,
+        quick: bool = True,
     ) -> None:
         """`scope_folds`, for a matcher with a scope model: builds a matcher on part of the entries' questions,
-        with which a training fits this knowledge base's own bar for offering choices (see `scope_fit`)."""
+        with which a training fits this knowledge base's own bar for offering choices (see `scope_fit`).
+        `quick=False` trains no quick path (`quick`): for such builds, whose messages all go the full way."""
         self._entry_ids = [entry.id for entry in entries.values()]
         # Hungarian questions: their words also count by their stems in the share of known words (see `coverage`).
         self._hungarian_questions = tuple(question for entry in entries.values() for question in entry.questions.get("hu", ()))
@@ -273,7 +275,7 @@ class ClassifierMatcher:
         if builds is not None and build is not None:
             log.info("FAQ matcher loaded from the build cache %s (%d entries)", builds.path, len(self._entry_ids))
         if build is None:
-            build = _train(entries, encoder)
+            build = _train(entries, encoder, quick)
             given = SCOPE_OFFSET.get()
             if build is not None and self.scope is not None and given is not None:
                 build = dataclasses.replace(build, scope_offset=given)
@@ -451,7 +453,8 @@ def _top(values: np.ndarray, limit: int) -> np.ndarray:
     return top[np.argsort(-values[top], kind="stable")]
 
 
-def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | SentenceEncoder | None) -> MatcherBuild | None:
+def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | SentenceEncoder | None,
+           quick: bool = True) -> MatcherBuild | None:
     """Learn the matcher's state from `entries` (scikit-learn is imported here); None when no question
     has any text to match."""
     from .training import train_one_vs_rest  # imports scikit-learn: only a build that is not cached needs it
@@ -501,7 +504,7 @@ def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | Senten
     sentences = encoder.first if isinstance(encoder, SideBySide) else None
     centred = sentences if isinstance(sentences, CentredSentences) else None
     quick_weights = quick_vector_weights = quick_bias = None
-    if centred is not None and isinstance(encoder, SideBySide) and embeddings is not None \
+    if quick and centred is not None and isinstance(encoder, SideBySide) and embeddings is not None \
             and len(originals) <= QUICK_MAX_QUESTIONS:
         # The quick path's own classifier (see `quick`): the question rows as written (the first ones
         # embedded), their word vectors alone, as the matcher without a sentence model learns them.
@@ -619,9 +622,9 @@ def matcher_factory(semantic_model: str | None = None, *, sentence_encoder: bool
 
         def fold(part: Mapping[str, Entry]) -> ClassifierMatcher:
             # A build on part of the questions, for the scope fit: its own centre (`prune=False`: the
-            # cache keeps every question), not cached, and no scope fit of its own.
+            # cache keeps every question), not cached, no scope fit of its own and no quick path.
             return ClassifierMatcher(part, SENTENCE_CALIBRATION, SideBySide(CentredSentences(sentences, prune=False),
-                                                                           words, WORDS_BESIDE_SENTENCES))
+                                                                           words, WORDS_BESIDE_SENTENCES), quick=False)
 
         if builds is not None and identity is not None and builds.holds(build_key(entries, identity, SENTENCE_CALIBRATION)):
             # Built with these embeddings before: loaded, without reading the embedding cache at all.
