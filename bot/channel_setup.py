@@ -25,13 +25,13 @@ def build_channels(settings: Settings, context: ChannelContext) -> list[Channel]
                        "oncall_usergroup": team.sla.oncall_usergroup if team.sla else None,
                        "first_response_minutes": team.sla.first_response_minutes if team.sla else None}
                  for key, team in settings.teams.items()}
-        channels.append(slack.create(settings.channels.slack, context, teams))
+        channels.append(slack.create(settings.channels.slack, context, teams, settings.retention.conversation_days))
     # -- slack (end) --
     # -- email (begin) --
     if settings.channels.email.enabled:
         from channels import email
 
-        channels.append(email.create(settings.channels.email, context))
+        channels.append(email.create(settings.channels.email, context, settings.retention.conversation_days))
     # -- email (end) --
     return channels
 

@@ -253,13 +253,22 @@ async def read_gap_questions(
 ) -> list[GapQuestion]:
     """The questions of handoffs, unhelpful answers and rejected suggestions in the events stream since
     `since_seconds` ago, oldest first. Stream ids are millisecond timestamps, so the range starts at one."""
+    from router.report.events import read_questions
+
     now = time.time() if now is None else now
     start = f"{max(0, int((now - since_seconds) * 1000))}-0"
+    # The customer's words are in the questions stream (router/store.py, keys.questions next to
+    # keys.events), by the events' question_ref; a minute early: written with their event, not before.
+    words = await read_questions(redis, events_key.removesuffix("events") + "questions",
+                                 f"{max(0, int((now - since_seconds - 60) * 1000))}-0", "+")
     questions: list[GapQuestion] = []
     while True:
         page = await redis.xrange(events_key, min=start, max="+", count=_PAGE)
         for entry_id, fields in page:
-            question = _gap_question(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()})
+            read = {_text(k): _text(v) for k, v in fields.items()}
+            if read.get("question_ref") in words:
+                read["question"] = words[read["question_ref"]]
+            question = _gap_question(_text(entry_id), read)
             if question is not None:
                 questions.append(question)
         if len(page) < _PAGE:

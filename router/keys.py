@@ -26,6 +26,12 @@ class Keys:
         return f"{self.prefix}events"
 
     @property
+    def questions(self) -> str:
+        """Stream: the customer's words of the events that carry a question (`ref` = the event's
+        `question_ref`), trimmed to the retention by router/retention.py."""
+        return f"{self.prefix}questions"
+
+    @property
     def metrics(self) -> str:
         """Hash of Prometheus counters and histogram buckets, shared by every process (router/metrics.py)."""
         return f"{self.prefix}metrics"

@@ -1,6 +1,7 @@
 """Data retention: conversations idle longer than `retention.conversation_days` are removed (their hash,
 transcript, address and index entry), and closed cases lose the customer's words they keep (subject,
-customer name) as long after they closed; the case hashes and the `events` stream stay, for the reports.
+customer name) as long after they closed, and the customer's questions the events refer to (the `questions`
+stream) go as long after they were asked; the case hashes and the `events` stream stay, for the reports.
 
 Every router transaction that writes a conversation or its transcript also sets the conversation's
 score in `hl:conversations` to its time (router/store.py), so the score is the conversation's last
@@ -88,6 +89,7 @@ class Swept:
     removed: int = 0  # conversations removed
     kept_open: int = 0  # idle ones kept because a case of theirs is open
     cases_scrubbed: int = 0  # closed cases whose customer text went
+    questions_removed: int = 0  # the events' questions (the `questions` stream) older than the retention
 
 
 def keeps_forever(days: float | None) -> bool:
@@ -141,11 +143,15 @@ async def sweep_retention(redis: Redis, keys: Keys, days: float | None, now: flo
             scrubbed += sum(int(outcome) for outcome in await pipe.execute())
         if len(numbers) < batch:
             break
-    if removed or kept or scrubbed:
+    # The customer's words of the events (router/store.py keeps them out of `events`, whose entries cannot
+    # be changed): older than the retention, whatever became of their conversation. The events stay.
+    questions = int(await redis.xtrim(keys.questions, minid=f"{int(cutoff * 1000)}-0", approximate=False))
+    if removed or kept or scrubbed or questions:
         # Counts only: which conversations went is in the events (conversation_removed), never their content.
         log.info("retention (%g days): removed %d idle conversations, kept %d with an open case, removed the "
-                 "customer text of %d closed cases", days, removed, kept, scrubbed)
-    return Swept(removed, kept, scrubbed)
+                 "customer text of %d closed cases and %d questions of the events", days, removed, kept, scrubbed,
+                 questions)
+    return Swept(removed, kept, scrubbed, questions)
 
 
 async def index_existing(redis: Redis, keys: Keys) -> bool:

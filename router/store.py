@@ -26,7 +26,7 @@ from redis.typing import EncodableT
 from router import metrics
 from router.events import Event
 from router.keys import FIRST_CASE_NUMBER, Keys
-from router.messages import DeskEvent, HistoryLine, OutboundMessage, to_json
+from router.messages import DeskEvent, HistoryLine, OutboundMessage, new_id, to_json
 from router.optimistic import CHECK_AND_WRITE, check_and_write, is_missing_script
 from router.pending import Pending, pending_from_json, pending_to_json
 from router.rounds import Command, Rounds
@@ -445,10 +445,21 @@ class Transaction:
         self._logged.setdefault(conversation_id, []).append(HistoryLine(role, text, self.now))
 
     def event(self, name: Event, /, **fields_: Any) -> None:
-        """Append to the events stream that KPIs and audits are computed from."""
+        """Append to the events stream that KPIs and audits are computed from.
+
+        A `question` (the customer's words) goes to the `questions` stream instead, under a reference the
+        event carries: a stream entry cannot be changed, and the retention sweep trims that stream by time
+        while the events, which the reports count, stay (router/retention.py)."""
         entry: StreamFields = {"type": str(name), "at": repr(self.now), "entry": self.entry_id}
+        question = str(fields_.pop("question", None) or "")
         entry.update({k: str(v) for k, v in fields_.items() if v not in (None, "")})
         key = self.keys.events
+        if question:
+            ref = new_id()
+            entry["question_ref"] = ref
+            asked: StreamFields = {"ref": ref, "question": question, "at": repr(self.now)}
+            questions = self.keys.questions
+            self._writes.append(lambda p: p.xadd(questions, asked, maxlen=EVENTS_MAX_LENGTH, approximate=True))
         self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))
         self._count(metrics.increments(str(name), {str(k): str(v) for k, v in entry.items()}))
 

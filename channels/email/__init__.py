@@ -16,8 +16,10 @@ if TYPE_CHECKING:  # channels.base brings aiohttp, which reading the settings (b
     from channels.email.channel import EmailChannel
 
 
-def create(section: EmailChannelSettings, context: ChannelContext) -> EmailChannel:
-    """The email channel for the `channels.email` settings (network libraries load only when enabled)."""
+def create(section: EmailChannelSettings, context: ChannelContext,
+           retention_days: float | None = None) -> EmailChannel:
+    """The email channel for the `channels.email` settings (network libraries load only when enabled);
+    `retention_days` is `retention.conversation_days`, which its thread records follow (threads.py)."""
     from channels.email.channel import EmailChannel
 
-    return EmailChannel(section, context)
+    return EmailChannel(section, context, retention_days)

@@ -54,10 +54,11 @@ class Received:
 class EmailChannel:
     name = CHANNEL
 
-    def __init__(self, settings: EmailChannelSettings, context: ChannelContext) -> None:
+    def __init__(self, settings: EmailChannelSettings, context: ChannelContext,
+                 retention_days: float | None = None) -> None:
         self.settings = settings
         self.context = context
-        self.threads = ThreadStore(context.redis, context.key)
+        self.threads = ThreadStore(context.redis, context.key, retention_days)
         self.sender = SmtpSender(settings.smtp)
         self.address = (settings.address or "").lower()
         self._stop = asyncio.Event()

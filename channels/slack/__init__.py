@@ -16,10 +16,11 @@ if TYPE_CHECKING:  # channels.base brings aiohttp, which reading the settings (b
 
 
 def create(section: SlackSettings | Mapping[str, Any], context: ChannelContext,
-           teams: Mapping[str, Mapping[str, Any]]) -> SlackChannel:
+           teams: Mapping[str, Mapping[str, Any]], retention_days: float | None = None) -> SlackChannel:
     """The Slack channel (Channel and Desk) for a `channels.slack` settings section.
 
-    `teams` is {team: {"name", "slack_channel", "slack_users", "slack_usergroups"}}.
+    `teams` is {team: {"name", "slack_channel", "slack_users", "slack_usergroups"}}; `retention_days` is
+    `retention.conversation_days`: how long the desk keeps a closed case's mapping (None or 0: for good).
     """
     from channels.slack.adapter import SlackChannel
     from channels.slack.settings import SlackSettings
@@ -28,7 +29,7 @@ def create(section: SlackSettings | Mapping[str, Any], context: ChannelContext,
     missing = settings.missing_for_mode()
     if settings.enabled and missing:
         raise ValueError(f"Slack in {settings.mode} mode needs {', '.join(missing)} (set it in the environment)")
-    return SlackChannel(settings, context, teams)
+    return SlackChannel(settings, context, teams, retention_days)
 
 
 __all__ = ["create"]

@@ -112,7 +112,8 @@ class SlackChannel:
 
     name = convert.CHANNEL
 
-    def __init__(self, settings: SlackSettings, context: ChannelContext, teams: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(self, settings: SlackSettings, context: ChannelContext, teams: Mapping[str, Mapping[str, Any]],
+                 retention_days: float | None = None) -> None:
         self.settings = settings
         self.context = context
         self._session: aiohttp.ClientSession | None = None
@@ -124,7 +125,8 @@ class SlackChannel:
         self.desk = SlackDesk(self.api, context, teams, note_prefix=settings.note_prefix,
                               admin_channel=settings.admin_channel,
                               saved_replies=load_saved_replies(settings.replies_path),
-                              max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024))
+                              max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024),
+                              retention_days=retention_days)
         self.bot_user_id = ""
         self.bot_id = ""
         self._stopping = asyncio.Event()

@@ -8,10 +8,17 @@ Our own Redis mapping (keys under `slack:`) remembers where each case is shown:
 | `slack:case:<n>` | hash | channel, ts (the notice), team, agent, agent_name, status, summary (notice blocks) |
 | `slack:case:<n>:msgs` | hash | customer platform id → ts of its copy in the thread (for edits) |
 | `slack:thread:<channel>:<ts>` | string | the case whose notice thread this is |
+| `slack:case:<n>:threads` | set | the case's thread keys (one per notice: a transfer posts another) |
 | `slack:agent:<user>` | set | cases assigned to a Slack user (for `/helpline resolve` without a number) |
 | `slack:shown:<event id>` | hash | steps of a DeskEvent already done, so a retry does not post twice |
 |  |  | (`file<i>`: the event's i-th attachment copied or explained; `file<i>:tries`: fetches that failed) |
 | `slack:teamchannel:<team>` | string | the queue channel's id, learned from what Slack answered |
+
+A case's keys (`case:<n>`, its `msgs` and `threads`, its `thread:` keys) are kept while the case is not
+closed, however long (an agent's message in the thread must reach an open case), and expire
+`retention.conversation_days` after the desk showed its closing, when the router empties the case's
+customer text too: the mapping holds the customer's name and first words (the notice's summary). A
+reopening keeps them again. With a retention of 0 or null they are kept for good, like the conversations.
 """
 
 from __future__ import annotations
@@ -49,7 +56,6 @@ from router.sla import describe
 
 log = logging.getLogger(__name__)
 
-MAPPING_TTL_SECONDS = 90 * 86400
 SHOWN_TTL_SECONDS = 14 * 86400
 MEMBERS_CACHE_SECONDS = 60.0  # who may act on a team's cases: asked again after this
 NAMES_CACHE_SECONDS = 3600.0
@@ -101,6 +107,7 @@ class SlackDesk:
                  note_prefix: str = "note:", admin_channel: str | None = None,
                  saved_replies: Mapping[str, Mapping[str, str]] | None = None,
                  max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+                 retention_days: float | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.api = api
         self.context = context
@@ -110,6 +117,8 @@ class SlackDesk:
         self.admin_channel = admin_channel
         self.saved_replies = dict(saved_replies or {})
         self.max_attachment_bytes = max_attachment_bytes
+        # Seconds a closed case's keys are kept (see the module docstring); None: for good.
+        self.closed_ttl = int(retention_days * 86400) if retention_days and retention_days > 0 else None
         self.clock = clock
         self.bot_user_id = ""
         self._members = TtlCache(MEMBERS_CACHE_SECONDS)
@@ -164,9 +173,28 @@ class SlackDesk:
         return await self.context.redis.hgetall(self.key(f"case:{case}"))
 
     async def _save_mapping(self, case: int, **values: str) -> None:
+        await self.context.redis.hset(self.key(f"case:{case}"), mapping=values)
+        await self._keep(case)
+
+    async def _keep(self, case: int) -> None:
+        """The case's keys kept while it is not closed, expiring a retention after it closed."""
         key = self.key(f"case:{case}")
-        await self.context.redis.hset(key, mapping=values)
-        await self.context.redis.expire(key, MAPPING_TTL_SECONDS)
+        threads = self.key(f"case:{case}:threads")
+        async with self.context.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(key, ["status", "channel", "ts"])
+            pipe.smembers(threads)
+            (status, channel, ts), known = await pipe.execute()
+        names = {key, threads, self.key(f"case:{case}:msgs"), *known}
+        if channel and ts:  # stored before the `threads` set existed
+            names.add(self.key(f"thread:{channel}:{ts}"))
+        closed = status == "closed" and self.closed_ttl is not None
+        async with self.context.redis.pipeline(transaction=False) as pipe:
+            for name in sorted(names):
+                if closed:
+                    pipe.expire(name, self.closed_ttl)
+                else:
+                    pipe.persist(name)
+            await pipe.execute()
 
     async def queue_channel(self, team: str) -> str:
         """The team's queue channel (an id when we know it); the admin channel when the team has none."""
@@ -233,11 +261,12 @@ class SlackDesk:
         posted = json.loads(await self._step(event, step, post))
         if posted["channel"] and _CHANNEL_ID.match(posted["channel"]):
             await self.context.redis.set(self.key(f"teamchannel:{team}"), posted["channel"])
+        thread = self.key(f"thread:{posted['channel']}:{posted['ts']}")
+        await self.context.redis.set(thread, event.case)
+        await self.context.redis.sadd(self.key(f"case:{event.case}:threads"), thread)
         await self._save_mapping(event.case, channel=posted["channel"], ts=posted["ts"], team=team,
                                  status="queued", agent="", agent_name="", summary=json.dumps(summary),
                                  customer=event.customer_name, language=event.language)
-        await self.context.redis.set(self.key(f"thread:{posted['channel']}:{posted['ts']}"), event.case,
-                                     ex=MAPPING_TTL_SECONDS)
         return await self.mapping(event.case)
 
     async def _on_waiting(self, event: DeskEvent) -> None:
@@ -316,8 +345,14 @@ class SlackDesk:
         await self._update_notice(event.case, f"Resolved by {who}", claimable=False)
 
     async def _on_rated(self, event: DeskEvent) -> None:
+        # A rating closes the case (router/lifecycle.py; a late one comes after it closed): no CASE_CLOSED follows.
+        if not (await self.mapping(event.case)).get("ts"):
+            # A late rating of a case whose keys went with the retention: no new "waiting" notice for it.
+            log.info("case #%s: rated, but its thread is no longer known; nothing shown", event.case)
+            return
         await self._thread_post(event, "line", f"⭐ The customer rated the help {event.csat}/5.")
         await self._update_notice(event.case, f"Resolved · rated {event.csat}/5", claimable=False)
+        await self._save_mapping(event.case, status="closed")
 
     async def _on_closed(self, event: DeskEvent) -> None:
         await self._thread_post(event, "line", "Case closed.")
@@ -352,7 +387,7 @@ class SlackDesk:
             ts = ""
         if event.platform_id and ts:
             await self.context.redis.hset(messages, event.platform_id, ts)
-            await self.context.redis.expire(messages, MAPPING_TTL_SECONDS)
+            await self._keep(event.case)
         await self._copy_files(event, where, name)
 
     # == the customer's files =================================================================

@@ -100,6 +100,7 @@ async def read_events(redis: Any, keys: Keys, start: float, end: float) -> list[
     """
     low = f"{max(0, int((start - 60) * 1000))}-0"
     high = f"{max(0, int((end + 60) * 1000))}-18446744073709551615"
+    low_first = low
     events: list[ReportEvent] = []
     skipped = 0
     while len(events) < MAX_EVENTS:
@@ -115,5 +116,36 @@ async def read_events(redis: Any, keys: Keys, start: float, end: float) -> list[
         low = f"({_text(page[-1][0])}"  # exclusive: the next page starts after the last id read
     if skipped:
         log.warning("report: %d unreadable events skipped", skipped)
+    events = await with_questions(redis, keys.questions, events, low_first, high)
     events.sort(key=lambda event: event.at)  # stable: same-turn events keep their written order
     return events
+
+
+async def read_questions(redis: Any, questions_key: str, low: str, high: str) -> dict[str, str]:
+    """The customer's words of the events between stream ids `low` and `high`, by their `question_ref`.
+
+    Written in the same transaction as their event, so within milliseconds of its id (the callers'
+    ranges have a minute of slack); gone once the retention sweep trimmed them (router/retention.py).
+    """
+    questions: dict[str, str] = {}
+    while len(questions) < MAX_EVENTS:
+        page = await redis.xrange(questions_key, min=low, max=high, count=PAGE)
+        for _entry_id, raw in page:
+            ref = _text(raw.get("ref", "")) if isinstance(raw, Mapping) else ""
+            if ref:
+                questions[ref] = _text(raw.get("question", ""))[:MAX_FIELD_CHARS]
+        if len(page) < PAGE:
+            break
+        low = f"({_text(page[-1][0])}"
+    return questions
+
+
+async def with_questions(redis: Any, questions_key: str, events: list[ReportEvent], low: str,
+                         high: str) -> list[ReportEvent]:
+    """`events` with the `question` of each that refers to one (events written before the questions
+    stream existed carry theirs in the event itself)."""
+    if not any(event.fields.get("question_ref") for event in events):
+        return events
+    questions = await read_questions(redis, questions_key, low, high)
+    return [ReportEvent(event.type, event.at, {**event.fields, "question": questions[ref]})
+            if (ref := event.fields.get("question_ref")) and ref in questions else event for event in events]

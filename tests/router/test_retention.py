@@ -320,3 +320,51 @@ async def test_the_service_s_sweeps_run_the_retention(helpline, customer: Custom
         stop.set()
         await asyncio.wait_for(sweeps, 5)
     assert bool(await helpline.redis.exists(key)) is (days == 0)
+
+
+def _without_customer_words(report: dict[str, Any]) -> dict[str, Any]:
+    """The report but its gap questions (the customer's words, which the retention removes)."""
+    return {**report, "top_gaps": None, "topics": [t for t in report["topics"] if t["kind"] != "gap"]}
+
+
+async def test_the_events_keep_no_question_and_old_reports_keep_their_figures(helpline, worker, agent: Agent) -> None:
+    """The customer's words of the events live in the `questions` stream, which the sweep trims to the
+    retention; the events stay, so a report over a period past the retention has the same figures."""
+    from router.report import ReportQuery, build_report
+
+    words = "zqxj wibble frobnicate my parcel"
+    start = time.time()
+    answered = Customer(helpline, worker)
+    assert (await answered.say("How long does delivery take?"))[0].text.startswith("Delivery")
+    asking = Customer(helpline, worker)
+    await asking.say(words)
+    number = case_number_in((await asking.say(words))[-1].text)  # asked again: a case
+    await agent.act(ActionKind.CLAIM, number)
+    await agent.act(ActionKind.REPLY, number, text="Let me check.")
+    await agent.act(ActionKind.RESOLVE, number)
+    await asking.say("", option="rate:4")
+    query = ReportQuery(since=start - 1, until=time.time() + 0.01, bucket_seconds=3600)
+    await asyncio.sleep(0.02)  # what comes next is after the report's period
+    recorded = await events(helpline)
+    assert not [e for e in recorded if any(words in value for value in e.values())]  # no words in `events`
+    before = (await build_report(helpline.redis, helpline.keys, query)).to_json()
+    assert [gap["question"] for gap in before["top_gaps"]] == [words]  # read from the questions stream
+    from bot.commands_faq import read_gap_questions
+
+    gaps_before = [q.text for q in await read_gap_questions(helpline.redis, helpline.keys.events, 3600)]
+    assert gaps_before.count(words) == 2  # `helpline faq gaps` reads them there too
+    asked = await helpline.redis.xlen(helpline.keys.questions)
+    later = time.time() + DAYS * DAY - 3600  # asked a retention later: its words stay at the sweep below
+    await helpline.redis.xadd(helpline.keys.questions, {"ref": "r-late", "question": "kept"}, id=f"{int(later * 1000)}-0")
+
+    swept = await sweep_retention(helpline.redis, helpline.keys, DAYS, now=time.time() + DAYS * DAY + 60)
+
+    assert asked >= 3 and swept.questions_removed == asked and swept.removed == 2
+    assert len(await events(helpline)) > len(recorded)  # every event stays (and the removals are added)
+    after = (await build_report(helpline.redis, helpline.keys, query)).to_json()
+    assert after["top_gaps"] == []
+    assert _without_customer_words(after) == _without_customer_words(before)
+    assert after["conversations"] == 2 and after["cases"]["opened"] == 1 and after["csat"]["responses"] == 1
+    assert await read_gap_questions(helpline.redis, helpline.keys.events, 3600) == []
+    remaining = await helpline.redis.xrange(helpline.keys.questions)
+    assert [fields["question"] for _, fields in remaining] == ["kept"]
