@@ -366,6 +366,21 @@ def test_messages_typed_without_accents_or_in_greeklish_are_read_in_the_question
     assert spelling.respell("Kā es varu?") == "Kā es varu?"  # typed with accents: as typed
 
 
+def test_a_hungarian_or_latvian_message_is_never_read_as_greeklish() -> None:
+    from faq.respell import Spelling
+
+    # With the shipped samples, "mi" and "mai" are Greek words in Latin letters too ("μη", "με"): the
+    # Hungarian question "mi a mai dátum" had been read as Greeklish and written "μη a με dátum".
+    spelling = Spelling(["mi a mai dátum", "Πώς μπορώ να επιστρέψω ένα προϊόν;"])
+    assert spelling.respell("mi a mai dátum", "hu") == "mi a mai dátum"
+    assert spelling.respell("mi a mai dátum") == "mi a mai dátum"  # an accented letter: no Greeklish
+    assert spelling.respell("mi a mai datum", "hu") == "mi a mai dátum"
+    assert not any("\u0370" <= c <= "\u03ff" for c in spelling.respell("me ta pos", "lv"))
+    # Greeklish itself, detected as Greek or not detected at all, is still read in Greek.
+    assert spelling.respell("pos mporo na epistrepso", "el") == "πώς μπορώ να επιστρέψω"
+    assert spelling.respell("pos mporo na epistrepso") == "πώς μπορώ να επιστρέψω"
+
+
 def test_a_messages_language_puts_back_the_accents_of_words_the_knowledge_base_lacks() -> None:
     from faq.respell import Spelling, language_spellings
 
