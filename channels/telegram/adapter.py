@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Bot
@@ -39,7 +39,7 @@ from channels.base import (
     sleep_unless_stopped,
 )
 from channels.safe_json import BadJson, loads_bounded
-from channels.telegram.bot_api import BotApi, BotApiError, BotApiUnreachable
+from channels.telegram.bot_api import BotApi, BotApiError, BotApiUnreachable, Timeouts
 from channels.telegram.convert import (
     CHANNEL,
     BotIdentity,
@@ -106,7 +106,8 @@ class TelegramChannel:
         self.identity: BotIdentity | None = None
         self._token = settings.token.get_secret_value() if settings.token else ""
         # Long polling has its own HTTP client, so a waiting getUpdates never holds up a send.
-        self._poll_request = HTTPXRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 15.0)
+        self._poll_api = BotApi(settings.base_url, self.bot.token, connections=1,
+                                timeouts=Timeouts(read=settings.poll_timeout + 15.0))
         self._stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._waiting_for_updates = False
@@ -127,7 +128,6 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Connect; in polling mode start the loop. Telegram being unreachable is retried, not fatal."""
-        await self._poll_request.initialize()
         try:
             await self._ensure_identity()
         except (tg.TelegramError, OSError) as error:
@@ -158,7 +158,7 @@ class TelegramChannel:
         await self.stop_receiving()
         if self._answers:
             await asyncio.wait(self._answers, timeout=5)
-        await self._poll_request.shutdown()
+        await self._poll_api.close()
         await self.api.close()
         await self.bot.shutdown()
         await self.bot.request.shutdown()  # also when getMe never succeeded and the bot was not initialised
@@ -276,8 +276,10 @@ class TelegramChannel:
         query = {"timeout": self.settings.poll_timeout, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
         if offset:
             query["offset"] = offset
-        url = f"{self.bot.base_url}/getUpdates?{urlencode(query)}"
-        code, payload = await self._poll_request.do_request(url, "GET", read_timeout=self.settings.poll_timeout + 15.0)
+        try:
+            code, payload = await self._poll_api.request("getUpdates", query={k: str(v) for k, v in query.items()})
+        except BotApiUnreachable as error:  # a timeout, no connection: as PTB's client said it
+            raise tg.NetworkError(str(error)) from None
         try:
             body = json.loads(payload)
         except ValueError:

@@ -1,10 +1,11 @@
-"""Bot API calls straight over aiohttp, for the call made once per outbound message: sendMessage.
+"""Bot API calls straight over aiohttp, for the calls made per message: sendMessage, and getUpdates.
 
 Why not python-telegram-bot here: per message it builds request and Message objects and sends through
 httpx, whose connection pool tries `import sniffio` (not installed) on every request; a worker
 profile showed that at about 4 ms of CPU per message, most of what sending costs. Here it is one
-JSON POST on one kept-alive session and two fields read from the reply. The rare calls (getMe,
-answerCallbackQuery, getFile, webhooks) stay with PTB.
+JSON POST on one kept-alive session and two fields read from the reply. Long polling (a GET that the
+adapter reads itself) has a session of its own, so a waiting getUpdates never holds up a send. The
+rare calls (getMe, answerCallbackQuery, getFile, webhooks) stay with PTB.
 
 Errors keep PTB's reading of the Bot API's answers, which the adapter maps to delivery results: the
 answer's `parameters` first (retry_after, migrate_to_chat_id), then the HTTP status.
@@ -18,7 +19,7 @@ from typing import Any, TypeGuard
 import aiohttp
 import orjson
 
-MAX_REPLY_BYTES = 1024 * 1024  # a sendMessage reply is a few hundred bytes; more is not the Bot API
+MAX_REPLY_BYTES = 64 * 1024 * 1024  # a getUpdates of 100 updates is well below; more is not the Bot API
 # PTB's prefixes of a description that say nothing (its TelegramError.message drops them too).
 _NOISE = ("Error: ", "[Error]: ", "Bad Request: ")
 
@@ -88,19 +89,27 @@ class BotApi:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """POST `params` as JSON to `method`; its result, or BotApiError / BotApiUnreachable."""
+        return read_reply(*await self.request(method, params))
+
+    async def request(self, method: str, params: dict[str, Any] | None = None,
+                      query: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """The HTTP status and body of `method` (a POST of `params` as JSON, else a GET with `query`);
+        BotApiUnreachable when there is none."""
         session = self._session
         if session is None or session.closed:
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout)
         try:
-            async with session.post(self._url + method, data=orjson.dumps(params),
-                                    headers={"Content-Type": "application/json"}) as response:
-                body = await _bounded_body(response)
-                status = response.status
+            if params is None:
+                sending = session.get(self._url + method, params=query)
+            else:
+                sending = session.post(self._url + method, data=orjson.dumps(params),
+                                       headers={"Content-Type": "application/json"})
+            async with sending as response:
+                return response.status, await _bounded_body(response)
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             # Never the error's own text: some carry the URL, and the URL carries the token.
             raise BotApiUnreachable(f"{method}: {type(error).__name__}") from None
-        return read_reply(status, body)
 
     async def close(self) -> None:
         if self._session is not None:

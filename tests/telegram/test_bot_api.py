@@ -20,7 +20,7 @@ from channels.base import PermanentDeliveryError, TemporaryDeliveryError
 from channels.telegram.adapter import TelegramChannel
 from channels.telegram.bot_api import BotApi, BotApiError, BotApiUnreachable, Timeouts, read_reply
 from router.messages import OutboundMessage, QuickReply
-from tests.telegram.conftest import inbox_context, telegram_settings
+from tests.telegram.conftest import inbox, inbox_context, telegram_settings, wait_until
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi
 
 CHAT = 5551
@@ -174,3 +174,35 @@ async def test_one_connection_serves_many_messages(fake: FakeBotApi, channels: A
     assert len(fake.sent()) == 5
     assert channel.api._session is not None and channel.api._session.connector is not None
     assert len(channel.api._session.connector._conns) == 1  # kept alive and reused, not one per message
+
+
+class FlakyPolls(FakeBotApi):
+    """getUpdates: first the connection dies under the request, then a proxy's error page, then as usual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faults = ["drop", "proxy"]
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info.get("method") == "getUpdates" and self.faults:
+            fault = self.faults.pop(0)
+            if fault == "drop" and request.transport is not None:
+                request.transport.close()
+            return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
+        return await super()._api(request)
+
+
+async def test_polling_goes_on_through_a_dropped_connection_and_a_proxy_page(redis: Redis, prefix: str) -> None:
+    flaky = await FlakyPolls().start()
+    channel = TelegramChannel(telegram_settings(flaky), inbox_context(redis, prefix))
+    try:
+        await channel.start()
+        await flaky.push({"update_id": 70, "message": {
+            "message_id": 9, "date": 1, "text": "still there?", "chat": {"id": CHAT, "type": "private"},
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Ann"}}})
+        assert await wait_until(lambda: inbox(redis, prefix), timeout=20)
+        assert not flaky.faults
+        assert TOKEN not in json.dumps(channel.health(), default=str)
+    finally:
+        await channel.stop()
+        await flaky.close()
