@@ -15,8 +15,10 @@ messages, requests for a person, complaints), with 1 and 2 worker processes, it 
 - Redis commands per message (INFO commandstats: every command is one round trip unless pipelined,
   so this is an upper bound of round trips), with the largest per command;
 - RSS of a worker process; start to the first message answered; `helpline queue` wall and CPU time.
-With --profile FILE one more worker process runs under cProfile (from the moment it is ready, so start-up is
-left out) beside the service's during a FAQ burst; its top functions print.
+With --profile FILE one more worker process (routing and sending, as the children of `helpline run --workers N`)
+runs under cProfile (from the moment it is ready, so start-up is left out) beside the service's during a FAQ
+burst; its top functions print. Its clock is the event loop thread's CPU time (time.thread_time): what holds
+up the loop, unmoved by other processes on a shared machine; work in other threads (matching) is left out.
 The machine may be shared: CPU per message is the steady figure, wall-clock rates swing.
 """
 
@@ -463,14 +465,14 @@ async def profile_worker(folder: Path, questions: Sequence[str], count: int, out
 
 
 async def profiled_worker(config: Path, output: Path) -> int:
-    """`helpline worker` profiled from the moment it is ready (its start-up is another figure): the stats go
+    """`helpline worker --role all` profiled from the moment it is ready (its start-up is another figure): the stats go
     to `output` when it stops on SIGTERM."""
     from bot.app import serve_workers
     from bot.settings import load_settings
 
     ready = asyncio.Event()
-    profiler = cProfile.Profile()
-    service = asyncio.create_task(serve_workers(load_settings(str(config)), ready))
+    profiler = cProfile.Profile(time.thread_time)
+    service = asyncio.create_task(serve_workers(load_settings(str(config)), ready, role="all", sending_processes=2))
     await ready.wait()
     profiler.enable()
     try:

@@ -36,6 +36,7 @@ from router.messages import (
     QuickReply,
     from_json,
 )
+from router.offloop import OffLoop
 from router.pending import AwaitingChoice, AwaitingFeedback, AwaitingRephrase, Surveying
 from router.rounds import rounds_for
 from router.sanitize import clean_text
@@ -77,6 +78,8 @@ class Router:
         # Reads fingerprinted, commits checked by a script, round trips shared by the entries handled side by
         # side; False: WATCH and MULTI/EXEC on a connection per entry (the path before, kept for comparison).
         self.optimistic = True
+        # kb.match runs on the matching thread, not on the event loop (router/offloop.py says why).
+        self.off_loop = OffLoop()
 
     def _remember(self, address_key: str, conversation_id: str | None) -> None:
         self._known.pop(address_key, None)
@@ -212,7 +215,7 @@ class Router:
             conversation = replace(conversation, case=None, pending=None)
         if isinstance(conversation.pending, Surveying):
             pending = conversation.pending
-            asks = pending.step == "comment" and self._asks_something(turn, conversation, text, reading)
+            asks = pending.step == "comment" and await self._asks_something(turn, conversation, text, reading)
             skip_label = self.texts.render(conversation.language, "skip_button")
             if await survey.on_typed(turn, conversation, pending, text, reading, skip_label, new_question=asks):
                 return
@@ -220,13 +223,13 @@ class Router:
             turn.save_conversation(conversation)
         await self._bot_turn(turn, conversation, message, text, reading)
 
-    def _asks_something(self, turn: Turn, conversation: Conversation, text: str, reading: Reading) -> bool:
+    async def _asks_something(self, turn: Turn, conversation: Conversation, text: str, reading: Reading) -> bool:
         """Whether a message typed where a comment is invited is rather a new question or request."""
         if reading.wants_person or reading.complaint or reading.asks_case_status or not text:
             return True
         if text.rstrip().endswith(QUESTION_MARKS):
             return True
-        return self._kb_match(turn, conversation, text).decision is Decision.ANSWER
+        return (await self._kb_match(turn, conversation, text)).decision is Decision.ANSWER
 
     async def _conversation_for(self, turn: Turn, message: InboundMessage, text: str, reading: Reading) -> Conversation:
         address_key = self.keys.address(message.channel, message.address)
@@ -270,12 +273,14 @@ class Router:
             turn.language_evidence[text] = known
         return known
 
-    def _kb_match(self, turn: Turn, conversation: Conversation, text: str) -> MatchResult:
-        knowledge_base = self.knowledge_base()
+    async def _kb_match(self, turn: Turn, conversation: Conversation, text: str,
+                        knowledge_base: KnowledgeBaseView | None = None) -> MatchResult:
+        knowledge_base = knowledge_base if knowledge_base is not None else self.knowledge_base()
         # What kb.match would detect itself with the conversation's language as hint, from evidence already weighed.
         language = self._evidence(turn, text, tuple(knowledge_base.languages)).choose(conversation.language)
-        return knowledge_base.match(text, conversation.language, answer_at=self.config.answer_at,
-                                    suggest_at=self.config.suggest_at, language=language)
+        hint, answer_at, suggest_at = conversation.language, self.config.answer_at, self.config.suggest_at
+        return await self.off_loop.run(lambda: knowledge_base.match(text, hint, answer_at=answer_at,
+                                                                    suggest_at=suggest_at, language=language))
 
     async def _command(self, turn: Turn, conversation: Conversation, case: Case | None, command: str) -> None:
         """/start, /help and /case work in every state, on every channel."""
@@ -322,10 +327,11 @@ class Router:
             self._small_talk_reply(turn, conversation, reading, closes_loop=answered_here)
             return
         if text and reading.small_talk is None and not reading.wants_person and not reading.complaint:
-            result = self._match(turn, conversation, text)
+            knowledge_base = self.knowledge_base()
+            result = await self._match(turn, conversation, text, knowledge_base)
             best = result.matches[0] if result.matches else None
             if result.decision is Decision.ANSWER and best is not None:
-                self._answer(turn, conversation, best.entry_id, text, case=case)
+                self._answer(turn, conversation, best.entry_id, text, case=case, knowledge_base=knowledge_base)
                 return
         if not case.acknowledged:
             position = await turn.queue_position(case.team, case.queue_score())
@@ -348,10 +354,12 @@ class Router:
             await lifecycle.close(turn, case, conversation, CloseReason.NOT_RATED)
             return False
         if text and not reading.wants_person and not reading.complaint and not reading.no:
-            result = self._match(turn, conversation, text)
+            knowledge_base = self.knowledge_base()
+            result = await self._match(turn, conversation, text, knowledge_base)
             best = result.matches[0] if result.matches else None
             if result.decision is Decision.ANSWER and best is not None:
-                self._answer(turn, conversation, best.entry_id, text)  # answered; the case stays resolved
+                # Answered; the case stays resolved.
+                self._answer(turn, conversation, best.entry_id, text, knowledge_base=knowledge_base)
                 return True
         if message.option and not text:
             turn.event(Event.STALE_OPTION, conversation=conversation.id, option=message.option)
@@ -455,8 +463,9 @@ class Router:
         key = "glad_to_help" if closes_loop and kind in ("thanks", "ack") else _SMALL_TALK_TEXT[kind]
         turn.say(conversation, key)
 
-    def _match(self, turn: Turn, conversation: Conversation, text: str) -> MatchResult:
-        result = self._kb_match(turn, conversation, text)
+    async def _match(self, turn: Turn, conversation: Conversation, text: str,
+                     knowledge_base: KnowledgeBaseView | None = None) -> MatchResult:
+        result = await self._kb_match(turn, conversation, text, knowledge_base)
         best = result.matches[0] if result.matches else None
         turn.event(Event.FAQ_MATCH, conversation=conversation.id, decision=result.decision.value,
                    faq_entry=best.entry_id if best else None, score=f"{best.score:.3f}" if best else None,
@@ -465,10 +474,11 @@ class Router:
 
     async def _faq_turn(self, turn: Turn, conversation: Conversation, text: str) -> None:
         knowledge_base = self.knowledge_base()
-        result = self._match(turn, conversation, text)
+        # The same knowledge base for the match and its suggestions: a reload may go into service meanwhile.
+        result = await self._match(turn, conversation, text, knowledge_base)
         best = result.matches[0] if result.matches else None
         if result.decision is Decision.ANSWER and best is not None:
-            self._answer(turn, conversation, best.entry_id, text)
+            self._answer(turn, conversation, best.entry_id, text, knowledge_base=knowledge_base)
             return
         if result.decision is Decision.SUGGEST:
             entries = tuple(match.entry_id for match in knowledge_base.suggestions(result, self.config.suggest_at))
@@ -500,8 +510,9 @@ class Router:
         return (*options, turn.option(conversation, "none", "none_of_these"))
 
     def _answer(self, turn: Turn, conversation: Conversation, entry_id: str, question: str,
-                case: Case | None = None) -> None:
-        knowledge_base = self.knowledge_base()
+                case: Case | None = None, knowledge_base: KnowledgeBaseView | None = None) -> None:
+        # The one it was matched against (a reload may have gone into service during the match).
+        knowledge_base = knowledge_base if knowledge_base is not None else self.knowledge_base()
         entry = knowledge_base.entries[entry_id]
         answer = knowledge_base.answer(entry_id, conversation.language)
         feedback = AwaitingFeedback(entry=entry_id, question=question[:MAX_QUESTION_CHARS], team=entry.team,

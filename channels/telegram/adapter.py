@@ -1,4 +1,5 @@
-"""The Telegram channel's network side: long polling or a webhook in, sendMessage out (python-telegram-bot).
+"""The Telegram channel's network side: long polling or a webhook in (python-telegram-bot), sendMessage out
+(a direct Bot API call: channels/telegram/bot_api.py says why).
 
 Receiving keeps Helpline's rule: Telegram is told an update arrived (the next getUpdates offset, or
 the webhook's 200) only after `context.submit` has put it in the inbox. Our own offset lives in
@@ -19,10 +20,10 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import Bot
 from telegram import error as tg
 from telegram.request import HTTPXRequest
 
@@ -38,6 +39,7 @@ from channels.base import (
     sleep_unless_stopped,
 )
 from channels.safe_json import BadJson, loads_bounded
+from channels.telegram.bot_api import BotApi, BotApiError, BotApiUnreachable, Timeouts
 from channels.telegram.convert import (
     CHANNEL,
     BotIdentity,
@@ -92,16 +94,20 @@ class TelegramChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: TelegramSettings, context: ChannelContext, bot: Bot | None = None) -> None:
+    def __init__(self, settings: TelegramSettings, context: ChannelContext, bot: Bot | None = None,
+                 api: BotApi | None = None) -> None:
         self.settings = settings
         self.context = context
         self.keys = _Keys(context)
         self.bot = bot if bot is not None else make_bot(settings)
+        # sendMessage, once per outbound message, without PTB's per-message machinery; PTB for the rest.
+        self.api = api if api is not None else BotApi(settings.base_url, self.bot.token)
         self.pacer = Pacer(settings.chat_interval, settings.group_interval, settings.global_rate)
         self.identity: BotIdentity | None = None
         self._token = settings.token.get_secret_value() if settings.token else ""
         # Long polling has its own HTTP client, so a waiting getUpdates never holds up a send.
-        self._poll_request = HTTPXRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 15.0)
+        self._poll_api = BotApi(settings.base_url, self.bot.token, connections=1,
+                                timeouts=Timeouts(read=settings.poll_timeout + 15.0))
         self._stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._waiting_for_updates = False
@@ -122,7 +128,6 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Connect; in polling mode start the loop. Telegram being unreachable is retried, not fatal."""
-        await self._poll_request.initialize()
         try:
             await self._ensure_identity()
         except (tg.TelegramError, OSError) as error:
@@ -153,7 +158,8 @@ class TelegramChannel:
         await self.stop_receiving()
         if self._answers:
             await asyncio.wait(self._answers, timeout=5)
-        await self._poll_request.shutdown()
+        await self._poll_api.close()
+        await self.api.close()
         await self.bot.shutdown()
         await self.bot.request.shutdown()  # also when getMe never succeeded and the bot was not initialised
 
@@ -270,8 +276,10 @@ class TelegramChannel:
         query = {"timeout": self.settings.poll_timeout, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
         if offset:
             query["offset"] = offset
-        url = f"{self.bot.base_url}/getUpdates?{urlencode(query)}"
-        code, payload = await self._poll_request.do_request(url, "GET", read_timeout=self.settings.poll_timeout + 15.0)
+        try:
+            code, payload = await self._poll_api.request("getUpdates", query={k: str(v) for k, v in query.items()})
+        except BotApiUnreachable as error:  # a timeout, no connection: as PTB's client said it
+            raise tg.NetworkError(str(error)) from None
         try:
             body = json.loads(payload)
         except ValueError:
@@ -358,34 +366,37 @@ class TelegramChannel:
     async def _send(self, params: dict[str, Any]) -> str:
         chat_id = params["chat_id"]
         group = isinstance(chat_id, int) and chat_id < 0
-        for _ in range(2):  # a second time only to a supergroup the group became
+        for _ in range(2):  # a second time only to a supergroup the group became, or as plain text
             await self.pacer.wait(str(chat_id), group)
             try:
-                sent = await self.bot.send_message(**_ptb_arguments(params))
-                return f"{sent.chat_id}:{sent.message_id}"
-            except tg.ChatMigrated as error:
-                chat_id = error.new_chat_id
-                params = {**params, "chat_id": chat_id}
-            except tg.RetryAfter as error:
-                seconds = _seconds(error)
-                self.pacer.hold(str(chat_id), seconds)
-                raise RetryAfter(seconds, f"Telegram: retry after {seconds:g}s") from None
-            except tg.Forbidden as error:
-                # "bot was blocked by the user", "user is deactivated", "bot was kicked": the chat is gone.
-                raise PermanentDeliveryError(f"Telegram refused: {error.message}", close_conversation=True) from None
-            except tg.BadRequest as error:
-                text = error.message.lower()
-                if "can't parse entities" in text and params.get("parse_mode"):
-                    params = {key: value for key, value in params.items() if key != "parse_mode"}
-                    params["text"] = html.unescape(params["text"])
-                    log.warning("telegram: formatting refused (%s); sending as plain text", error.message)
-                    continue
-                raise PermanentDeliveryError(f"Telegram refused: {error.message}",
-                                             close_conversation="chat not found" in text) from None
-            except tg.InvalidToken:
-                raise PermanentDeliveryError("Telegram rejected the bot token") from None
-            except tg.TelegramError as error:  # NetworkError, TimedOut (5xx among them), Conflict
+                sent = await self.api.call("sendMessage", params)
+            except BotApiUnreachable as error:  # a timeout, no connection, a proxy's error page
                 raise TemporaryDeliveryError(f"Telegram: {self._safe(error)}") from None
+            except BotApiError as error:
+                if error.migrate_to_chat_id is not None:
+                    chat_id = error.migrate_to_chat_id
+                    params = {**params, "chat_id": chat_id}
+                    continue
+                if error.retry_after is not None:
+                    self.pacer.hold(str(chat_id), error.retry_after)
+                    raise RetryAfter(error.retry_after, f"Telegram: retry after {error.retry_after:g}s") from None
+                if error.status == 403:
+                    # "bot was blocked by the user", "user is deactivated", "bot was kicked": the chat is gone.
+                    raise PermanentDeliveryError(f"Telegram refused: {error.description}",
+                                                 close_conversation=True) from None
+                if error.status == 400:
+                    text = error.description.lower()
+                    if "can't parse entities" in text and params.get("parse_mode"):
+                        params = {key: value for key, value in params.items() if key != "parse_mode"}
+                        params["text"] = html.unescape(params["text"])
+                        log.warning("telegram: formatting refused (%s); sending as plain text", error.description)
+                        continue
+                    raise PermanentDeliveryError(f"Telegram refused: {error.description}",
+                                                 close_conversation="chat not found" in text) from None
+                if error.status in (401, 404):
+                    raise PermanentDeliveryError("Telegram rejected the bot token") from None
+                raise TemporaryDeliveryError(f"Telegram: {self._safe(error)}") from None  # 5xx, 409, 429 bare
+            return _platform_id(sent, chat_id)
         raise PermanentDeliveryError(f"Telegram: chat {params['chat_id']} migrated more than once")
 
     async def fetch_attachment(self, attachment: Attachment) -> bytes | None:
@@ -426,18 +437,12 @@ def _seconds(error: tg.RetryAfter) -> float:
     return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
 
 
-def _ptb_arguments(params: Mapping[str, Any]) -> dict[str, Any]:
-    """sendMessage parameters (plain JSON shapes from convert) → Bot.send_message keyword arguments."""
-    arguments = dict(params)
-    markup = arguments.pop("reply_markup", None)
-    if markup is not None:
-        arguments["reply_markup"] = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(button["text"], callback_data=button["callback_data"]) for button in row]
-             for row in markup["inline_keyboard"]])
-    reply = arguments.pop("reply_parameters", None)
-    if reply is not None:
-        arguments["reply_parameters"] = ReplyParameters(**reply)
-    return arguments
+def _platform_id(sent: Any, chat_id: Any) -> str:
+    """"chat:message_id" of a sent Message. Never an error once Telegram said ok: that would send it again."""
+    if not isinstance(sent, Mapping):
+        return f"{chat_id}:"
+    chat = sent.get("chat")
+    return f"{chat.get('id', chat_id) if isinstance(chat, Mapping) else chat_id}:{sent.get('message_id', '')}"
 
 
 async def set_webhook(settings: TelegramSettings, url: str) -> None:

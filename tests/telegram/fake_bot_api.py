@@ -21,7 +21,8 @@ from aiohttp import web
 TOKEN = "123456:TEST-token_for-the-fake"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot"}
 
-# Parameters PTB sends JSON-encoded in a form field; everything else is a plain string.
+# Parameters PTB sends JSON-encoded in a form field; everything else is a plain string. A JSON body (as the
+# channel's own sendMessage sends, channels/telegram/bot_api.py) carries its values as they are.
 _JSON_FIELDS = {"reply_markup", "reply_parameters", "allowed_updates", "link_preview_options", "entities"}
 _INT_FIELDS = {"chat_id", "message_thread_id", "offset", "timeout", "limit", "cache_time", "max_connections"}
 
@@ -31,6 +32,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    content_type: str = ""
 
 
 @dataclass
@@ -85,8 +87,9 @@ class FakeBotApi:
             self._changed.notify_all()
 
     def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None,
-                  times: int = 1) -> None:
-        parameters = {"retry_after": retry_after} if retry_after is not None else None
+                  times: int = 1, parameters: dict[str, Any] | None = None) -> None:
+        if retry_after is not None:
+            parameters = {**(parameters or {}), "retry_after": retry_after}
         self._failures.setdefault(method, []).extend([Failure(status, description, parameters)] * times)
 
     def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
@@ -113,8 +116,17 @@ class FakeBotApi:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
-        params = _decode({**request.query, **(await request.post())})
-        call = Call(method, params)
+        if request.content_type == "application/json":
+            try:
+                body = json.loads(await request.read())
+            except ValueError:
+                return _error(400, "Bad Request: can't parse JSON")
+            if not isinstance(body, dict):
+                return _error(400, "Bad Request: the request body must be a JSON object")
+            params = {**_decode(dict(request.query)), **body}
+        else:
+            params = _decode({**request.query, **(await request.post())})
+        call = Call(method, params, content_type=request.content_type)
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
