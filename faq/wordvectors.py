@@ -15,8 +15,6 @@ mean vector of the table's words that contain it, as in fastText's subword vecto
 
 from __future__ import annotations
 
-import array
-import bisect
 import hashlib
 import logging
 import struct
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .normalize import has_greek, has_latin, latin_key, normalize
+from .wordindex import WordIndex
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,8 @@ class WordVectors:
         self._gram_factors = np.asarray(gram_scales, dtype=np.float32) * np.asarray(gram_idf, dtype=np.float32)
         self._gram_weight = float(gram_weight)
         # A word's own spelling wins over another's alias (the first of equal words is found).
-        self._index = _WordIndex([*keys, *aliases], np.concatenate([np.arange(len(keys), dtype=np.int64),
-                                                                    np.asarray(alias_rows, dtype=np.int64)]))
+        self._index = WordIndex([*keys, *aliases], np.concatenate([np.arange(len(keys), dtype=np.int64),
+                                                                   np.asarray(alias_rows, dtype=np.int64)]))
         # Messages repeat words; a few thousand cached words hold nearly all of them (16k x 0.5 KB).
         self.word = lru_cache(maxsize=16_384)(self._word_vector)
         # What a matcher build's key says of this table (see `buildcache`); `load` gives the file's.
@@ -181,38 +180,6 @@ def _mapped(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
             mapped[name] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
                                      order="F" if fortran else "C")
     return mapped
-
-
-class _WordIndex:
-    """Rows by word, as sorted hashes of the words and one UTF-8 text of all of them: ~3 MB for the
-    table's 130,000 words and aliases where a dict of them took ~15 MB in every worker process.
-    (`hash` of a str differs between processes, and is only ever compared within this one.)"""
-
-    def __init__(self, words: Sequence[str], rows: np.ndarray) -> None:
-        hashes = np.fromiter((hash(word) for word in words), dtype=np.int64, count=len(words))
-        order = np.argsort(hashes, kind="stable")  # equal words keep their order: the first one is found
-        self._text = "\n".join(words).encode("utf-8")  # no word holds a newline: `_split` cut them there
-        breaks = np.flatnonzero(np.frombuffer(self._text, dtype=np.uint8) == ord("\n"))
-        starts = np.concatenate([[0], breaks + 1]) if words else np.zeros(0, dtype=np.int64)
-        ends = np.concatenate([breaks, [len(self._text)]]) if words else np.zeros(0, dtype=np.int64)
-        if len(starts) != len(words):
-            raise WordVectorsError(f"word vectors: {len(words)} words, {len(starts)} of them without a newline")
-        # array.array, not numpy: bisect and indexing of one item are ~10x quicker on it.
-        self._hashes = array.array("q", hashes[order].tobytes())
-        self._rows = array.array("i", np.asarray(rows, dtype=np.int32)[order].tobytes())
-        self._starts = array.array("q", starts[order].astype(np.int64).tobytes())
-        self._ends = array.array("q", ends[order].astype(np.int64).tobytes())
-
-    def get(self, word: str) -> int:
-        """The row of `word`; -1 if the table has none."""
-        key = hash(word)
-        index = bisect.bisect_left(self._hashes, key)
-        encoded = word.encode("utf-8")
-        while index < len(self._hashes) and self._hashes[index] == key:
-            if self._text[self._starts[index]:self._ends[index]] == encoded:  # not another word of the same hash
-                return self._rows[index]
-            index += 1
-        return -1
 
 
 def table_digest(path: Path) -> str:
