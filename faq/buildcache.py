@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from .langprofile import samples_digest
 from .model import Entry
+from .sparse import sp
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
 from .buildcache import BuildCache, MatcherBuild, build_cache_path, build_key
 from .calibration import (
@@ -30,6 +29,7 @@ from .normalize import latin_key, normalize, strip_accents
 from .quick import QUICK_MAX_QUESTIONS, QuickModel
 from .respell import Spelling
 from .scope import SENTENCE_SCOPE, ScopeModel
+from .sparse import sp
 from .wordvectors import WordVectors, builtin_word_vectors
 
 log = logging.getLogger(__name__)
