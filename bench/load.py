@@ -14,13 +14,15 @@ messages, requests for a person, complaints), with 1 and 2 worker processes, it 
   from /proc/<pid>/stat before and after;
 - Redis commands per message (INFO commandstats: every command is one round trip unless pipelined,
   so this is an upper bound of round trips), with the largest per command;
-- RSS of a worker process and of the parent, each also as its private (anon) and file-backed part (the
-  libraries and the sentence model's mapped file: shared by every process that maps them);
-- start to the first message answered, wall and CPU time; `helpline queue` wall and CPU time.
-`--rates` with no value leaves the paced loads out (with `--burst 60`: a quick look at the other figures).
+- RSS of a worker process; start to the first message answered; `helpline queue` wall and CPU time.
 With --profile FILE one more worker process runs under cProfile (from the moment it is ready, so start-up is
 left out) beside the service's during a FAQ burst; its top functions print.
 The machine may be shared: CPU per message is the steady figure, wall-clock rates swing.
+
+RSS is shown for the parent too, and split: anon is the process's own, file the pages of mapped files (the
+libraries, the sentence model, the word vectors), shared by every process that maps them. Start to the first
+answer also says the CPU time it took. `--rates` with no value leaves the paced loads out (with `--burst 60`:
+a quick look at start-up, memory and `helpline queue`).
 """
 
 from __future__ import annotations
