@@ -13,6 +13,7 @@ from __future__ import annotations
 import array
 import bisect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -39,9 +40,9 @@ class WordIndex:
     def __len__(self) -> int:
         return len(self._hashes)
 
-    @property
+    @cached_property
     def distinct(self) -> int:
-        """How many different words the table holds."""
+        """How many different words the table holds (counted once: it reads them all)."""
         return sum(1 for _ in self.words())
 
     def words(self) -> Iterator[str]:
@@ -103,6 +104,9 @@ class WordMap(Mapping[str, str]):
 
     def __len__(self) -> int:
         return self._index.distinct
+
+    def __bool__(self) -> bool:  # asked per word of a message: not through __len__, which counts them all once
+        return len(self._index) > 0
 
 
 class _Texts:
