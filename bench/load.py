@@ -20,6 +20,11 @@ runs under cProfile (from the moment it is ready, so start-up is left out) besid
 burst; its top functions print. Its clock is the event loop thread's CPU time (time.thread_time): what holds
 up the loop, unmoved by other processes on a shared machine; work in other threads (matching) is left out.
 The machine may be shared: CPU per message is the steady figure, wall-clock rates swing.
+
+RSS is shown for the parent too, and split: anon is the process's own, file the pages of mapped files (the
+libraries, the sentence model, the word vectors), shared by every process that maps them. Start to the first
+answer also says the CPU time it took. `--rates` with no value leaves the paced loads out (with `--burst 60`:
+a quick look at start-up, memory and `helpline queue`).
 """
 
 from __future__ import annotations
@@ -124,11 +129,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory in MB: VmRSS, or one of its parts (RssAnon: private, RssFile: pages of
+    mapped files such as the libraries and the sentence model, shared with every process mapping them)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_text(pid: int) -> str:
+    return f"{rss_mb(pid):.0f} MB (anon {rss_mb(pid, 'RssAnon'):.0f}, file {rss_mb(pid, 'RssFile'):.0f})"
 
 
 def write_config(folder: Path, redis_url: str, peer_url: str) -> Path:
@@ -426,16 +437,22 @@ def print_commands(loads: list[tuple[int, Load]]) -> None:
         print(f"- {load.path}: " + ", ".join(f"{name} {calls / max(1, load.sent):.2f}" for name, calls in parts[:14]))
 
 
-async def start_to_first_answer(folder: Path, questions: Sequence[str]) -> tuple[float, float, float]:
-    """`helpline run` (one process) started with a question waiting: seconds to its answer; and `helpline queue`."""
+async def start_to_first_answer(folder: Path, questions: Sequence[str]) -> tuple[float, float, float, float]:
+    """`helpline run` (one process) started with a question waiting: seconds to its answer, wall and the
+    process's CPU (the steady figure on a shared machine); and `helpline queue`, wall and CPU."""
     async with Bench(folder, 1, questions) as bench:
-        answers: list[float] = []
-        bench.peer.on_reply = lambda chat, at: answers.append(at)
+        answers: list[tuple[float, float]] = []
+
+        def answered(chat: int, at: float) -> None:
+            if not answers and bench.front is not None:
+                answers.append((at, cpu_seconds(bench.front.pid)))
+
+        bench.peer.on_reply = answered
         await bench.peer.push(text_update(1, questions[0], chat_id=4242, message_id=1))
         began = time.monotonic()
         bench.front = await spawn(helpline_command(bench.config, "run"), folder / "helpline.log")
         await wait_for(lambda: answers, 120, "the first answer")
-        first = answers[0] - began
+        first, first_cpu = answers[0][0] - began, answers[0][1]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.monotonic()
         queue = await spawn(helpline_command(bench.config, "queue"), folder / "queue.log")
@@ -443,7 +460,7 @@ async def start_to_first_answer(folder: Path, questions: Sequence[str]) -> tuple
         wall = time.monotonic() - began
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return first, wall, cpu
+    return first, first_cpu, wall, cpu
 
 
 async def profile_worker(folder: Path, questions: Sequence[str], count: int, output: Path) -> None:
@@ -488,7 +505,7 @@ async def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short run: 2 s per load, 300-message bursts")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--paths", nargs="+", default=["faq", "handoff", "mix"], choices=["faq", "handoff", "mix"])
-    parser.add_argument("--rates", type=float, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--rates", type=float, nargs="*", default=[100, 500, 1000])
     parser.add_argument("--seconds", type=float, help="length of each paced load (default 10, quick 2; at most 20)")
     parser.add_argument("--burst", type=int, help="messages of a throughput burst (default 2000, quick 300)")
     parser.add_argument("--profile", type=Path, metavar="FILE", help="also profile one worker process (FAQ burst)")
@@ -504,7 +521,7 @@ async def main() -> int:
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     bursts: list[tuple[int, Load]] = []
     paced: list[tuple[int, Load]] = []
-    rss: dict[int, list[float]] = {}
+    rss: dict[int, list[str]] = {}  # processes → the workers' RSS, then the parent's
     with tempfile.TemporaryDirectory(prefix="helpline-load-") as temporary:
         folder = args.folder or Path(temporary)
         for processes in args.processes:
@@ -521,8 +538,9 @@ async def main() -> int:
                         paced.append((processes, load))
                         say(f"{processes}p {path} {rate:g}/s: p99 {ms(load.quantile(0.99))} ms, "
                             f"{load.answered}/{load.sent}")
-                rss[processes] = [rss_mb(pid) for pid in sorted(bench.workers())]
-        first, queue_wall, queue_cpu = await start_to_first_answer(folder / "start", questions)
+                assert bench.front is not None
+                rss[processes] = [*(rss_text(pid) for pid in sorted(bench.workers())), rss_text(bench.front.pid)]
+        first, first_cpu, queue_wall, queue_cpu = await start_to_first_answer(folder / "start", questions)
         print(f"# bench/load.py{' --quick' if args.quick else ''}: {seconds:g} s per paced load, bursts of {burst}, "
               f"{os.cpu_count()} CPUs")
         print_loads("Throughput: a burst all at once", bursts)
@@ -531,8 +549,9 @@ async def main() -> int:
         print("\n### Other figures\n")
         print("| figure | value |\n|---|---|")
         for processes, sizes in rss.items():
-            print(f"| RSS of a worker process ({processes} processes) | {', '.join(f'{s:.0f} MB' for s in sizes)} |")
-        print(f"| start to first message answered (`helpline run`, one process) | {first:.2f} s |")
+            print(f"| RSS of a worker process ({processes} processes) | {', '.join(sizes[:-1])} |")
+            print(f"| RSS of the parent (`helpline run --workers {processes}`) | {sizes[-1]} |")
+        print(f"| start to first message answered (`helpline run`, one process) | {first:.2f} s wall, {first_cpu:.2f} s CPU |")
         print(f"| `helpline queue` | {queue_wall:.2f} s wall, {queue_cpu:.2f} s CPU |")
         print("\n(answered: messages whose own answer reached the peer; some mix messages, e.g. a thank-you, may get"
               f" none. saturated: more than {MAX_OUTSTANDING} messages waited, so the paced load stopped early."

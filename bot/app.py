@@ -35,7 +35,7 @@ from router.worker import StreamWorker, inbox_worker, live_workers, processed_co
 if TYPE_CHECKING:
     from channels.base import Channel, ChannelContext, Desk
     from channels.console import ConsoleChannel
-    from faq import KnowledgeBase, LiveKnowledgeBase
+    from faq import KnowledgeBase, LiveKnowledgeBase, MatcherFactory
     from router.engine import Router
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,11 @@ def connect_redis(settings: Settings) -> Redis:
 class Helpline:
     """All of Helpline's parts for one process."""
 
-    def __init__(self, settings: Settings, redis: Redis | None = None) -> None:
+    def __init__(self, settings: Settings, redis: Redis | None = None, matches: bool = True) -> None:
+        """`matches=False`: a process that never answers (the parent of worker processes) loads the FAQ's
+        entries and watches its folder, for /healthz and /metrics, without the matcher or the encoder."""
         self.settings = settings
+        self.matches = matches
         self.redis = redis if redis is not None else connect_redis(settings)
         self.keys = Keys(settings.redis.prefix)
         self.texts = load_texts(settings.router.messages_path, settings.languages)
@@ -91,22 +94,29 @@ class Helpline:
         """The FAQ in service; raises KnowledgeBaseUnavailable when it has never loaded cleanly."""
         if self._knowledge_base is None:
             from faq import KnowledgeBaseError, LiveKnowledgeBase
-            from faq.encoder import default_cache_path
-            from faq.matcher import matcher_factory
-            from faq.semantic import SemanticModelError
+            from faq.kb import no_matcher
 
+            factory = self._matcher_factory() if self.matches else no_matcher
             try:
-                faq = self.settings.faq
-                factory = matcher_factory(faq.semantic_model, sentence_encoder=faq.sentence_encoder,
-                                          embedding_cache=faq.embedding_cache or default_cache_path(faq.path),
-                                          background=True)
-                self._knowledge_base = LiveKnowledgeBase(faq.path, self.settings.languages, factory)
+                self._knowledge_base = LiveKnowledgeBase(self.settings.faq.path, self.settings.languages, factory)
             except KnowledgeBaseError as error:
                 problems = "\n".join(f"  {problem}" for problem in error.problems)
                 raise KnowledgeBaseUnavailable(f"the FAQ in {self.settings.faq.path} does not load:\n{problems}") from None
-            except SemanticModelError as error:
-                raise KnowledgeBaseUnavailable(str(error)) from None
         return self._knowledge_base
+
+    def _matcher_factory(self) -> MatcherFactory:
+        """The configured matcher, with the sentence encoder (loaded here) unless the settings say otherwise;
+        raises KnowledgeBaseUnavailable when the configured `semantic_model` does not load."""
+        from faq.encoder import default_cache_path
+        from faq.matcher import matcher_factory
+        from faq.semantic import SemanticModelError
+
+        faq = self.settings.faq
+        try:
+            return matcher_factory(faq.semantic_model, sentence_encoder=faq.sentence_encoder,
+                                   embedding_cache=faq.embedding_cache or default_cache_path(faq.path), background=True)
+        except SemanticModelError as error:
+            raise KnowledgeBaseUnavailable(str(error)) from None
 
     @cached_property
     def sla_rules(self) -> SlaRules:
@@ -130,21 +140,26 @@ class Helpline:
             # state machine, which `helpline queue` and `helpline case` never use.
             from router.engine import Router
 
-            settings = self.settings
-            self._router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, RouterConfig(
-                languages=tuple(settings.languages), default_team=settings.router.default_team,
-                team_names={key: team.display_names(key, settings.languages) for key, team in settings.teams.items()},
-                answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
-                reopen_days=settings.router.reopen_days, rephrase_turns=settings.router.rephrase_turns,
-                relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
-                flood_per_minute=settings.router.flood_messages_per_minute,
-                desk=settings.channels.slack.enabled,
-                business_hours=self.sla_rules.hours, sla=self.sla_rules.policies,
-                feedback=FeedbackConfig(
-                    nps=settings.feedback.nps, ces=settings.feedback.ces, comment=settings.feedback.comment,
-                    public_url=settings.feedback.public_url, late_days=settings.feedback.late_days,
-                    secret=settings.feedback.secret.get_secret_value().encode() if settings.feedback.secret else b"")))
+            self._router = Router(self.redis, self.keys, self._current_knowledge_base, self.texts, self.router_config)
         return self._router
+
+    @cached_property
+    def router_config(self) -> RouterConfig:
+        """The router's settings; also the sweeper's (SLAs, business hours), which needs no router."""
+        settings = self.settings
+        return RouterConfig(
+            languages=tuple(settings.languages), default_team=settings.router.default_team,
+            team_names={key: team.display_names(key, settings.languages) for key, team in settings.teams.items()},
+            answer_at=settings.faq.answer_at, suggest_at=settings.faq.suggest_at,
+            reopen_days=settings.router.reopen_days, rephrase_turns=settings.router.rephrase_turns,
+            relay_template=settings.router.relay_template, max_message_chars=settings.router.max_message_chars,
+            flood_per_minute=settings.router.flood_messages_per_minute,
+            desk=settings.channels.slack.enabled,
+            business_hours=self.sla_rules.hours, sla=self.sla_rules.policies,
+            feedback=FeedbackConfig(
+                nps=settings.feedback.nps, ces=settings.feedback.ces, comment=settings.feedback.comment,
+                public_url=settings.feedback.public_url, late_days=settings.feedback.late_days,
+                secret=settings.feedback.secret.get_secret_value().encode() if settings.feedback.secret else b""))
 
     def _current_knowledge_base(self) -> KnowledgeBase:
         return self.knowledge_base.current  # a failed reload keeps the last good one here
@@ -372,7 +387,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
     from bot.channel_setup import SENT_BY_WORKERS, build_channels  # the channel SDKs load only in the service
     from bot.http import start_http_server  # aiohttp too
 
-    helpline = Helpline(settings)
+    # A parent of worker processes never answers: it reads the FAQ (for /healthz: entries, reload problems)
+    # without the matcher and the encoder, which only the children load.
+    helpline = Helpline(settings, matches=worker_processes == 0)
     helpline.knowledge_base  # noqa: B018 - load now: a service without its FAQ must not start
     stop = asyncio.Event()
     _stop_on_signals(stop)
@@ -413,7 +430,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
                 group.create_task(children.run(stop))  # on stop: SIGTERM to each, wait for them
             watcher = group.create_task(helpline.knowledge_base.watch(settings.faq.reload_seconds))
             group.create_task(sweep_forever(helpline.redis, helpline.keys, settings.router.reopen_days, stop,
-                                            config=helpline.router.config,
+                                            config=helpline.router_config,
                                             retention_days=settings.retention.conversation_days))
             await stop.wait()
             log.info("stopping: no new input; finishing what is in flight")

@@ -26,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from .langprofile import samples_digest
 from .model import Entry
+from .sparse import sp
 
 log = logging.getLogger(__name__)
 
 BUILD_FORMAT = 3  # the file's layout and the meaning of its arrays; a file of another format is ignored
 # The modules whose code shapes a build: a release that changes any of them retrains, whatever BUILD_FORMAT says.
 _CODE = ("analyzers", "buildcache", "calibration", "coverage", "encoder", "features", "langprofile", "matcher",
-         "normalize", "quick", "reach", "scope", "scope_fit", "training", "wordvectors")
+         "normalize", "quick", "reach", "scope", "scope_fit", "training", "wordindex", "wordvectors")
 MAX_FILE_BYTES = 2 << 30  # far above any FAQ's build (10,000 questions: ~40 MB); bounds what a read allocates
 
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-import scipy.sparse as sp
 
 from .analyzers import CHAR_NGRAMS, WORD_NGRAMS, char_wb_ngrams, word_ngrams
 from .normalize import has_greek, latin_key, normalize
+from .sparse import sp
 
 
 @lru_cache(maxsize=32_768)  # as `normalize`: every build prepares all the questions again

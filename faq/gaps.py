@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from .kb import KnowledgeBase
 from .normalize import has_greek, latin_key, normalize
+from .sparse import sp
 from .wordvectors import WordVectors, builtin_word_vectors
 
 # Questions are compared by the cosine of their char n-gram TF-IDF vectors and of their word vectors

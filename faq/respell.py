@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .normalize import has_greek, latin_key, normalize, strip_accents
+from .wordindex import WordMap
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Share of a Latin-script message's words that must be Greek words of the knowledge base in Latin
@@ -40,6 +41,7 @@ COMPOUND_PART = 3
 
 _SAMPLES = Path(__file__).with_name("language_samples")
 _LANGUAGE_SPELLINGS = Path(__file__).with_name("data") / "spellings-{language}.tsv"
+_NO_SPELLINGS = WordMap(())
 
 
 class Spelling:
@@ -67,7 +69,7 @@ class Spelling:
         greeklish = bool(self._greek) and language not in NOT_GREEKLISH \
             and not any(has_greek(normalize(word)) or _has_marks(word) for word in words) \
             and sum(latin_key(normalize(word)) in self._greek for word in words) >= GREEKLISH_SHARE * len(words)
-        usual = language_spellings(language) if language else {}
+        usual = language_spellings(language) if language else _NO_SPELLINGS
 
         def spelt(match: re.Match[str]) -> str:
             word = match.group(0)
@@ -84,7 +86,7 @@ class Spelling:
 
         return _WORD.sub(spelt, text)
 
-    def _compound(self, folded: str, usual: dict[str, str]) -> str | None:
+    def _compound(self, folded: str, usual: WordMap) -> str | None:
         """A compound's spelling from its two parts' ("vizszivargas" -> "vízszivárgás"): Hungarian and
         Latvian write compounds as one word and coin more of them than any list holds (not Greek: its
         compounds keep one accent, not each part's).
@@ -148,19 +150,16 @@ def _sample_spellings() -> tuple[dict[str, str], dict[str, str]]:
 
 
 @lru_cache(maxsize=8)
-def language_spellings(language: str) -> dict[str, str]:
+def language_spellings(language: str) -> WordMap:
     """The usual spelling, with accents, of a language's frequent words by folded form; empty for a
-    language without a list (English needs none)."""
+    language without a list (English needs none). Held compactly (`wordindex`): as a dict, the Greek,
+    Hungarian and Latvian lists took ~17 MB of every worker process that had read messages in them."""
     path = Path(str(_LANGUAGE_SPELLINGS).format(language=language))
     if not language.isalpha() or not path.is_file():
-        return {}
-    table: dict[str, str] = {}
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            folded, tab, word = line.rstrip("\n").partition("\t")
-            if tab and not folded.startswith("#"):
-                table[folded] = word
-    return table
+        return _NO_SPELLINGS
+    with path.open(encoding="utf-8") as lines:  # each folded form once (bench/make_spellings.py)
+        return WordMap((folded, word) for folded, tab, word in (line.rstrip("\n").partition("\t") for line in lines)
+                       if tab and not folded.startswith("#"))
 
 
 def _has_marks(word: str) -> bool:

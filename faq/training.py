@@ -10,7 +10,8 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.sparse as sp
+
+from .sparse import sp
 
 NEIGHBOURS = 30  # entries each classifier learns to tell apart from: the most similar ones
 BACKGROUND = 100  # plus this many questions drawn from anywhere, so scores stay comparable across entries

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import struct
 import threading
 import zipfile
 import zlib
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .normalize import has_greek, has_latin, latin_key, normalize
+from .wordindex import WordIndex
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,9 @@ class WordVectors:
         self._grams = np.ascontiguousarray(grams, dtype=np.int8)
         self._gram_factors = np.asarray(gram_scales, dtype=np.float32) * np.asarray(gram_idf, dtype=np.float32)
         self._gram_weight = float(gram_weight)
-        self._index: dict[str, int] = {key: row for row, key in enumerate(keys)}
-        for alias, row in zip(aliases, alias_rows):
-            self._index.setdefault(alias, int(row))  # a word's own spelling wins over another's alias
+        # A word's own spelling wins over another's alias (the first of equal words is found).
+        self._index = WordIndex([*keys, *aliases], np.concatenate([np.arange(len(keys), dtype=np.int64),
+                                                                   np.asarray(alias_rows, dtype=np.int64)]))
         # Messages repeat words; a few thousand cached words hold nearly all of them (16k x 0.5 KB).
         self.word = lru_cache(maxsize=16_384)(self._word_vector)
         # What a matcher build's key says of this table (see `buildcache`); `load` gives the file's.
@@ -94,25 +96,26 @@ class WordVectors:
                 layout = int(data["format"])
                 if layout != FORMAT:
                     raise WordVectorsError(f"{path}: word-vector format {layout}, this Helpline reads {FORMAT}")
+                mapped = _mapped(path, MAPPED)
                 arrays = (
-                    _split(data["keys"]), data["vectors"], data["scales"], data["weights"],
-                    data["grams"], data["gram_scales"], data["gram_idf"], float(data["gram_weight"]),
-                    _split(data["aliases"]), data["alias_rows"],
+                    _split(data["keys"]), mapped.get("vectors", data["vectors"]), data["scales"], data["weights"],
+                    mapped.get("grams", data["grams"]), data["gram_scales"], data["gram_idf"],
+                    float(data["gram_weight"]), _split(data["aliases"]), data["alias_rows"],
                 )
             table = cls(*arrays)
             table.identity = f"format {FORMAT}, {table_digest(path)}"
             return table
         except WordVectorsError as exc:
             raise exc if str(exc).startswith(str(path)) else WordVectorsError(f"{path}: {exc}") from None
-        except (OSError, KeyError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        except (OSError, KeyError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, struct.error) as exc:
             raise WordVectorsError(f"{path}: cannot read the word-vector table: {exc}") from None
 
     def row(self, word: str) -> int:
         """The table's row for a normalised word, or for its Latin spelling (Greeklish); -1 if it has none."""
         row = self._index.get(word)
-        if row is None and has_latin(word) and not has_greek(word):
+        if row < 0 and has_latin(word) and not has_greek(word):
             row = self._index.get(latin_key(word))
-        return -1 if row is None else row
+        return row
 
     def _word_vector(self, word: str) -> np.ndarray | None:
         """A normalised word's weighted vector: from the table, else guessed from its n-grams; None for
@@ -142,6 +145,41 @@ class WordVectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self.embed_one(text) for text in texts])
+
+
+# The two large tables (13.5 MB of word vectors, 8.4 MB of n-gram vectors) are stored uncompressed in the
+# file and memory-mapped: a process then holds only the pages of the words its messages use, and the
+# processes of one machine share them (read into each, they were 22 MB of private memory per worker).
+MAPPED = ("vectors", "grams")
+
+
+def _mapped(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The members `names` of an .npz file that are stored uncompressed, as read-only memory maps of the
+    file (a compressed member is left out: the caller reads it as usual)."""
+    mapped: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as file:
+        for name in names:
+            info = archive.getinfo(f"{name}.npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                continue
+            file.seek(info.header_offset)
+            local = file.read(30)  # the member's local header: signature, ..., name and extra field lengths
+            if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                raise ValueError(f"{name}: no local zip header at {info.header_offset}")
+            name_length, extra_length = struct.unpack("<HH", local[26:30])
+            file.seek(info.header_offset + 30 + name_length + extra_length)
+            version = np.lib.format.read_magic(file)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0(file) if version == (1, 0)
+                                     else np.lib.format.read_array_header_2_0(file))
+            if dtype.hasobject:
+                raise ValueError(f"{name}: an array of objects")
+            offset = file.tell()
+            if offset + int(np.prod(shape)) * dtype.itemsize > info.header_offset + 30 + name_length \
+                    + extra_length + info.file_size:
+                raise ValueError(f"{name}: {shape} {dtype} values do not fit the member's {info.file_size} bytes")
+            mapped[name] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                                     order="F" if fortran else "C")
+    return mapped
 
 
 def table_digest(path: Path) -> str:

@@ -4,6 +4,7 @@ something, a broken table is refused with its name, and the matcher uses them by
 from __future__ import annotations
 
 import logging
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,32 @@ def test_a_small_table_round_trips(tmp_path: Path) -> None:
     assert np.allclose(table.embed_one("alpha beta"), [2 ** -0.5, 2 ** -0.5])
     assert table.embed_one("Alphas") @ np.array([1.0, 0.0]) > 0.9  # guessed from the n-grams it shares with "alpha"
     assert table.embed_one("Betas") @ np.array([0.0, 1.0]) > 0.9
+
+
+def test_the_shipped_tables_are_memory_mapped_not_read(table: WordVectors) -> None:
+    # Mapped, a worker holds only the pages of the words its messages use, shared with the other processes.
+    def mapped(array: np.ndarray) -> bool:
+        while array is not None and not isinstance(array, mmap.mmap):
+            array = array.base
+        return array is not None
+
+    assert mapped(table._vectors) and mapped(table._grams)
+    assert not table._vectors.flags.writeable
+
+
+def test_a_compressed_table_is_read_as_an_uncompressed_one(tmp_path: Path) -> None:
+    plain = WordVectors.load(_write(tmp_path / "plain.npz"))
+    arrays = dict(np.load(tmp_path / "plain.npz"))
+    np.savez_compressed(tmp_path / "packed.npz", **arrays)
+    packed = WordVectors.load(tmp_path / "packed.npz")
+    for text in ("alpha", "beta alpha", "Alphas"):
+        assert np.array_equal(plain.embed_one(text), packed.embed_one(text))
+
+
+def test_a_words_own_row_wins_over_an_alias_and_the_first_alias_over_later_ones(tmp_path: Path) -> None:
+    table = WordVectors.load(_write(tmp_path / "t.npz", aliases=join_words(["beta", "gamma", "gamma", "δ"]),
+                                    alias_rows=np.array([0, 1, 0, 0], dtype=np.int32)))
+    assert [table.row(word) for word in ("alpha", "beta", "gamma", "δ", "delta", "", "alph")] == [0, 1, 1, 0, -1, -1, -1]
 
 
 @pytest.mark.parametrize(("overrides", "says"), [
