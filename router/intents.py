@@ -59,6 +59,7 @@ class SmallTalk(StrEnum):
 
 # When a message mixes them ("ok thanks, bye"), the one that matters most for the reply wins.
 _SMALL_TALK_WEIGHT = {SmallTalk.THANKS: 3, SmallTalk.GOODBYE: 2, SmallTalk.GREETING: 1, SmallTalk.ACK: 0}
+_SMALL_TALK_KEYS = tuple(kind.value for kind in SmallTalk)
 _LIST_KEYS = ("greeting", "thanks", "goodbye", "ack", "filler", "yes", "no", "person", "talk", "person_phrases",
               "complaint", "case", "status", "status_alone", "solved", "negation")
 
@@ -200,7 +201,7 @@ def _one_left_out(word: str) -> set[str]:
 class _Scan:
     """One message read in one spelling: for each of its words, the listed words it matches."""
 
-    __slots__ = ("tokens", "latin", "loose", "strict")
+    __slots__ = ("tokens", "latin", "loose", "strict", "anywhere")
 
     def __init__(self, tokens: Sequence[Token], latin: bool, index: _WordIndex) -> None:
         self.tokens = tokens
@@ -208,6 +209,8 @@ class _Scan:
         sets = [index.sets(token.plain, token.latin) for token in tokens]
         self.loose = [found[2] if latin else found[0] for found in sets]
         self.strict = [found[3] if latin else found[1] for found in sets]
+        # Every listed word the message has somewhere: most lists start with none of them, and are done.
+        self.anywhere: frozenset[int] = frozenset().union(*self.loose)
 
 
 class _Node:
@@ -232,6 +235,7 @@ class _PhraseList:
     by_initial: dict[str, list[_Phrase]] = field(default_factory=dict)
     # The phrases as a tree of word numbers (built by `index`): a message is walked along it, word by word.
     _roots: dict[int, _Node] = field(default_factory=dict)
+    _firsts: frozenset[int] = frozenset()  # the numbers of the phrases' first words
 
     def add(self, phrase: _Phrase) -> None:
         existing = self.phrases.get(phrase.words)
@@ -265,6 +269,7 @@ class _PhraseList:
                 node = node.next.setdefault(words.add(word), _Node())
             node.phrase = phrase
             node.rank = ranks[phrase.words]
+        self._firsts = frozenset(self._roots)
 
     def at(self, scan: _Scan, start: int, end: int | None = None) -> _Phrase | None:
         """The longest phrase that matches at `start` and ends by `end` (with `scan.latin`, also in the
@@ -304,7 +309,9 @@ class _PhraseList:
 
     def find(self, scan: _Scan) -> list[tuple[int, _Phrase]]:
         """Every (position, phrase) that matches somewhere in the message."""
-        found = []
+        found: list[tuple[int, _Phrase]] = []
+        if self._firsts.isdisjoint(scan.anywhere):  # a strict match is a loose one too
+            return found
         for start in range(len(scan.tokens)):
             phrase = self.at(scan, start)
             if phrase is not None:
@@ -447,7 +454,7 @@ class Intents:
         return (found, languages) if found else None
 
     def _small_talk(self, scan: _Scan) -> tuple[SmallTalk | None, str | None]:
-        covered = self._cover(scan, [kind.value for kind in SmallTalk])
+        covered = self._cover(scan, _SMALL_TALK_KEYS)
         if covered is None:
             return None, None
         kinds, languages = covered
@@ -456,7 +463,7 @@ class Intents:
 
     def _whole(self, scan: _Scan, key: str) -> tuple[bool, str | None]:
         # "yes thanks", "no, not really": yes/no together with small talk still answer the question.
-        covered = self._cover(scan, [key, *(kind.value for kind in SmallTalk)])
+        covered = self._cover(scan, (key, *_SMALL_TALK_KEYS))
         if covered is None or key not in covered[0]:
             return False, None
         return True, _one_language(covered[1])

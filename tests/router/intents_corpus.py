@@ -67,17 +67,18 @@ def variants(text: str) -> list[str]:
     """`text` as carelessly typed: without accents, in capitals, in Greeklish, with punctuation."""
     plain = strip_accents(text)
     return [plain, text.upper(), plain.upper(), transliterate_greek(normalize(text)), latin_key(normalize(text)),
-            text + "?", text + "!", text.capitalize() + "."]
+            text.capitalize() + "?"]
 
 
 def typos(text: str, rng: random.Random) -> list[str]:
-    """`text` with one letter dropped, doubled, swapped with the next one or changed."""
+    """`text` with one letter dropped, doubled, swapped with the next one or changed (two of those)."""
     if len(text) < 2:
         return []
     cut = rng.randrange(len(text) - 1)
-    return [text[:cut] + text[cut + 1:], text[:cut] + text[cut] + text[cut:],
-            text[:cut] + text[cut + 1] + text[cut] + text[cut + 2:],
-            text[:cut] + rng.choice("aeiouxsnrtlkαεοιυ") + text[cut + 1:]]
+    mistyped = [text[:cut] + text[cut + 1:], text[:cut] + text[cut] + text[cut:],
+                text[:cut] + text[cut + 1] + text[cut] + text[cut + 2:],
+                text[:cut] + rng.choice("aeiouxsnrtlkαεοιυ") + text[cut + 1:]]
+    return rng.sample(mistyped, 2)
 
 
 def corpus(with_dev_sets: bool = True) -> list[str]:
