@@ -7,6 +7,11 @@ solved, a rating: recognised in every configured language at once from the word 
 Words are compared in one coarse Latin spelling (`faq.latin_key` of the normalised text), so accents,
 case, punctuation and Greek typed in Latin letters ("efxaristw") don't matter; longer words forgive
 a typo or two, and a listed word ending in `*` matches any ending, which covers inflection.
+
+Reading is on every message's path, so nothing is compared phrase by phrase: each message word is
+looked up once in an index of all listed words (`_WordIndex`, remembered for words that come back),
+and each list is a tree of phrases walked along the message's words. It decides exactly as the
+phrase-by-phrase reader did (tests/router/test_intents_same.py runs both), ~10x cheaper.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class Token:
 # A message's word is compared with the listed words its spelling comes close to (see `_WordIndex`);
 # the same words come back in message after message, so the answers are remembered (bounded).
 WORD_CACHE_SIZE = 65_536
+WORD_SETS_CACHE_SIZE = 16_384  # message words, each with what it matches: under 10 MB when full of rare words
 
 
 @lru_cache(maxsize=WORD_CACHE_SIZE)
@@ -142,7 +148,7 @@ class _WordIndex:
         self._stem_widths: set[int] = set()
         self._longest_stem = 0
         # Bounded: words that never come back only push out old ones; a worker's common words stay.
-        self.sets = lru_cache(maxsize=WORD_CACHE_SIZE)(self._sets)
+        self.sets = lru_cache(maxsize=WORD_SETS_CACHE_SIZE)(self._sets)
 
     def add(self, word: _Word) -> int:
         number = self.ids.get(word)
@@ -190,7 +196,14 @@ class _WordIndex:
         in_latin = set(self._latin_exact.get(latin, ()))
         for cut in range(min(len(latin), self._longest_stem) + 1):
             in_latin.update(self._latin_stems.get(latin[:cut], ()))
-        return frozenset(loose), frozenset(strict), frozenset(loose | in_latin), frozenset(strict | in_latin)
+        # Most words match nothing or the same few words in every way: one set object serves them all, so
+        # the cache's entries stay small (a few hundred bytes each at most).
+        shared: dict[frozenset[int], frozenset[int]] = {_NOTHING: _NOTHING}
+        return tuple(shared.setdefault(frozenset(found), frozenset(found))  # type: ignore[return-value]
+                     for found in (loose, strict, loose | in_latin, strict | in_latin))
+
+
+_NOTHING: frozenset[int] = frozenset()
 
 
 def _one_left_out(word: str) -> set[str]:
