@@ -196,8 +196,8 @@ class _WordIndex:
         in_latin = set(self._latin_exact.get(latin, ()))
         for cut in range(min(len(latin), self._longest_stem) + 1):
             in_latin.update(self._latin_stems.get(latin[:cut], ()))
-        # Most words match nothing or the same few words in every way: one set object serves them all, so
-        # the cache's entries stay small (a few hundred bytes each at most).
+        # Most words match nothing (one shared empty set) or the same few words in every way (one set for
+        # all four), so the cache's entries stay small: a few hundred bytes each at most.
         shared: dict[frozenset[int], frozenset[int]] = {_NOTHING: _NOTHING}
         return tuple(shared.setdefault(frozenset(found), frozenset(found))  # type: ignore[return-value]
                      for found in (loose, strict, loose | in_latin, strict | in_latin))
