@@ -7,6 +7,11 @@ solved, a rating: recognised in every configured language at once from the word 
 Words are compared in one coarse Latin spelling (`faq.latin_key` of the normalised text), so accents,
 case, punctuation and Greek typed in Latin letters ("efxaristw") don't matter; longer words forgive
 a typo or two, and a listed word ending in `*` matches any ending, which covers inflection.
+
+Reading is on every message's path, so nothing is compared phrase by phrase: each message word is
+looked up once in an index of all listed words (`_WordIndex`, remembered for words that come back),
+and each list is a tree of phrases walked along the message's words. It decides exactly as the
+phrase-by-phrase reader did (tests/router/test_intents_same.py runs both), ~10x cheaper.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from faq.bounded_yaml import YamlLimitError, load_yaml_file
@@ -58,6 +64,7 @@ class SmallTalk(StrEnum):
 
 # When a message mixes them ("ok thanks, bye"), the one that matters most for the reply wins.
 _SMALL_TALK_WEIGHT = {SmallTalk.THANKS: 3, SmallTalk.GOODBYE: 2, SmallTalk.GREETING: 1, SmallTalk.ACK: 0}
+_SMALL_TALK_KEYS = tuple(kind.value for kind in SmallTalk)
 _LIST_KEYS = ("greeting", "thanks", "goodbye", "ack", "filler", "yes", "no", "person", "talk", "person_phrases",
               "complaint", "case", "status", "status_alone", "solved", "negation")
 
@@ -74,10 +81,13 @@ class Token:
     latin: str
 
 
-# Every message is checked against every listed phrase that starts with its words' initials (~700
-# comparisons a message); the same words come back in message after message, so the answers are
-# remembered (a bounded cache: it took a read from ~1.0 to ~0.4 ms of CPU).
-@lru_cache(maxsize=65_536)
+# A message's word is compared with the listed words its spelling comes close to (see `_WordIndex`);
+# the same words come back in message after message, so the answers are remembered (bounded).
+WORD_CACHE_SIZE = 65_536
+WORD_SETS_CACHE_SIZE = 16_384  # message words, each with what it matches: under 10 MB when full of rare words
+
+
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def _close(token: str, key: str, stem: bool, typos: bool = True) -> bool:
     if stem:
         if token.startswith(key):
@@ -114,14 +124,118 @@ class _Phrase:
     words: tuple[_Word, ...]
     languages: frozenset[str]
 
-    def match_at(self, tokens: Sequence[Token], start: int, latin: bool, typos: bool) -> bool:
-        if start + len(self.words) > len(tokens):
-            return False
-        # A plain loop, not all() over a generator: this runs ~600 times a message, most failing at once.
-        for offset, word in enumerate(self.words):
-            if not word.matches(tokens[start + offset], latin, typos):
-                return False
-        return True
+
+class _WordIndex:
+    """Every listed word of every list, numbered, and which of them a message's word matches.
+
+    A message's word is looked up once instead of being compared with each listed phrase: exact
+    spellings and stems by their prefixes in dictionaries, typos through the words' one-letter-deleted
+    spellings (two words one typo apart share one), the few longest words by rapidfuzz. Those only
+    find candidates: `_close` still decides every typo, so the answers are `_Word.matches`'s.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[_Word, int] = {}
+        self._exact: dict[str, list[int]] = {}
+        self._stems: dict[str, list[int]] = {}
+        self._latin_exact: dict[str, list[int]] = {}
+        self._latin_stems: dict[str, list[int]] = {}
+        self._typo_words: dict[str, list[int]] = {}  # words of 5 letters or more, which forgive a typo
+        self._typo_stems: dict[str, list[int]] = {}  # the same for stems
+        self._near_words: dict[str, set[str]] = {}  # a typo word's spellings with a letter left out -> the word
+        self._near_stems: dict[str, set[str]] = {}
+        self._long_words: list[str] = []  # words that forgive two typos (`_close`), compared one by one
+        self._stem_widths: set[int] = set()
+        self._longest_stem = 0
+        # Bounded: words that never come back only push out old ones; a worker's common words stay.
+        self.sets = lru_cache(maxsize=WORD_SETS_CACHE_SIZE)(self._sets)
+
+    def add(self, word: _Word) -> int:
+        number = self.ids.get(word)
+        if number is not None:
+            return number
+        number = self.ids[word] = len(self.ids)
+        self.sets.cache_clear()
+        (self._stems if word.stem else self._exact).setdefault(word.plain, []).append(number)
+        if word.greek:
+            (self._latin_stems if word.stem else self._latin_exact).setdefault(word.latin, []).append(number)
+        if word.stem:
+            self._longest_stem = max(self._longest_stem, len(word.plain), len(word.latin))
+        if len(word.plain) >= 5:
+            typo_list, near = (self._typo_stems, self._near_stems) if word.stem else (self._typo_words, self._near_words)
+            typo_list.setdefault(word.plain, []).append(number)
+            if word.stem:
+                self._stem_widths.add(len(word.plain))
+            if not word.stem and len(word.plain) >= 12:
+                self._long_words.append(word.plain)
+            for spelling in _one_left_out(word.plain):
+                near.setdefault(spelling, set()).add(word.plain)
+        return number
+
+    def _sets(self, plain: str, latin: str) -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int]]:
+        """The words `plain` (spelled `latin` coarsely) matches: with typos, without, and each also in Latin letters."""
+        strict = set(self._exact.get(plain, ()))
+        for cut in range(min(len(plain), self._longest_stem) + 1):
+            strict.update(self._stems.get(plain[:cut], ()))
+        loose = set(strict)
+        words = {key for spelling in _one_left_out(plain) for key in self._near_words.get(spelling, ())}
+        if len(plain) >= 10:
+            words.update(key for key, _, _ in process.extract(plain, self._long_words, scorer=OSA.distance,
+                                                              score_cutoff=2, limit=None))
+        for key in words:
+            if _close(plain, key, False):
+                loose.update(self._typo_words[key])
+        # A stem forgives a typo in the message word's first letters, cut to the stem's length or one off it.
+        prefixes = {plain[:cut] for width in self._stem_widths if len(plain) >= width - 1
+                    for cut in (width - 1, width, width + 1)}
+        stems = {key for prefix in prefixes for spelling in _one_left_out(prefix)
+                 for key in self._near_stems.get(spelling, ())}
+        for key in stems:
+            if _close(plain, key, True):
+                loose.update(self._typo_stems[key])
+        in_latin = set(self._latin_exact.get(latin, ()))
+        for cut in range(min(len(latin), self._longest_stem) + 1):
+            in_latin.update(self._latin_stems.get(latin[:cut], ()))
+        # Most words match nothing (one shared empty set) or the same few words in every way (one set for
+        # all four), so the cache's entries stay small: a few hundred bytes each at most.
+        shared: dict[frozenset[int], frozenset[int]] = {_NOTHING: _NOTHING}
+        return tuple(shared.setdefault(frozenset(found), frozenset(found))  # type: ignore[return-value]
+                     for found in (loose, strict, loose | in_latin, strict | in_latin))
+
+
+_NOTHING: frozenset[int] = frozenset()
+
+
+def _one_left_out(word: str) -> set[str]:
+    """`word` and its spellings with one letter left out: words one typo apart (OSA) share one of them."""
+    return {word, *(word[:cut] + word[cut + 1:] for cut in range(len(word)))}
+
+
+class _Scan:
+    """One message read in one spelling: for each of its words, the listed words it matches."""
+
+    __slots__ = ("tokens", "latin", "loose", "strict", "anywhere")
+
+    def __init__(self, tokens: Sequence[Token], latin: bool, index: _WordIndex) -> None:
+        self.tokens = tokens
+        self.latin = latin
+        sets = [index.sets(token.plain, token.latin) for token in tokens]
+        self.loose = [found[2] if latin else found[0] for found in sets]
+        self.strict = [found[3] if latin else found[1] for found in sets]
+        # Every listed word the message has somewhere: most lists start with none of them, and are done.
+        self.anywhere: frozenset[int] = frozenset().union(*self.loose)
+
+
+class _Node:
+    """A step in a list's tree of phrases: the phrase that ends here, and the words that may follow."""
+
+    __slots__ = ("phrase", "next", "initials", "rank")
+
+    def __init__(self) -> None:
+        self.phrase: _Phrase | None = None
+        self.next: dict[int, _Node] = {}
+        self.initials: frozenset[str] = frozenset()  # of a phrase's first word: the letters it is looked up by
+        self.rank: dict[str, int] = {}  # where the phrase ending here stands in each of its initials' lists
 
 
 @dataclass
@@ -132,6 +246,9 @@ class _PhraseList:
     typos: bool = True  # False for short function words, where one letter changes the meaning ("want", "wasnt")
     phrases: dict[tuple[_Word, ...], _Phrase] = field(default_factory=dict)
     by_initial: dict[str, list[_Phrase]] = field(default_factory=dict)
+    # The phrases as a tree of word numbers (built by `index`): a message is walked along it, word by word.
+    _roots: dict[int, _Node] = field(default_factory=dict)
+    _firsts: frozenset[int] = frozenset()  # the numbers of the phrases' first words
 
     def add(self, phrase: _Phrase) -> None:
         existing = self.phrases.get(phrase.words)
@@ -150,23 +267,66 @@ class _PhraseList:
         for initial, bucket in self.by_initial.items():
             self.by_initial[initial] = [item for item in bucket if item.words != words]
 
-    def at(self, tokens: Sequence[Token], start: int, latin: bool) -> _Phrase | None:
-        """The longest phrase that matches at `start` (with `latin`, also in the coarse Latin spelling)."""
-        token = tokens[start]
-        candidates = self.by_initial.get(token.plain[:1], [])
-        if latin and token.latin[:1] != token.plain[:1]:
-            candidates = sorted([*candidates, *self.by_initial.get(token.latin[:1], [])],
-                                key=lambda item: -len(item.words))
-        for phrase in candidates:
-            if phrase.match_at(tokens, start, latin, self.typos):
-                return phrase
-        return None
+    def index(self, words: _WordIndex) -> None:
+        """Build the tree of phrases once every phrase is in."""
+        self._roots = {}
+        ranks: dict[tuple[_Word, ...], dict[str, int]] = {}
+        for initial, bucket in self.by_initial.items():
+            for place, item in enumerate(bucket):
+                ranks.setdefault(item.words, {})[initial] = place
+        for phrase in self.phrases.values():
+            first = phrase.words[0]
+            node = self._roots.setdefault(words.add(first), _Node())
+            node.initials = frozenset({first.plain[:1], first.latin[:1]})
+            for word in phrase.words[1:]:
+                node = node.next.setdefault(words.add(word), _Node())
+            node.phrase = phrase
+            node.rank = ranks[phrase.words]
+        self._firsts = frozenset(self._roots)
 
-    def find(self, tokens: Sequence[Token], latin: bool) -> list[tuple[int, _Phrase]]:
-        """Every (position, phrase) that matches somewhere in `tokens`."""
-        found = []
-        for start in range(len(tokens)):
-            phrase = self.at(tokens, start, latin)
+    def at(self, scan: _Scan, start: int, end: int | None = None) -> _Phrase | None:
+        """The longest phrase that matches at `start` and ends by `end` (with `scan.latin`, also in the
+        coarse Latin spelling); of equally long ones, the first listed under the word's initial."""
+        sets = scan.loose if self.typos else scan.strict
+        end = len(sets) if end is None else end
+        token = scan.tokens[start]
+        plain_initial = token.plain[:1]
+        latin_initial = token.latin[:1] if scan.latin and token.latin[:1] != plain_initial else None
+        best: _Phrase | None = None
+        best_order = (0, 0, 0)
+        for number in sets[start]:
+            root = self._roots.get(number)
+            if root is None:
+                continue
+            # Only phrases whose first word starts with the message word's initial (in either spelling) are
+            # looked at; of the lists of both initials, the plain one's phrases come first.
+            if plain_initial in root.initials:
+                tier, initial = 0, plain_initial
+            elif latin_initial is not None and latin_initial in root.initials:
+                tier, initial = 1, latin_initial
+            else:
+                continue
+            pending = [(root, start + 1)]
+            while pending:
+                node, position = pending.pop()
+                if node.phrase is not None:
+                    order = (-len(node.phrase.words), tier, node.rank[initial])
+                    if best is None or order < best_order:
+                        best, best_order = node.phrase, order
+                if node.next and position < end:
+                    for following in sets[position]:
+                        child = node.next.get(following)
+                        if child is not None:
+                            pending.append((child, position + 1))
+        return best
+
+    def find(self, scan: _Scan) -> list[tuple[int, _Phrase]]:
+        """Every (position, phrase) that matches somewhere in the message."""
+        found: list[tuple[int, _Phrase]] = []
+        if self._firsts.isdisjoint(scan.anywhere):  # a strict match is a loose one too
+            return found
+        for start in range(len(scan.tokens)):
+            phrase = self.at(scan, start)
             if phrase is not None:
                 found.append((start, phrase))
         return found
@@ -211,6 +371,9 @@ class Intents:
         for ratings_list in self._ratings.values():
             for words in [words for words in ratings_list.phrases if words in acknowledging]:
                 ratings_list.remove(words)
+        self._words = _WordIndex()
+        for phrase_list in [*self._lists.values(), *self._ratings.values()]:
+            phrase_list.index(self._words)
 
     @staticmethod
     def _add(target: _PhraseList, entries: Iterable[str], language: str) -> None:
@@ -245,27 +408,26 @@ class Intents:
         # Words as spelled first; only a message that says nothing to the bot that way is read again in
         # the coarse Latin spelling, for Greeklish. In one pass Latvian "nē" (no) and Greek "ναι" (yes),
         # both "ne" in Latin letters, would read as yes and no at once.
-        reading = self._read(stripped, tokens, latin=False)
+        reading = self._read(stripped, _Scan(tokens, False, self._words))
         if reading == Reading():
-            reading = self._read(stripped, tokens, latin=True)
+            reading = self._read(stripped, _Scan(tokens, True, self._words))
         if asks and reading.solved:
             # "Is it solved yet?" asks; it does not say so.
             reading = replace(reading, solved=False)
         return reading
 
-    def _read(self, text: str, tokens: Sequence[Token], latin: bool) -> Reading:
-        small_talk, talk_language = self._small_talk(tokens, latin)
-        yes, yes_language = self._whole(tokens, "yes", latin)
-        no, no_language = self._whole(tokens, "no", latin)
+    def _read(self, text: str, scan: _Scan) -> Reading:
+        small_talk, talk_language = self._small_talk(scan)
+        yes, yes_language = self._whole(scan, "yes")
+        no, no_language = self._whole(scan, "no")
         # No language from a bare status word: "status", "statuss", "státusz" are one word to the typo-forgiving lists.
-        status_alone, _ = self._whole(tokens, "status_alone", latin)
+        status_alone, _ = self._whole(scan, "status_alone")
         return Reading(
             small_talk=small_talk, language=talk_language or yes_language or no_language, yes=yes, no=no,
-            wants_person=self._wants_person(tokens, latin), complaint=self._said(tokens, "complaint", latin),
-            asks_case_status=(bool(self._lists["case"].find(tokens, latin))
-                              and bool(self._lists["status"].find(tokens, latin)))
+            wants_person=self._wants_person(scan), complaint=self._said(scan, "complaint"),
+            asks_case_status=(bool(self._lists["case"].find(scan)) and bool(self._lists["status"].find(scan)))
             or status_alone,
-            solved=self._said(tokens, "solved", latin), rating=self._rating(text, tokens, latin))
+            solved=self._said(scan, "solved"), rating=self._rating(text, scan))
 
     # -- the parts ---------------------------------------------------------------------------
     @staticmethod
@@ -279,9 +441,9 @@ class Intents:
             kinds.append(SmallTalk(kind))
         return max(kinds, key=_SMALL_TALK_WEIGHT.__getitem__) if kinds else None
 
-    def _cover(self, tokens: Sequence[Token], keys: Sequence[str],
-               latin: bool) -> tuple[set[str], set[frozenset[str]]] | None:
+    def _cover(self, scan: _Scan, keys: Sequence[str]) -> tuple[set[str], set[frozenset[str]]] | None:
         """Which of `keys` cover the whole message (filler words aside), and the languages of what matched."""
+        tokens = scan.tokens
         if len(tokens) > MAX_SMALL_TALK_TOKENS:
             return None
         found: set[str] = set()
@@ -290,7 +452,7 @@ class Intents:
         while position < len(tokens):
             best: tuple[str, _Phrase] | None = None
             for key in keys:
-                phrase = self._lists[key].at(tokens, position, latin)
+                phrase = self._lists[key].at(scan, position)
                 if phrase is not None and (best is None or len(phrase.words) > len(best[1].words)):
                     best = (key, phrase)
             if best is not None:
@@ -298,54 +460,54 @@ class Intents:
                 languages.add(best[1].languages)
                 position += len(best[1].words)
                 continue
-            filler = self._lists["filler"].at(tokens, position, latin)
+            filler = self._lists["filler"].at(scan, position)
             if filler is None:
                 return None
             position += len(filler.words)
         return (found, languages) if found else None
 
-    def _small_talk(self, tokens: Sequence[Token], latin: bool) -> tuple[SmallTalk | None, str | None]:
-        covered = self._cover(tokens, [kind.value for kind in SmallTalk], latin)
+    def _small_talk(self, scan: _Scan) -> tuple[SmallTalk | None, str | None]:
+        covered = self._cover(scan, _SMALL_TALK_KEYS)
         if covered is None:
             return None, None
         kinds, languages = covered
         kind = max((SmallTalk(name) for name in kinds), key=_SMALL_TALK_WEIGHT.__getitem__)
         return kind, _one_language(languages)
 
-    def _whole(self, tokens: Sequence[Token], key: str, latin: bool) -> tuple[bool, str | None]:
+    def _whole(self, scan: _Scan, key: str) -> tuple[bool, str | None]:
         # "yes thanks", "no, not really": yes/no together with small talk still answer the question.
-        covered = self._cover(tokens, [key, *(kind.value for kind in SmallTalk)], latin)
+        covered = self._cover(scan, (key, *_SMALL_TALK_KEYS))
         if covered is None or key not in covered[0]:
             return False, None
         return True, _one_language(covered[1])
 
-    def _negated(self, tokens: Sequence[Token], start: int, latin: bool) -> bool:
-        before = tokens[max(0, start - NEGATION_REACH):start]
-        return any(self._lists["negation"].at(before, index, latin) for index in range(len(before)))
+    def _negated(self, scan: _Scan, start: int) -> bool:
+        # A negation counts only if it ends before the phrase beginss.
+        negation = self._lists["negation"]
+        return any(negation.at(scan, index, end=start) for index in range(max(0, start - NEGATION_REACH), start))
 
-    def _said(self, tokens: Sequence[Token], key: str, latin: bool) -> bool:
+    def _said(self, scan: _Scan, key: str) -> bool:
         """A phrase of `key` somewhere in the message, not negated ("not solved", "no complaints")."""
-        return any(not self._negated(tokens, start, latin) for start, _ in self._lists[key].find(tokens, latin))
+        return any(not self._negated(scan, start) for start, _ in self._lists[key].find(scan))
 
-    def _wants_person(self, tokens: Sequence[Token], latin: bool) -> bool:
-        if self._said(tokens, "person_phrases", latin):
+    def _wants_person(self, scan: _Scan) -> bool:
+        if self._said(scan, "person_phrases"):
             return True
-        people = [start for start, _ in self._lists["person"].find(tokens, latin)
-                  if not self._negated(tokens, start, latin)]
+        people = [start for start, _ in self._lists["person"].find(scan) if not self._negated(scan, start)]
         if not people:
             return False
-        return len(tokens) <= MAX_BARE_PERSON_TOKENS or bool(self._lists["talk"].find(tokens, latin))
+        return len(scan.tokens) <= MAX_BARE_PERSON_TOKENS or bool(self._lists["talk"].find(scan))
 
-    def _rating(self, text: str, tokens: Sequence[Token], latin: bool) -> int | None:
+    def _rating(self, text: str, scan: _Scan) -> int | None:
         number = _RATING_NUMBER.match(text)
         if number:
             return int(number.group(1))
-        if len(tokens) > MAX_SMALL_TALK_TOKENS // 2:
+        if len(scan.tokens) > MAX_SMALL_TALK_TOKENS // 2:
             return None
         best: tuple[int, int] | None = None  # (phrase length, score)
         for score, phrases in self._ratings.items():
-            for start, phrase in phrases.find(tokens, latin):
-                if self._negated(tokens, start, latin) and len(phrase.words) == 1:
+            for start, phrase in phrases.find(scan):
+                if self._negated(scan, start) and len(phrase.words) == 1:
                     continue
                 if best is None or len(phrase.words) > best[0]:
                     best = (len(phrase.words), score)
