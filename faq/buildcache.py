@@ -18,7 +18,8 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .filelock import exclusive
 from .langprofile import samples_digest
 from .model import Entry
 from .sparse import sp
@@ -37,6 +39,9 @@ BUILD_FORMAT = 3  # the file's layout and the meaning of its arrays; a file of a
 # The modules whose code shapes a build: a release that changes any of them retrains, whatever BUILD_FORMAT says.
 _CODE = ("analyzers", "buildcache", "calibration", "coverage", "encoder", "features", "langprofile", "matcher",
          "normalize", "quick", "reach", "scope", "scope_fit", "training", "wordindex", "wordvectors")
+# How long a process waits for another one's training of the same knowledge base before it trains itself:
+# far above a 10,000-question build (~10 s), so only a hung process makes anyone wait this long.
+TRAINING_WAIT_SECONDS = 180.0
 MAX_FILE_BYTES = 2 << 30  # far above any FAQ's build (10,000 questions: ~40 MB); bounds what a read allocates
 
 
@@ -119,6 +124,14 @@ class BuildCache:
                 return int(data["format"]) == BUILD_FORMAT and np.asarray(data["key"]).tobytes() == key
         except Exception:  # noqa: BLE001 - anything unreadable is no build; `read` says why
             return False
+
+    @contextmanager
+    def training(self) -> Iterator[None]:
+        """Held while this process trains the build: other processes (and threads) training the same
+        knowledge base wait, then find the build saved. Without a lock to be had (a read-only folder),
+        or after TRAINING_WAIT_SECONDS, training goes ahead alone (logged)."""
+        with exclusive(self.path.with_name(f"{self.path.name}.lock"), TRAINING_WAIT_SECONDS, what="FAQ training"):
+            yield
 
     def read(self, key: bytes) -> MatcherBuild | None:
         """The build for `key`; None when the file is missing, for another key, or unusable."""

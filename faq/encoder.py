@@ -19,11 +19,13 @@ import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .filelock import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,9 @@ AS_QUERY = True
 # (here: ~15 ms for a 10-word question, 1-2 s for a 400-word email), a customer states the question
 # early, and the n-grams still read all of it. 48 words are ~60-110 tokens, ~60-150 ms at most.
 MAX_EMBEDDED_WORDS = 48
+# How long a process waits for another one filling the same cache before it embeds itself: 10,000
+# questions take minutes on one core; past this only a hung process would still hold it.
+FILL_WAIT_SECONDS = 900.0
 FORMAT = 1  # cache file layout; a file of another layout is ignored
 KEY_BYTES = 16  # of the SHA-256 of model id + text: collisions are not a concern at any FAQ's size
 
@@ -220,7 +225,7 @@ class SentenceEmbeddings:
 
         `prune=False` keeps cached texts that `texts` lacks and writes only when something was embedded:
         for builds on part of a knowledge base (cross-validation), which must not evict the rest."""
-        with self._lock:
+        with self._filling():
             table = self._table()
             keys = [cache_key(self.encoder.model_id, text) for text in texts]
             todo = list({key: text for key, text in zip(keys, texts) if key not in table}.items())
@@ -260,6 +265,15 @@ class SentenceEmbeddings:
             yield
         finally:
             self._known = {}
+
+    def _filling(self) -> AbstractContextManager[object]:
+        """Held while filling: one thread of this process, and one process of those sharing the cache
+        file (the workers of an installation all reload an edited FAQ at once), embeds at a time; the
+        others then read what it saved instead of embedding the same questions again."""
+        if self.cache is None:
+            return self._lock
+        return exclusive(self.cache.path.with_name(f"{self.cache.path.name}.lock"), FILL_WAIT_SECONDS,
+                         what="embedding the FAQ's questions")
 
     def _table(self) -> dict[bytes, np.ndarray]:
         return self.cache.read() if self.cache is not None else dict(self._memory)

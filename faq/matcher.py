@@ -262,6 +262,25 @@ class ClassifierMatcher:
         # instead of trained again (see `buildcache`); an encoder without an identity is always trained.
         identity = encoder_identity(encoder) if builds is not None else None
         key = build_key(entries, identity, self._calibration) if identity is not None else None
+        build = self._load(builds, key)
+        if build is None and builds is not None and key is not None:
+            # One process trains a knowledge base at a time: the workers of one installation all see an
+            # edit at once, and each training alone would cost them seconds of CPU and ~150 MB of memory.
+            # Whoever waited loads what the first one saved.
+            with builds.training():
+                build = self._load(builds, key)
+                if build is None:
+                    build = self._trained(entries, encoder, quick, scope_folds)
+                    if build is not None:
+                        builds.write(key, build)
+        elif build is None:
+            build = self._trained(entries, encoder, quick, scope_folds)
+        if not self.loaded:
+            self._apply(build)
+
+    def _load(self, builds: BuildCache | None, key: bytes | None) -> MatcherBuild | None:
+        """The build saved for `key`, applied; None (nothing applied) when there is none that fits."""
+        self.loaded = False  # from the build cache, not trained
         build = builds.read(key) if builds is not None and key is not None else None
         if build is not None and build.entry_ids != tuple(self._entry_ids):
             build = None  # the key says otherwise; only a hash collision would get here
@@ -270,20 +289,20 @@ class ClassifierMatcher:
                 self._apply(build)
             except ValueError as exc:  # a file whose arrays fit each other but not this encoder
                 log.warning("ignoring the FAQ build cache %s, it will be rebuilt: %s", builds and builds.path, exc)
-                build = None
-        self.loaded = build is not None  # from the build cache, not trained
-        if builds is not None and build is not None:
-            log.info("FAQ matcher loaded from the build cache %s (%d entries)", builds.path, len(self._entry_ids))
-        if build is None:
-            build = _train(entries, encoder, quick)
-            given = SCOPE_OFFSET.get()
-            if build is not None and self.scope is not None and given is not None:
-                build = dataclasses.replace(build, scope_offset=given)
-            elif build is not None and self.scope is not None and scope_folds is not None:
-                build = dataclasses.replace(build, scope_offset=self._fit_scope(entries, scope_folds))
-            if build is not None and builds is not None and key is not None:
-                builds.write(key, build)
-            self._apply(build)
+                return None
+            self.loaded = True
+            log.info("FAQ matcher loaded from the build cache %s (%d entries)", builds and builds.path, len(self._entry_ids))
+        return build
+
+    def _trained(self, entries: Mapping[str, Entry], encoder: Encoder | WordVectors | SentenceEncoder | None,
+                 quick: bool, scope_folds: Callable[[Mapping[str, Entry]], ClassifierMatcher] | None) -> MatcherBuild | None:
+        build = _train(entries, encoder, quick)
+        given = SCOPE_OFFSET.get()
+        if build is not None and self.scope is not None and given is not None:
+            build = dataclasses.replace(build, scope_offset=given)
+        elif build is not None and self.scope is not None and scope_folds is not None:
+            build = dataclasses.replace(build, scope_offset=self._fit_scope(entries, scope_folds))
+        return build
 
     def _apply(self, build: MatcherBuild | None) -> None:
         """Take the trained (or loaded) state; None: no question has any text to match."""
