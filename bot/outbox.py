@@ -38,6 +38,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from router.commands import set_command, xadd_command
 from router.dead_letters import RETRIED_AT_FIELD, dead_letter_fields
 from router.keys import Keys
 from router.messages import DeliveryReport, DeskEvent, OutboundMessage, from_json, inbox_fields
@@ -202,19 +203,15 @@ class OutboxSender:
         pause, started = 0.1, time.monotonic()
         while True:
             try:
-                # Built by redis-py's command methods (a pipeline that only records them), sent in a round.
-                pipe = self.redis.pipeline(transaction=False)
-                pipe.set(sent_key, (outcome.platform_id or "1") if outcome.delivered else "failed",
-                         ex=SENT_MARK_TTL_SECONDS)
-                pipe.delete(lease_key)
+                commands = [set_command(sent_key, (outcome.platform_id or "1") if outcome.delivered else "failed",
+                                        SENT_MARK_TTL_SECONDS), ("DEL", lease_key)]
                 if not outcome.delivered:
-                    pipe.xadd(self.keys.dead_letters, dead_letter_fields(self.stream, entry_id, fields,
-                                                                         outcome.reason))
-                for report in self._reports(message, outcome):
-                    pipe.xadd(self.keys.inbox, report)  # type: ignore[arg-type]
+                    commands.append(xadd_command(self.keys.dead_letters,
+                                                 dead_letter_fields(self.stream, entry_id, fields, outcome.reason)))
+                commands += (xadd_command(self.keys.inbox, report) for report in self._reports(message, outcome))
                 if finish is not None:
-                    finish.add_to(pipe)
-                await self._transaction_in_round([args for args, _options in pipe.command_stack])
+                    commands += finish.commands()
+                await self._transaction_in_round(commands)
                 break
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
                 if not outcome.delivered:
