@@ -22,10 +22,21 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT
 
+_pack_in_c: Callable[[tuple[Any, ...]], bytes] | None
+try:
+    from hiredis import pack_command as _pack_in_c
+except ImportError:  # hiredis is optional for redis-py: without it, commands are packed in Python
+    _pack_in_c = None
+
 Command = tuple[EncodableT, ...]  # a raw Redis command: name, then arguments
 
 GATHER_TURNS = 4  # event-loop turns a round waits at most for more tasks to join (stops when none did)
 MAX_ROUND_COMMANDS = 5_000  # per write: bounds the memory of one round (more waits for the next round)
+# The argument types hiredis writes byte for byte as redis-py's encoder does (UTF-8 text, an int's or a float's
+# repr; tests/router/test_rounds_pack.py compares them). Exact types only: a subclass may print itself otherwise
+# (an IntEnum's repr, a float subclass's __repr__), and hiredis turns bool away but writes a memoryview's
+# underlying bytes even when the view is strided; those go to the Python packer, as does a list for a command.
+_PACKED_IN_C = frozenset({str, bytes, int, float})
 
 
 @dataclass(slots=True)
@@ -128,8 +139,16 @@ class Rounds:
 
 
 def pack(encode: Callable[[Any], bytes | memoryview], command: Command) -> bytes:
-    """One command in the Redis protocol. redis-py's pack_command grows its buffer by concatenation, which
-    costs time quadratic in the length of a command: a commit script's hundreds of arguments felt it."""
+    """One command in the Redis protocol, as redis-py's encoder would write it: by hiredis (in C) when every
+    argument is of a type it writes the same way, else by `pack_in_python`."""
+    if _pack_in_c is not None and type(command) is tuple and _PACKED_IN_C.issuperset(map(type, command)):
+        return _pack_in_c(command)
+    return pack_in_python(encode, command)
+
+
+def pack_in_python(encode: Callable[[Any], bytes | memoryview], command: Command) -> bytes:
+    """`pack` without hiredis. redis-py's pack_command grows its buffer by concatenation, which costs time
+    quadratic in the length of a command: a commit script's hundreds of arguments felt it."""
     pieces: list[bytes | memoryview] = [b"*%d\r\n" % len(command)]
     for argument in command:
         # Most arguments are text or bytes: encoded here without the encoder's chain of checks.

@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError, WatchError
 from redis.typing import EncodableT
 
 from router import metrics
+from router.commands import set_command, xadd_command
 from router.events import Event
 from router.keys import FIRST_CASE_NUMBER, Keys
 from router.messages import DeskEvent, HistoryLine, OutboundMessage, new_id, to_json
@@ -392,7 +393,8 @@ class Transaction:
             self._writes.append(_increment(self.keys.metrics, field, amount))
 
     def set(self, key: str, value: str, ex: int | None = None) -> None:
-        self._writes.append(lambda p: p.set(key, value, ex=ex))
+        command = set_command(key, value, ex)
+        self._writes.append(lambda p: p.execute_command(*command))
 
     def enqueue(self, case: Case) -> None:
         queue, teams, number, score = self.keys.queue(case.team), self.keys.teams_seen, case.number, case.queue_score()
@@ -440,7 +442,8 @@ class Transaction:
         entry: StreamFields = {"role": role, "text": text, "at": repr(self.now), "entry": self.entry_id}
         entry.update({k: str(v) for k, v in extra.items() if v not in (None, "")})
         key = self.keys.transcript(conversation_id)
-        self._writes.append(lambda p: p.xadd(key, entry, maxlen=TRANSCRIPT_MAX_LENGTH, approximate=True))
+        command = xadd_command(key, entry, TRANSCRIPT_MAX_LENGTH)
+        self._writes.append(lambda p: p.execute_command(*command))
         self._touch(conversation_id)
         self._logged.setdefault(conversation_id, []).append(HistoryLine(role, text, self.now))
 
@@ -459,8 +462,10 @@ class Transaction:
             entry["question_ref"] = ref
             asked: StreamFields = {"ref": ref, "question": question, "at": repr(self.now)}
             questions = self.keys.questions
-            self._writes.append(lambda p: p.xadd(questions, asked, maxlen=EVENTS_MAX_LENGTH, approximate=True))
-        self._writes.append(lambda p: p.xadd(key, entry, maxlen=EVENTS_MAX_LENGTH, approximate=True))
+            asking = xadd_command(questions, asked, EVENTS_MAX_LENGTH)
+            self._writes.append(lambda p: p.execute_command(*asking))
+        command = xadd_command(key, entry, EVENTS_MAX_LENGTH)
+        self._writes.append(lambda p: p.execute_command(*command))
         self._count(metrics.increments(str(name), {str(k): str(v) for k, v in entry.items()}))
 
     def send_outbound(self, message: OutboundMessage) -> None:
@@ -510,7 +515,7 @@ class Transaction:
         for write in self._writes:
             write(self.pipe)
         # The marker holds how many messages went out, so a waiting terminal knows when it has them all.
-        self.pipe.set(self.keys.done(self.entry_id), str(self._sent), ex=DONE_TTL_SECONDS)
+        self.pipe.execute_command(*set_command(self.keys.done(self.entry_id), str(self._sent), DONE_TTL_SECONDS))
         if self.finish is not None:
             self.finish.add_to(self.pipe)
         await self.pipe.execute()
@@ -520,7 +525,7 @@ class Transaction:
         pipeline never executed, only buffers the writes)."""
         for write in self._writes:
             write(recorder)
-        recorder.set(self.keys.done(self.entry_id), str(self._sent), ex=DONE_TTL_SECONDS)
+        recorder.execute_command(*set_command(self.keys.done(self.entry_id), str(self._sent), DONE_TTL_SECONDS))
         if self.finish is not None:
             self.finish.add_to(recorder)
         return check_and_write(self._seen, recorder.command_stack)

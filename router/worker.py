@@ -31,6 +31,7 @@ from router.keys import INBOX_GROUP, Keys
 from router.lanes import Lanes, drop_stale_head, is_turn
 from router.messages import PayloadError
 from router.metrics import field_name
+from router.rounds import Command
 from router.streams import delivery_count, refresh_claims, remove_idle_consumers, trim_acknowledged
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,16 @@ class EntryFinish:
     entry_id: str
     lane: str
 
-    def add_to(self, pipe: Pipeline) -> None:
-        pipe.xack(self.stream, self.group, self.entry_id)
+    def commands(self) -> list[Command]:
+        """XACK, then LREM off its lane (as redis-py's `xack` and `lrem` send them)."""
+        commands: list[Command] = [("XACK", self.stream, self.group, self.entry_id)]
         if self.lane:
-            pipe.lrem(self.lane, 1, self.entry_id)
+            commands.append(("LREM", self.lane, 1, self.entry_id))
+        return commands
+
+    def add_to(self, pipe: Pipeline) -> None:
+        for command in self.commands():
+            pipe.execute_command(*command)
 
 
 # A handler that writes the entry's finish with its effects (one round trip saved, and no moment where the

@@ -10,8 +10,10 @@ import contextlib
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from bot.app import Helpline
+from bot.outbox import OutboxSender
 from bot.settings import Settings
 from channels.base import RetryAfter, Route, TemporaryDeliveryError
 from router.dead_letters import list_dead_letters, retry_dead_letter
@@ -229,3 +231,34 @@ async def test_the_mark_and_the_acknowledgement_go_in_one_transaction(private_re
     assert (await client.xpending(helpline.keys.outbox("console"), OUTBOX_GROUP))["pending"] == 0
     assert not [key async for key in client.scan_iter(match=f"{prefix}outbox:console:lane:*")]
     await client.aclose()
+
+
+async def test_messages_sent_side_by_side_share_a_connection(private_redis: PrivateRedis, prefix: str) -> None:
+    client = Redis.from_url(private_redis.url, decode_responses=True)
+    helpline = Helpline(make_settings(prefix), redis=client)
+    channel = RecordingChannel()
+    sender = helpline.channel_sender(channel, block_ms=10)
+    for index in range(20):  # twenty conversations: twenty sends at once
+        await queue(helpline, outbound(f"answer {index}", address=f"chat-{index}"))
+    pool = client.connection_pool
+    try:
+        await sender.drain()
+        assert sorted(channel.sent) == sorted(f"answer {index}" for index in range(20))
+        # Their leases and marks go out in shared round trips: the pool did not grow by a connection a send.
+        assert len(pool._available_connections) + len(pool._in_use_connections) <= 3
+    finally:
+        await client.aclose()
+
+
+async def test_a_transaction_in_a_round_writes_nothing_when_a_command_is_refused(helpline: Helpline,
+                                                                                  redis: Redis) -> None:
+    sender = OutboxSender(redis, helpline.keys, RecordingChannel(), "sender")  # type: ignore[arg-type]
+    key = helpline.keys.sent("console", "refused")
+    with pytest.raises(ResponseError):
+        await sender._transaction_in_round([("SET", key, "1"), ("SET", key)])  # SET without a value
+    assert await redis.exists(key) == 0
+    # A command failing when it runs (a stream command on a string) is raised too, as EXEC reports it.
+    await redis.set(key, "text")
+    with pytest.raises(ResponseError, match="#2"):
+        await sender._transaction_in_round([("SET", key + ":other", "1"), ("XADD", key, "*", "a", "b")])
+    assert await sender._transaction_in_round([("DEL", key + ":other")]) == [1]

@@ -7,10 +7,13 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+import redis
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,7 +23,7 @@ from bot.app import connect_redis
 from bot.settings import Settings
 from router.lanes import append
 from router.worker import StreamWorker
-from tests.conftest import make_settings
+from tests.conftest import REDIS_URL, make_settings
 from tests.redis_server import PrivateRedis
 
 
@@ -99,3 +102,29 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path: Path)
         if not task.done():
             task.cancel()
         await client.aclose()
+
+
+async def test_connections_name_redis_py_and_its_version_without_looking_it_up_each(
+        prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = connect_redis(_settings_for(REDIS_URL, prefix))
+    lookups = []
+    real_version = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: lookups.append(name) or real_version(name))
+    sent: list[tuple[object, ...]] = []
+    real_send = Connection.send_command
+
+    async def send_command(self: Connection, *args: object, **kwargs: object) -> None:
+        if args[:2] == ("CLIENT", "SETINFO"):
+            sent.append(args[2:])
+        await real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_command", send_command)
+    try:
+        # Ten commands at once: the pool grows by ten connections, as in a burst.
+        ids = await asyncio.wait_for(asyncio.gather(*(client.execute_command("CLIENT", "ID") for _ in range(10))), 30)
+    finally:
+        await client.aclose()
+    assert len(set(ids)) == 10
+    assert lookups == []
+    # What each tells the server (CLIENT SETINFO, a Redis >= 7.2 keeps it) is what redis-py says by itself.
+    assert sorted(sent) == sorted([("LIB-NAME", "redis-py"), ("LIB-VER", redis.__version__)] * 10)
