@@ -25,6 +25,7 @@ import orjson
 
 from channels.telegram.convert import BotIdentity
 from channels.telegram.errors import (
+    BotApiError,
     Conflict,
     FileTooBig,
     InvalidToken,
@@ -36,6 +37,7 @@ from channels.telegram.errors import (
 )
 
 MAX_REPLY_BYTES = 64 * 1024 * 1024  # a getUpdates of 100 updates is well below; more is not the Bot API
+MAX_WAIT_SECONDS = 2**53  # past this a retry_after is no number of seconds (the largest integer a float holds)
 MAX_ERROR_BODY_BYTES = 64 * 1024  # a failed file download's body: only its description is read
 # PTB's prefixes of a description that say nothing (its TelegramError.message drops them too).
 _NOISE = ("Error: ", "[Error]: ", "Bad Request: ")
@@ -72,7 +74,7 @@ def read_reply(status: int, body: bytes) -> Any:
     raise _error_of(status, reply)
 
 
-def _error_of(status: int, reply: dict[str, Any]) -> Exception:
+def _error_of(status: int, reply: dict[str, Any]) -> BotApiError:
     description = reply.get("description")
     description = description if isinstance(description, str) else ""
     for noise in _NOISE:
@@ -103,7 +105,7 @@ def read_updates(status: int, body: bytes) -> list[Any]:
     description = description if isinstance(description, str) else ""
     parameters = reply.get("parameters")
     retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-    if _is_int(retry_after) and retry_after >= 0:
+    if _is_number(retry_after) and isinstance(retry_after, int):
         raise RetryAfter(status, description, retry_after=float(retry_after))
     if status == 409:
         raise Conflict(status, description or "Conflict")
@@ -131,7 +133,9 @@ def read_file(result: Any) -> TelegramFile:
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    """A number of seconds to wait: not negative, and one a float holds (json reads 1e999 as inf, and an
+    integer of 400 digits does not fit a float)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= MAX_WAIT_SECONDS)
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -229,7 +233,7 @@ def _no_answer(what: str, error: BaseException) -> NetworkError:
     return kind(f"{what}: {type(error).__name__}")
 
 
-def _download_error(status: int, body: bytes) -> Exception:
+def _download_error(status: int, body: bytes) -> BotApiError:
     """A file server's refusal: the Bot API's JSON when it sent that, else just the status."""
     try:
         reply = orjson.loads(body)

@@ -79,6 +79,9 @@ def test_parameters_come_before_the_status() -> None:
     assert raised.value.retry_after == 5.0
 
 
+@example(429, b'{"ok": false, "parameters": {"retry_after": 1' + b"0" * 400 + b"}}")  # no float holds it
+@example(429, b'{"ok": false, "parameters": {"retry_after": Infinity}}')
+@example(429, b'{"ok": false, "parameters": {"retry_after": 3}}')
 @given(STATUS, st.one_of(st.binary(max_size=100), JSON.map(lambda value: json.dumps(value).encode())))
 def test_getupdates_answers_are_updates_or_the_loops_four_errors(status: int, body: bytes) -> None:
     try:
