@@ -566,9 +566,8 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- telegram (begin) --
 def _telegram(args: argparse.Namespace, settings: Settings) -> int:
-    from telegram.error import TelegramError
-
     from channels.telegram.adapter import delete_webhook, set_webhook
+    from channels.telegram.errors import TelegramError
 
     section = settings.channels.telegram
     if section.token is None:

@@ -1,9 +1,9 @@
 """Logging for the `helpline` command: secrets taken out of every line, text or JSON lines.
 
-Secrets are removed twice over, because a library's log line is built from its own arguments
-(httpx logs each request's URL, and Telegram's URLs carry the bot token): once when any logger,
-ours or a third party's, creates a record (a record factory, so every handler sees the redacted
-text), and once more on the formatted line, which also covers tracebacks.
+Secrets are removed twice over, because a library's log line is built from its own arguments (an
+HTTP client may log each request's URL, as httpx does, and Telegram's URLs carry the bot token):
+once when any logger, ours or a third party's, creates a record (a record factory, so every handler
+sees the redacted text), and once more on the formatted line, which also covers tracebacks.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def create(section: Any, context: ChannelContext) -> Channel:
     """The Telegram channel for a `channels.telegram` settings section (a TelegramSettings or its dict)."""
     from channels.telegram.adapter import (
-        TelegramChannel,  # PTB and aiohttp load only when the channel runs
+        TelegramChannel,  # aiohttp loads only when the channel runs
     )
 
     settings = section if isinstance(section, TelegramSettings) else TelegramSettings.model_validate(section)

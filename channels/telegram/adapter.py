@@ -1,5 +1,5 @@
-"""The Telegram channel's network side: long polling or a webhook in (python-telegram-bot), sendMessage out
-(a direct Bot API call: channels/telegram/bot_api.py says why).
+"""The Telegram channel's network side: long polling or a webhook in, sendMessage out, and the rest (getMe,
+button answers, files, webhooks): every one a direct Bot API call (channels/telegram/bot_api.py says why).
 
 Receiving keeps Helpline's rule: Telegram is told an update arrived (the next getUpdates offset, or
 the webhook's 200) only after `context.submit` has put it in the inbox. Our own offset lives in
@@ -16,16 +16,12 @@ import html
 import json
 import logging
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Bot
-from telegram import error as tg
-from telegram.request import HTTPXRequest
 
 from channels.base import (
     ChannelContext,
@@ -39,7 +35,8 @@ from channels.base import (
     sleep_unless_stopped,
 )
 from channels.safe_json import BadJson, loads_bounded
-from channels.telegram.bot_api import BotApi, BotApiError, BotApiUnreachable, Timeouts
+from channels.telegram import errors as tg  # PTB's error classes and names, without PTB
+from channels.telegram.bot_api import BotApi, Timeouts, read_updates
 from channels.telegram.convert import (
     CHANNEL,
     BotIdentity,
@@ -82,11 +79,11 @@ class _Keys:
         return self._key(f"telegram:parts:{message_id}")
 
 
-def make_bot(settings: TelegramSettings) -> Bot:
-    """A PTB Bot for the configured token and server (api_base_url)."""
+def make_api(settings: TelegramSettings, connections: int = 64, timeouts: Timeouts | None = None) -> BotApi:
+    """The Bot API of the configured token and server (api_base_url)."""
     assert settings.token is not None, "the settings check requires a token when the channel is enabled"
-    return Bot(settings.token.get_secret_value(), base_url=settings.base_url, base_file_url=settings.base_file_url,
-               request=HTTPXRequest(connection_pool_size=64, read_timeout=20.0, pool_timeout=10.0))
+    return BotApi(settings.base_url, settings.token.get_secret_value(), base_file_url=settings.base_file_url,
+                  connections=connections, timeouts=timeouts or Timeouts())
 
 
 class TelegramChannel:
@@ -94,20 +91,16 @@ class TelegramChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: TelegramSettings, context: ChannelContext, bot: Bot | None = None,
-                 api: BotApi | None = None) -> None:
+    def __init__(self, settings: TelegramSettings, context: ChannelContext, api: BotApi | None = None) -> None:
         self.settings = settings
         self.context = context
         self.keys = _Keys(context)
-        self.bot = bot if bot is not None else make_bot(settings)
-        # sendMessage, once per outbound message, without PTB's per-message machinery; PTB for the rest.
-        self.api = api if api is not None else BotApi(settings.base_url, self.bot.token)
+        self.api = api if api is not None else make_api(settings)  # every call but getUpdates
         self.pacer = Pacer(settings.chat_interval, settings.group_interval, settings.global_rate)
         self.identity: BotIdentity | None = None
         self._token = settings.token.get_secret_value() if settings.token else ""
         # Long polling has its own HTTP client, so a waiting getUpdates never holds up a send.
-        self._poll_api = BotApi(settings.base_url, self.bot.token, connections=1,
-                                timeouts=Timeouts(read=settings.poll_timeout + 15.0))
+        self._poll_api = make_api(settings, connections=1, timeouts=Timeouts(read=settings.poll_timeout + 15.0))
         self._stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._waiting_for_updates = False
@@ -160,8 +153,6 @@ class TelegramChannel:
             await asyncio.wait(self._answers, timeout=5)
         await self._poll_api.close()
         await self.api.close()
-        await self.bot.shutdown()
-        await self.bot.request.shutdown()  # also when getMe never succeeded and the bot was not initialised
 
     def routes(self) -> list[Route]:
         if self.settings.mode != "webhook" or not self.settings.receive:
@@ -172,8 +163,7 @@ class TelegramChannel:
 
     async def _ensure_identity(self) -> BotIdentity:
         if self.identity is None:
-            await self.bot.initialize()  # getMe; a failure leaves it uninitialised, to be tried again
-            self.identity = BotIdentity(id=self.bot.id, username=self.bot.username or "")
+            self.identity = await self.api.get_me()  # a failure leaves it None, to be tried again
         return self.identity
 
     async def handle_update(self, update: Any) -> InboundMessage | Skip:
@@ -202,7 +192,7 @@ class TelegramChannel:
 
     async def _answer(self, query_id: str, pressed: tuple[int, int] | None) -> None:
         try:
-            await self.bot.answer_callback_query(query_id)
+            await self.api.answer_callback_query(query_id)
         except tg.TelegramError as error:
             log.warning("telegram: answerCallbackQuery %s failed: %s", query_id, self._safe(error))
         if pressed is None:
@@ -211,7 +201,7 @@ class TelegramChannel:
         # cannot be pressed again days later and land in another conversation.
         chat_id, message_id = pressed
         try:
-            await self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+            await self.api.remove_buttons(chat_id, message_id)
         except tg.TelegramError as error:
             # "message is not modified" (pressed twice) or too old to edit: the press itself counted.
             log.info("telegram: buttons of message %s in chat %s stay: %s", message_id, chat_id, self._safe(error))
@@ -229,7 +219,7 @@ class TelegramChannel:
         try:
             updates = await self._get_updates(self._offset)
         except tg.RetryAfter as error:
-            raise RetryAfter(_seconds(error), "getUpdates: rate limited by Telegram") from None
+            raise RetryAfter(error.retry_after, "getUpdates: rate limited by Telegram") from None
         finally:
             self._waiting_for_updates = False
         await self.receiving.up()  # Telegram answered, whatever the updates turn out to be
@@ -256,8 +246,8 @@ class TelegramChannel:
     def _describe(self, error: BaseException) -> str:
         """A polling failure for the log, /healthz and the admins: without the token, with the fix when known."""
         if isinstance(error, tg.Conflict):
-            return (f"getUpdates refused ({self._safe(error)}): a webhook is set or another process polls; run "
-                    "`helpline telegram delete-webhook` or set channels.telegram.mode: webhook")
+            return (f"getUpdates refused ({self._safe(error.description)}): a webhook is set or another process "
+                    "polls; run `helpline telegram delete-webhook` or set channels.telegram.mode: webhook")
         if isinstance(error, tg.InvalidToken):
             return "Telegram rejected the bot token: check channels.telegram.token (from @BotFather)"
         return f"{type(error).__name__}: {self._safe(error)}"
@@ -272,29 +262,15 @@ class TelegramChannel:
         return {**self.receiving.health(), "mode": "polling", "received": self.received}
 
     async def _get_updates(self, offset: int) -> list[Any]:
-        """One long poll: raw update objects, so a payload PTB does not know cannot stall the loop."""
+        """One long poll: raw update objects, so a payload that no model of updates knows cannot stall the loop."""
         query = {"timeout": self.settings.poll_timeout, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
         if offset:
             query["offset"] = offset
         try:
             code, payload = await self._poll_api.request("getUpdates", query={k: str(v) for k, v in query.items()})
-        except BotApiUnreachable as error:  # a timeout, no connection: as PTB's client said it
+        except tg.NetworkError as error:  # a timeout, no connection: NetworkError, as PTB's client said it
             raise tg.NetworkError(str(error)) from None
-        try:
-            body = json.loads(payload)
-        except ValueError:
-            raise tg.NetworkError(f"getUpdates answered HTTP {code} with something that is not JSON") from None
-        if code == 200 and isinstance(body, Mapping) and body.get("ok") is True and isinstance(body.get("result"), list):
-            return body["result"]
-        description = body.get("description", "") if isinstance(body, Mapping) else ""
-        parameters = body.get("parameters") if isinstance(body, Mapping) else None
-        if isinstance(parameters, Mapping) and isinstance(parameters.get("retry_after"), int):
-            raise tg.RetryAfter(parameters["retry_after"])
-        if code == 409:
-            raise tg.Conflict(description or "Conflict")
-        if code in (401, 404):
-            raise tg.InvalidToken("the bot token was rejected")
-        raise tg.NetworkError(f"getUpdates answered HTTP {code}: {description}")
+        return read_updates(code, payload)
 
     async def _retrying(self, step: Any, what: str) -> Any:
         """Run `step` until it succeeds (Redis or getMe down for a while); gives up only when stopping."""
@@ -370,9 +346,9 @@ class TelegramChannel:
             await self.pacer.wait(str(chat_id), group)
             try:
                 sent = await self.api.call("sendMessage", params)
-            except BotApiUnreachable as error:  # a timeout, no connection, a proxy's error page
+            except tg.NetworkError as error:  # a timeout, no connection, a proxy's error page
                 raise TemporaryDeliveryError(f"Telegram: {self._safe(error)}") from None
-            except BotApiError as error:
+            except tg.BotApiError as error:
                 if error.migrate_to_chat_id is not None:
                     chat_id = error.migrate_to_chat_id
                     params = {**params, "chat_id": chat_id}
@@ -411,30 +387,26 @@ class TelegramChannel:
         if attachment.size > BOT_DOWNLOAD_LIMIT:
             raise too_big
         try:
-            file = await self.bot.get_file(attachment.ref)
-            if (file.file_size or 0) > BOT_DOWNLOAD_LIMIT:
+            file = await self.api.get_file(attachment.ref)
+            if (file.size or 0) > BOT_DOWNLOAD_LIMIT:
                 raise too_big
-            return bytes(await file.download_as_bytearray())
+            if file.path is None:
+                raise PermanentDeliveryError("Telegram: getFile gave no download path for this file")
+            return await self.api.download(file.path, BOT_DOWNLOAD_LIMIT)
+        except tg.FileTooBig:  # getFile said less, or nothing: the download stopped at the limit
+            raise too_big from None
         except tg.RetryAfter as error:
-            raise RetryAfter(_seconds(error), "Telegram: getFile rate limited") from None
+            raise RetryAfter(error.retry_after, "Telegram: getFile rate limited") from None
         except (tg.BadRequest, tg.Forbidden, tg.InvalidToken) as error:
             # "file is too big", "invalid file_id", a file Telegram no longer has (404 on download)
             raise PermanentDeliveryError(f"Telegram: {self._safe(error)}") from None
         except tg.TelegramError as error:  # NetworkError, TimedOut
             raise TemporaryDeliveryError(f"Telegram file {attachment.name}: {self._safe(error)}") from None
 
-    def _safe(self, error: BaseException) -> str:
-        """An error's text without the bot token (PTB puts it in some messages)."""
+    def _safe(self, error: object) -> str:
+        """An error's text without the bot token (a safeguard: none of ours holds it, a server's might)."""
         text = str(error)
         return text.replace(self._token, "<token>") if self._token else text
-
-
-def _seconds(error: tg.RetryAfter) -> float:
-    with warnings.catch_warnings():
-        # PTB 22 deprecates reading retry_after as int; it is an int or a timedelta depending on PTB_TIMEDELTA.
-        warnings.simplefilter("ignore")
-        value = error.retry_after
-    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
 
 
 def _platform_id(sent: Any, chat_id: Any) -> str:
@@ -449,15 +421,20 @@ async def set_webhook(settings: TelegramSettings, url: str) -> None:
     """Point Telegram at `url` with the configured secret token (`helpline telegram set-webhook`)."""
     if settings.webhook_secret is None:
         raise ValueError("channels.telegram.webhook_secret is not set: Telegram must send it with every update")
-    async with make_bot(settings) as bot:
-        await bot.set_webhook(url, secret_token=settings.webhook_secret.get_secret_value(),
-                              allowed_updates=list(ALLOWED_UPDATES))
+    api = make_api(settings)
+    try:
+        await api.set_webhook(url, settings.webhook_secret.get_secret_value(), ALLOWED_UPDATES)
+    finally:
+        await api.close()
 
 
 async def delete_webhook(settings: TelegramSettings) -> None:
     """Remove the webhook, so long polling can receive again (`helpline telegram delete-webhook`)."""
-    async with make_bot(settings) as bot:
-        await bot.delete_webhook()
+    api = make_api(settings)
+    try:
+        await api.delete_webhook()
+    finally:
+        await api.close()
 
 
-__all__ = ["TelegramChannel", "delete_webhook", "make_bot", "set_webhook"]
+__all__ = ["TelegramChannel", "delete_webhook", "make_api", "set_webhook"]

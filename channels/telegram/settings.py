@@ -80,7 +80,7 @@ class TelegramSettings(DeliverySettings):
 
     @property
     def base_url(self) -> str:
-        """PTB's `base_url` (the token is appended to it)."""
+        """The Bot API's URL up to the token, which is appended to it (as python-telegram-bot's `base_url`)."""
         return f"{self.api_base_url or DEFAULT_API_BASE_URL}/bot"
 
     @property

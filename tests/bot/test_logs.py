@@ -28,7 +28,7 @@ def captured() -> Iterator[io.StringIO]:
 
 
 def test_a_third_party_logger_never_writes_the_token(captured: io.StringIO) -> None:
-    # What httpx writes for each request PTB makes; the token is part of the URL.
+    # What httpx writes for each request it makes (PTB's client did, for Telegram); the token is part of the URL.
     logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "POST",
                                     f"https://api.telegram.org/bot{TELEGRAM_TOKEN}/getMe", "HTTP/1.1 200 OK")
     try:

@@ -219,8 +219,7 @@ TELEGRAM_CHAT = 8811
 
 
 @pytest.fixture
-async def bot_api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # as in tests/telegram: PTB 22's future RetryAfter
+async def bot_api() -> AsyncIterator[FakeBotApi]:
     api = await FakeBotApi().start()
     yield api
     await api.close()

@@ -17,13 +17,6 @@ from router.messages import InboundMessage, from_json, inbox_fields
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi
 
 
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PTB 22 warns (an error under our filterwarnings) when it builds RetryAfter with int seconds; its
-    future behaviour, timedelta, is opted into here (the adapter reads both)."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotApi]:
     api = await FakeBotApi().start()

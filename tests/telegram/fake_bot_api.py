@@ -3,7 +3,9 @@
 It answers what the Telegram channel uses: getMe, getUpdates (real long polling with offset and
 timeout), sendMessage, answerCallbackQuery, getFile and file downloads, setWebhook, deleteWebhook.
 Tests queue updates with `push`, inject failures (429 with retry_after, 5xx, 403 blocked) with
-`fail_next`, and read every call from `calls`.
+`fail_next`, and read every call from `calls`. Files are served from `files`; `said_sizes` makes getFile say
+another size (or none), `chunked_files` sends them without a Content-Length, and `downloads` counts the
+bytes a client actually read of each.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from aiohttp import web
 TOKEN = "123456:TEST-token_for-the-fake"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot"}
 
-# Parameters PTB sends JSON-encoded in a form field; everything else is a plain string. A JSON body (as the
-# channel's own sendMessage sends, channels/telegram/bot_api.py) carries its values as they are.
+# Parameters sent JSON-encoded in a query or form field (getUpdates' allowed_updates in its query string);
+# everything else there is a plain string. A JSON body (every POST of channels/telegram/bot_api.py) carries its
+# values as they are.
 _JSON_FIELDS = {"reply_markup", "reply_parameters", "allowed_updates", "link_preview_options", "entities"}
 _INT_FIELDS = {"chat_id", "message_thread_id", "offset", "timeout", "limit", "cache_time", "max_connections"}
 
@@ -56,6 +59,9 @@ class FakeBotApi:
         self.webhook: dict[str, Any] | None = None
         self.blocked_chats: set[int] = set()
         self.files: dict[str, bytes] = {}
+        self.said_sizes: dict[str, int | None] = {}
+        self.chunked_files = False
+        self.downloads: dict[str, int] = {}
         self._failures: dict[str, list[Failure]] = {}
         self._message_ids = itertools.count(1000)
         self._changed = asyncio.Condition()
@@ -200,8 +206,9 @@ class FakeBotApi:
         file_id = params.get("file_id", "")
         if file_id not in self.files:
             return _error(400, "Bad Request: invalid file_id")
-        return _ok({"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
-                    "file_path": f"documents/{file_id}"})
+        said: dict[str, Any] = {"file_size": self.said_sizes.get(file_id, len(self.files[file_id]))}
+        return _ok({"file_id": file_id, "file_unique_id": f"u{file_id}", "file_path": f"documents/{file_id}",
+                    **{key: value for key, value in said.items() if value is not None}})
 
     async def _file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -209,7 +216,21 @@ class FakeBotApi:
         file_id = request.match_info["path"].rpartition("/")[2]
         if file_id not in self.files:
             return web.Response(status=404)
-        return web.Response(body=self.files[file_id])
+        data = self.files[file_id]
+        if not self.chunked_files:
+            self.downloads[file_id] = len(data)
+            return web.Response(body=data)
+        response = web.StreamResponse()  # no Content-Length: the client learns the size only by reading
+        await response.prepare(request)
+        self.downloads[file_id] = 0
+        try:
+            for start in range(0, len(data), 64 * 1024):
+                await response.write(data[start:start + 64 * 1024])
+                self.downloads[file_id] += len(data[start:start + 64 * 1024])
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client stopped reading and closed the connection
+        return response
 
     async def _setWebhook(self, params: dict[str, Any]) -> web.Response:
         self.webhook = {"url": params.get("url", ""), "secret_token": params.get("secret_token"),

@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 
 from channels.base import PermanentDeliveryError, TemporaryDeliveryError
 from channels.telegram.adapter import TelegramChannel
-from channels.telegram.bot_api import BotApi, BotApiError, BotApiUnreachable, Timeouts, read_reply
+from channels.telegram.bot_api import BotApi, Timeouts, read_reply
+from channels.telegram.errors import BotApiError, NetworkError
 from router.messages import OutboundMessage, QuickReply
 from tests.telegram.conftest import inbox, inbox_context, telegram_settings, wait_until
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi
@@ -62,7 +63,7 @@ def test_an_error_answer_is_read_as_ptb_reads_it() -> None:
 
 def test_a_body_that_is_not_the_bot_apis_is_no_answer() -> None:
     for status, body in ((502, b"<html>Bad Gateway</html>"), (200, b"[1, 2]"), (200, b"")):
-        with pytest.raises(BotApiUnreachable):
+        with pytest.raises(NetworkError):
             read_reply(status, body)
 
 
@@ -76,7 +77,7 @@ def test_any_answer_is_a_result_or_one_of_the_two_errors(status: int, body: byte
         read_reply(status, body)
     except BotApiError as error:
         assert error.retry_after is None or error.retry_after >= 0
-    except BotApiUnreachable:
+    except NetworkError:
         pass
 
 
