@@ -1,0 +1,88 @@
+"""CPU µs per call of the Python work around Redis in a worker's loop, the current code beside the frozen copy of
+what it was (the tests' references), in one run.
+
+Usage: python bench/loopcpu.py [--rounds 5]
+
+- language evidence (router/engine.py's detection): on the shared dev sets' texts and the language samples
+  (accents left in and left out), each text new to the caches ("cold") and seen before ("warm": customers
+  repeat "hi", "thanks" and the FAQ's questions);
+- Telegram outbound: split_text and render_outbound on the shipped FAQ answers (what the FAQ path sends) and
+  on long answers with emoji;
+- message decoding: from_json of an InboundMessage and of an OutboundMessage as the streams carry them.
+
+Each figure is the best of `--rounds` passes of time.process_time (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere without installing
+
+
+def per_call(run: Callable[[], int], rounds: int, before: Callable[[], None] = lambda: None) -> float:
+    """Best µs per call over `rounds` passes; `run` makes the calls and says how many."""
+    best = float("inf")
+    for _ in range(rounds):
+        before()
+        start = time.process_time()
+        calls = run()
+        best = min(best, (time.process_time() - start) / calls * 1e6)
+    return best
+
+
+def row(name: str, old: float, new: float) -> str:
+    return f"| {name} | {old:.1f} | {new:.1f} | {old / new:.1f}× |"
+
+
+def language_rows(rounds: int) -> list[str]:
+    from faq import langdetect
+    from faq.langprofile import builtin_profile, questions_profile
+    from faq.loader import load_entries
+    from tests.faq import langdetect_reference as reference
+    from tests.faq.test_langdetect_same import LANGUAGES, SAMPLE_KB, real_texts
+
+    profile = questions_profile(load_entries(SAMPLE_KB, list(LANGUAGES)).values())
+    texts = list(dict.fromkeys(real_texts()))
+
+    repeated = texts[::len(texts) // 1000 + 1]  # fewer than the caches hold
+
+    def calls(function: Callable[..., object], which: list[str] = texts) -> Callable[[], int]:
+        def run() -> int:
+            for text in which:
+                function(text, LANGUAGES, profile)
+            return len(which)
+        return run
+
+    def forget() -> None:
+        langdetect._remembered_scores.cache_clear()
+        profile._remembered.cache_clear()
+        builtin_profile()._remembered.cache_clear()
+
+    reference.log_likelihoods(profile, "warm the reference's tables", LANGUAGES)
+    old = per_call(calls(reference.language_evidence), rounds)
+    cold = per_call(calls(langdetect.language_evidence), rounds, forget)
+    old_repeated = per_call(calls(reference.language_evidence, repeated), rounds)
+    calls(langdetect.language_evidence, repeated)()
+    warm = per_call(calls(langdetect.language_evidence, repeated), rounds)
+    return [row(f"language_evidence, cold ({len(texts)} texts, each new to the caches)", old, cold),
+            row(f"language_evidence, warm ({len(repeated)} of them, seen before)", old_repeated, warm)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    print("| function | before µs/call | now µs/call | ratio |\n|---|---|---|---|")
+    for rows in (language_rows,):
+        for line in rows(args.rounds):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
