@@ -74,12 +74,43 @@ def language_rows(rounds: int) -> list[str]:
             row(f"language_evidence, warm ({len(repeated)} of them, seen before)", old_repeated, warm)]
 
 
+def telegram_rows(rounds: int) -> list[str]:
+    from channels.telegram import convert
+    from tests.telegram import convert_reference as reference
+    from tests.telegram.test_convert_same import answers, long_texts, out
+
+    short, long = answers(), long_texts()
+    messages = [out(text) for text in short]
+    rows = []
+    for name, texts in ((f"split_text, the shipped FAQ answers ({len(short)})", short),
+                        (f"split_text, long texts with emoji ({len(long)})", long)):
+        def calls(split: Callable[[str], list[str]], which: list[str] = texts) -> Callable[[], int]:
+            def run() -> int:
+                for _ in range(20):
+                    for text in which:
+                        split(text)
+                return 20 * len(which)
+            return run
+        rows.append(row(name, per_call(calls(reference.split_text), rounds), per_call(calls(convert.split_text), rounds)))
+
+    def renders(render: Callable[..., object]) -> Callable[[], int]:
+        def run() -> int:
+            for _ in range(20):
+                for message in messages:
+                    render(message)
+            return 20 * len(messages)
+        return run
+    rows.append(row("render_outbound, the shipped FAQ answers", per_call(renders(reference.render_outbound), rounds),
+                    per_call(renders(convert.render_outbound), rounds)))
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     print("| function | before µs/call | now µs/call | ratio |\n|---|---|---|---|")
-    for rows in (language_rows,):
+    for rows in (language_rows, telegram_rows):
         for line in rows(args.rounds):
             print(line, flush=True)
 
