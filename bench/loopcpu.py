@@ -105,12 +105,38 @@ def telegram_rows(rounds: int) -> list[str]:
     return rows
 
 
+def message_rows(rounds: int) -> list[str]:
+    from router import messages
+    from router.messages import Attachment, InboundMessage, OutboundMessage, QuickReply, Sender, to_json
+    from tests.router import messages_reference as reference
+
+    inbound = to_json(InboundMessage(
+        id="01J0000000000000000000000", channel="telegram", address="5551", text="How long does delivery take?",
+        sender=Sender("77", "Anna", "@anna"), platform_id="5551:901", received_at=1_700_000_000.25,
+        language_hint="en", attachments=(Attachment("a.png", "image/png", 1234, "file-1"),)))
+    outbound = to_json(OutboundMessage(
+        id="01J0000000000000000000001", channel="telegram", address="5551", text="Delivery takes 2-4 working days.",
+        options=(QuickReply("yes", "Yes"), QuickReply("no", "No")), conversation="01J0000000000000000000000",
+        language="en", reply_to="5551:901"))
+    rows = []
+    for name, cls, data in (("from_json, an InboundMessage", InboundMessage, inbound),
+                            ("from_json, an OutboundMessage", OutboundMessage, outbound)):
+        def calls(decode: Callable[..., object], cls: type = cls, data: str = data) -> Callable[[], int]:
+            def run() -> int:
+                for _ in range(5000):
+                    decode(cls, data)
+                return 5000
+            return run
+        rows.append(row(name, per_call(calls(reference.from_json), rounds), per_call(calls(messages.from_json), rounds)))
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     print("| function | before µs/call | now µs/call | ratio |\n|---|---|---|---|")
-    for rows in (language_rows, telegram_rows):
+    for rows in (language_rows, telegram_rows, message_rows):
         for line in rows(args.rounds):
             print(line, flush=True)
 
