@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 from .model import Entry
@@ -87,9 +87,10 @@ class LanguageProfile:
         known = self._rows_for.get(languages)
         if known is None:
             tables = [self._tables[language] for language in languages]
-            seen = dict.fromkeys(gram for table, _ in tables for gram in table)
-            known = ({gram: tuple(table.get(gram, unseen) for table, unseen in tables) for gram in seen},
-                     tuple(unseen for _, unseen in tables))
+            seen = list(dict.fromkeys(chain.from_iterable(table for table, _ in tables)))
+            # Built in C (map, zip), not a generator a trigram: a few ms less on the first message after a load.
+            columns = [map(table.get, seen, repeat(unseen)) for table, unseen in tables]
+            known = dict(zip(seen, zip(*columns))), tuple(unseen for _, unseen in tables)
             if len(self._rows_for) >= 4:  # a router asks with one or two orders of its languages
                 self._rows_for.clear()
             self._rows_for[languages] = known
