@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
+from bot.heap import keep_heap_frozen
 from bot.settings import Settings
 from router.config import FeedbackConfig, RouterConfig
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
@@ -341,6 +342,9 @@ async def serve_workers(settings: Settings, ready: asyncio.Event | None = None, 
         if ready is not None:
             ready.set()
         async with asyncio.TaskGroup() as group:
+            # First: start-up's heap leaves the collector's full collections before the first message.
+            group.create_task(keep_heap_frozen(lambda: knowledge_base.current if knowledge_base else None, stop,
+                                               settings.faq.reload_seconds))
             for worker in workers:
                 group.create_task(worker.run(stop))
             watcher = group.create_task(knowledge_base.watch(settings.faq.reload_seconds)) if knowledge_base else None
@@ -424,6 +428,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
         if ready is not None:
             ready.set()
         async with asyncio.TaskGroup() as group:
+            group.create_task(keep_heap_frozen(lambda: helpline.knowledge_base.current, stop,
+                                               settings.faq.reload_seconds))
             for worker in workers:
                 group.create_task(worker.run(stop))
             if children is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .langprofile import LanguageProfile, builtin_profile
 from .normalize import normalize
@@ -120,21 +122,39 @@ def _add_profile_evidence(scores: dict[str, float], text: str, languages: Sequen
         scores[best] = scores.get(best, 0.0) + min(_PROFILE_CAP, _PROFILE_WEIGHT * lead)
 
 
+# A word's weights in every language that has it, in _WORDS' order: one look-up a word, not one a language.
+_WORD_WEIGHTS: dict[str, tuple[tuple[str, float], ...]] = {}
+for _lang, _words in _WORDS.items():
+    for _word, _weight in _words.items():
+        _WORD_WEIGHTS[_word] = (*_WORD_WEIGHTS.get(_word, ()), (_lang, _weight))
+_GREEK_CHARS = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
+_ASCII_LETTERS = re.compile("[A-Za-z]")
+_REMEMBERED_TEXTS = 1024  # as the language profile: customers repeat short texts
+
+
 def _scores(text: str) -> dict[str, float]:
+    return dict(_remembered_scores(text))  # a copy: the caller adds the profile's evidence to it
+
+
+@lru_cache(maxsize=_REMEMBERED_TEXTS)
+def _remembered_scores(text: str) -> dict[str, float]:
     lowered = text.casefold()
-    greek = sum(1 for c in lowered if "\u0370" <= c <= "\u03ff" or "\u1f00" <= c <= "\u1fff")
-    latin = sum(1 for c in lowered if c.isalpha() and c.isascii())
+    ascii_only = lowered.isascii()
+    # Counted by regular expressions, not a Python loop a character: the same counts, in C.
+    greek = 0 if ascii_only else len(_GREEK_CHARS.findall(lowered))
+    latin = len(_ASCII_LETTERS.findall(lowered))
     scores: dict[str, float] = {}
     if greek and greek >= latin:
         # Greek script is unambiguous among our languages.
         return {"el": 10.0 + greek}
-    for lang, letters in _LETTERS.items():
-        score = sum(letters.get(c, 0.0) for c in lowered)
-        if score:
-            scores[lang] = score
+    if not ascii_only:  # every letter in _LETTERS is outside ASCII
+        for lang, letters in _LETTERS.items():
+            # Weights are multiples of 0.5 and a text at most 2,000 characters: any order of adding is exact.
+            score = sum(weight * lowered.count(letter) for letter, weight in letters.items())
+            if score:
+                scores[lang] = score
     for word in normalize(lowered).split():
-        for lang, words in _WORDS.items():
-            weight = words.get(word)
+        for lang, weight in _WORD_WEIGHTS.get(word, ()):
             if weight:
                 scores[lang] = scores.get(lang, 0.0) + weight
     return scores

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any, TypeVar
@@ -243,49 +244,99 @@ def from_dict(cls: type[_T], raw: Any) -> _T:
     """Build `cls` from a decoded JSON object; unknown keys are ignored so old workers read new data."""
     if not isinstance(raw, dict):
         raise PayloadError(f"{cls.__name__}: expected an object, got {type(raw).__name__}")
-    values: dict[str, Any] = {}
-    for spec in fields(cls):  # type: ignore[arg-type]
-        if spec.name not in raw:
-            continue
-        value = raw[spec.name]
-        nested = _NESTED.get(spec.name)
-        try:
-            if nested is Sender:
-                value = from_dict(Sender, value)
-            elif nested is not None:
-                if not isinstance(value, list):
-                    raise PayloadError(f"{cls.__name__}.{spec.name}: expected a list")
-                value = tuple(from_dict(nested, item) for item in value)
-            elif spec.name == "kind" and cls is AgentAction:
-                value = ActionKind(value)
-            elif spec.name == "kind" and cls is DeskEvent:
-                value = DeskEventKind(value)
-        except ValueError as error:
-            raise PayloadError(f"{cls.__name__}.{spec.name}: {error}") from None
-        values[spec.name] = value
+    plan = _PLANS.get(cls) or _plan(cls)
+    values: dict[str, Any] = {name: raw[name] for name in plan.plain if name in raw}
+    for name, convert in plan.converted:  # in the fields' order: the first bad one is the one named
+        if name in raw:
+            try:
+                values[name] = convert(raw[name])
+            except ValueError as error:
+                raise PayloadError(f"{cls.__name__}.{name}: {error}") from None
     try:
         message = cls(**values)
     except TypeError as error:
         raise PayloadError(f"{cls.__name__}: {error}") from None
-    _check_types(message)
+    _check_types(message, plan)
     return message
 
 
 _SIMPLE_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool}
+# The exact types a JSON decoder gives that pass each check at once; anything else (a subclass, a bool where a
+# number belongs, a wrong type) takes the full check and its error.
+_PLAIN_TYPES: dict[str, frozenset[type]] = {"str": frozenset({str}), "int": frozenset({int}),
+                                            "float": frozenset({int, float}), "bool": frozenset({bool})}
 
 
-def _check_types(message: Any) -> None:
-    # JSON from outside can carry a number where text belongs; catch it here, not deep in the router.
-    for spec in fields(message):
-        value = getattr(message, spec.name)
+@dataclass(frozen=True, slots=True)
+class _TypeCheck:
+    name: str
+    base: str  # the annotation without "| None": str, int, float or bool
+    optional: bool
+    expected: type | tuple[type, ...]
+    plain: frozenset[type]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What decoding a class takes, worked out once from its fields (dataclasses.fields and the annotations'
+    text cost more than the decoding itself): which fields are read as they are, which are converted, and how
+    each is checked."""
+
+    plain: tuple[str, ...]  # fields whose JSON value is the field's as it is (only the type checks can fail)
+    converted: tuple[tuple[str, Callable[[Any], Any]], ...]  # nested messages and enums, in the fields' order
+    checks: tuple[_TypeCheck, ...]
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type) -> _Plan:
+    plain, converted, checks = [], [], []
+    for spec in fields(cls):
+        convert = _converter(cls, spec.name)
+        if convert is None:
+            plain.append(spec.name)
+        else:
+            converted.append((spec.name, convert))
         type_name = str(spec.type).replace(" ", "")
-        optional = type_name.endswith("|None")
         base = type_name.removesuffix("|None")
-        if value is None and optional:
-            continue
         expected = _SIMPLE_TYPES.get(base)
-        if expected is not None and (not isinstance(value, expected) or (base != "bool" and isinstance(value, bool))):
-            raise PayloadError(f"{type(message).__name__}.{spec.name}: expected {base}, got {type(value).__name__}")
+        if expected is not None:
+            checks.append(_TypeCheck(spec.name, base, type_name.endswith("|None"), expected, _PLAIN_TYPES[base]))
+    plan = _Plan(tuple(plain), tuple(converted), tuple(checks))
+    _PLANS[cls] = plan  # the same plan whoever makes it first: a race only repeats the work
+    return plan
+
+
+def _converter(cls: type, name: str) -> Callable[[Any], Any] | None:
+    nested = _NESTED.get(name)
+    if nested is Sender:
+        return lambda value: from_dict(Sender, value)
+    if nested is not None:
+        item_class = nested
+
+        def items(value: Any) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                # Raised inside the field's try as before: the message names the field twice, as it always did.
+                raise PayloadError(f"{cls.__name__}.{name}: expected a list")
+            return tuple(from_dict(item_class, item) for item in value)
+        return items
+    if name == "kind" and cls is AgentAction:
+        return ActionKind
+    if name == "kind" and cls is DeskEvent:
+        return DeskEventKind
+    return None
+
+
+def _check_types(message: Any, plan: _Plan | None = None) -> None:
+    # JSON from outside can carry a number where text belongs; catch it here, not deep in the router.
+    for check in (plan or _PLANS.get(type(message)) or _plan(type(message))).checks:
+        value = getattr(message, check.name)
+        if type(value) in check.plain or (value is None and check.optional):
+            continue
+        if not isinstance(value, check.expected) or (check.base != "bool" and isinstance(value, bool)):
+            raise PayloadError(f"{type(message).__name__}.{check.name}: expected {check.base}, "
+                               f"got {type(value).__name__}")
 
 
 __all__ = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -408,26 +410,25 @@ def is_long_value_token(data: str) -> bool:
     return data.startswith(CALLBACK_TOKEN_MARK)
 
 
+# Characters outside the BMP: two UTF-16 units each (a surrogate pair), one for every other character.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def utf16_len(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    return len(text) + len(_ASTRAL.findall(text))
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_UTF16) -> list[str]:
     """Pieces of at most `limit` UTF-16 units that join back to `text`; cut after a newline, else a space."""
     if limit < 2:
         raise ValueError("limit must be at least 2")
+    if len(text) <= limit and (len(text) * 2 <= limit or utf16_len(text) <= limit):
+        return [text]  # most answers: one piece, found without walking the text
+    astral = [match.start() for match in _ASTRAL.finditer(text)]
     pieces: list[str] = []
     start = 0
     while start < len(text):
-        # The longest run from `start` within the limit (a character outside the BMP counts twice).
-        units = 0
-        end = start
-        while end < len(text):
-            width = 2 if ord(text[end]) > 0xFFFF else 1
-            if units + width > limit:
-                break
-            units += width
-            end += 1
+        end = _longest_run(astral, start, min(len(text), start + limit), limit)
         if end == len(text):
             pieces.append(text[start:])
             break
@@ -439,7 +440,30 @@ def split_text(text: str, limit: int = MAX_MESSAGE_UTF16) -> list[str]:
             cut = end  # no good place: cut hard rather than send tiny pieces
         pieces.append(text[start:cut])
         start = cut
-    return pieces or [text]
+    return pieces
+
+
+def _longest_run(astral: list[int], start: int, most: int, limit: int) -> int:
+    """The largest end (start < end <= most) with text[start:end] within `limit` UTF-16 units.
+
+    `astral` holds the positions of the characters that count twice, so the units of a run are its length plus
+    how many of them it holds: a binary search over the end, not a walk over the characters.
+    """
+    before = bisect_left(astral, start)
+
+    def units(end: int) -> int:
+        return end - start + bisect_left(astral, end, before) - before
+
+    if units(most) <= limit:
+        return most
+    low, high = start + 1, most  # units(low) <= 2 <= limit < units(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if units(middle) <= limit:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def escape(text: str) -> str:
