@@ -314,24 +314,63 @@ CLONES static void quantize_blocks(const float *X, int L, int nin, int8_t *q, fl
 }
 
 /* ------------------------------ forward -------------------------------- */
+/* Scaled dot-product attention of the tokens s0..s1 (one input) among themselves, every head. The
+ * keys are transposed first (kt[channel][token], rows padded with zeros to whole vectors) so that the
+ * scores of 16 keys at a time accumulate in one register along the head's channels, and a context row
+ * (HD floats) accumulates in registers along the keys: no horizontal sums, no round trips to memory. */
+#define HD 32                   /* channels per head: 384 / 12 in multilingual-e5-small */
+#define KEYS 16
+CLONES static void attend(const float *q, const float *k, const float *v, float *ctx, float *kt, float *prob,
+                          int s0, int s1, int H, int NH) {
+    int n = s1 - s0, padded = (n + KEYS - 1) / KEYS * KEYS;
+    float scale = 1.f / sqrtf((float)HD);
+    for (int c = 0; c < H; c++) {
+        float *row = kt + (size_t)c * padded;
+        for (int j = 0; j < n; j++) row[j] = k[(size_t)(s0 + j) * H + c];
+        for (int j = n; j < padded; j++) row[j] = 0.f;
+    }
+    for (int t = s0; t < s1; t++)
+        for (int h = 0; h < NH; h++) {
+            const float *qh = q + (size_t)t * H + h * HD;
+            for (int j0 = 0; j0 < padded; j0 += KEYS) {
+                float acc[KEYS] = {0};
+                for (int e = 0; e < HD; e++) {
+                    const float qe = qh[e], *row = kt + (size_t)(h * HD + e) * padded + j0;
+                    for (int jj = 0; jj < KEYS; jj++) acc[jj] += qe * row[jj];
+                }
+                for (int jj = 0; jj < KEYS; jj++) prob[j0 + jj] = acc[jj] * scale;
+            }
+            float top = -INFINITY, sum = 0.f;
+            for (int j = 0; j < n; j++) top = prob[j] > top ? prob[j] : top;
+            for (int j = 0; j < n; j++) { prob[j] = expf(prob[j] - top); sum += prob[j]; }
+            float inv = 1.f / sum, acc[HD] = {0};
+            for (int j = 0; j < n; j++) {
+                const float p = prob[j] * inv, *vh = v + (size_t)(s0 + j) * H + h * HD;
+                for (int e = 0; e < HD; e++) acc[e] += p * vh[e];
+            }
+            memcpy(ctx + (size_t)t * H + h * HD, acc, sizeof acc);
+        }
+}
+
+/* ------------------------------ forward -------------------------------- */
 /* Mean-pooled final hidden states of `nseg` token segments laid end to end (segoff[s]..segoff[s+1]),
  * each a whole model input (<s> ... </s>, positions from 0). Attention stays within a segment. */
 static int forward(const hl_model *hm, const int *ids, const int *pos, const int *segoff, int nseg,
                    int T, float *pooled) {
     const e5_model *m = hm->m;
     kernel_fn mm = kernel_of(hm->kernel);
-    int H = m->H, FF = m->FF, NH = m->NH, hd = m->hd, nbmax = FF / QK;
+    int H = m->H, FF = m->FF, NH = m->NH, nbmax = FF / QK;
     size_t TH = (size_t)T * H;
     float *x = malloc(TH * sizeof(float)), *q = malloc(TH * sizeof(float));
     float *k = malloc(TH * sizeof(float)), *v = malloc(TH * sizeof(float));
     float *ctx = malloc(TH * sizeof(float)), *y = malloc(TH * sizeof(float));
     float *mid = malloc((size_t)T * FF * sizeof(float));
-    float *prob = malloc((size_t)T * sizeof(float));
+    float *prob = malloc((size_t)(T + KEYS) * sizeof(float)), *kt = malloc((size_t)(T + KEYS) * H * sizeof(float));
     int8_t *aq = malloc((size_t)T * FF);
     float *ad = malloc((size_t)T * nbmax * sizeof(float));
     int32_t *as = malloc((size_t)T * nbmax * sizeof(int32_t));
     int rc = 0;
-    if (!x || !q || !k || !v || !ctx || !y || !mid || !prob || !aq || !ad || !as) { rc = -1; goto done; }
+    if (!x || !q || !k || !v || !ctx || !y || !mid || !prob || !kt || !aq || !ad || !as) { rc = -1; goto done; }
 
     for (int t = 0; t < T; t++) {
         float *r = x + (size_t)t * H;
@@ -341,7 +380,6 @@ static int forward(const hl_model *hm, const int *ids, const int *pos, const int
     }
     add_layernorm(x, NULL, m->eln_w, m->eln_b, T, H, m->eps);
 
-    float scale = 1.f / sqrtf((float)hd);
     for (int l = 0; l < m->NL; l++) {
         const layer_t *ly = &m->layers[l];
         const packed_layer *pl = &hm->layers[l];
@@ -349,31 +387,7 @@ static int forward(const hl_model *hm, const int *ids, const int *pos, const int
         mm(&pl->q, ly->qb, aq, ad, as, q, T);
         mm(&pl->k, ly->kb, aq, ad, as, k, T);
         mm(&pl->v, ly->vb, aq, ad, as, v, T);
-        for (int sg = 0; sg < nseg; sg++) {
-            int s0 = segoff[sg], s1 = segoff[sg + 1];
-            for (int t = s0; t < s1; t++)
-                for (int h = 0; h < NH; h++) {
-                    const float *qh = q + (size_t)t * H + h * hd;
-                    float top = -INFINITY, sum = 0.f;
-                    for (int s = s0; s < s1; s++) {
-                        const float *kh = k + (size_t)s * H + h * hd;
-                        float dot = 0.f;
-#pragma omp simd reduction(+:dot)
-                        for (int e = 0; e < hd; e++) dot += qh[e] * kh[e];
-                        dot *= scale;
-                        prob[s - s0] = dot;
-                        if (dot > top) top = dot;
-                    }
-                    for (int s = s0; s < s1; s++) { prob[s - s0] = expf(prob[s - s0] - top); sum += prob[s - s0]; }
-                    float inv = 1.f / sum, *ch = ctx + (size_t)t * H + h * hd;
-                    for (int e = 0; e < hd; e++) ch[e] = 0.f;
-                    for (int s = s0; s < s1; s++) {
-                        float p = prob[s - s0] * inv;
-                        const float *vh = v + (size_t)s * H + h * hd;
-                        for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
-                    }
-                }
-        }
+        for (int sg = 0; sg < nseg; sg++) attend(q, k, v, ctx, kt, prob, segoff[sg], segoff[sg + 1], H, NH);
         quantize_blocks(ctx, T, H, aq, ad, as);
         mm(&pl->ao, ly->aob, aq, ad, as, y, T);
         add_layernorm(x, y, ly->aln_w, ly->aln_b, T, H, m->eps);
@@ -393,7 +407,7 @@ static int forward(const hl_model *hm, const int *ids, const int *pos, const int
         for (int i = 0; i < H; i++) o[i] /= (float)(b - a);
     }
 done:
-    free(x); free(q); free(k); free(v); free(ctx); free(y); free(mid); free(prob);
+    free(x); free(q); free(k); free(v); free(ctx); free(y); free(mid); free(prob); free(kt);
     free(aq); free(ad); free(as);
     return rc;
 }
@@ -514,7 +528,7 @@ HL_EXPORT hl_model *hl_load(const char *path, int wanted) {
     if (!hm) { e5_free(m); return NULL; }
     hm->m = m; hm->kernel = kernel;
     hm->layers = calloc(m->NL, sizeof(packed_layer));
-    if (!hm->layers || m->NL <= 0) { hl_free(hm); return NULL; }
+    if (!hm->layers || m->NL <= 0 || m->hd != HD) { hl_free(hm); return NULL; }
     int H = m->H, FF = m->FF;
     for (int l = 0; l < m->NL; l++) {
         const layer_t *ly = &m->layers[l];
