@@ -127,20 +127,24 @@ print("PROBE " + json.dumps({"loaded": kb._matcher.loaded,
 """
 
 
-def test_of_two_workers_seeing_a_new_faq_at_once_one_trains(tmp_path: Path) -> None:
-    folder = tmp_path / "kb"
-    write(folder, "shop.yaml", SHOP_YAML)
-    go = tmp_path / "go"
-    args = [str(folder), str(tmp_path / "embeddings.npz"), str(go)]
-    workers = [subprocess.Popen([sys.executable, "-c", TRAIN, *args], cwd=REPO, stdout=subprocess.PIPE,
+def _two_at_once(script: str, args: list[str], go: Path) -> list[dict]:
+    """Run `script` in two processes that start its work together (when `go` appears); their PROBE lines."""
+    workers = [subprocess.Popen([sys.executable, "-c", script, *args, str(go)], cwd=REPO, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    time.sleep(1.0)  # both imported and waiting (a late one would load the build in any case)
+    time.sleep(1.0)  # both imported and waiting (a late one would find the work done in any case)
     go.touch()
     probes = []
     for worker in workers:
         out, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err
         probes.append(json.loads(next(line for line in out.splitlines() if line.startswith("PROBE ")).removeprefix("PROBE ")))
+    return probes
+
+
+def test_of_two_workers_seeing_a_new_faq_at_once_one_trains(tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    write(folder, "shop.yaml", SHOP_YAML)
+    probes = _two_at_once(TRAIN, [str(folder), str(tmp_path / "embeddings.npz")], tmp_path / "go")
     assert sorted(probe["loaded"] for probe in probes) == [False, True]
     assert {probe["best"] for probe in probes} == {"password-reset"}
 
@@ -172,16 +176,6 @@ print("PROBE " + json.dumps({"embedded": SlowHashModel.embedded, "sum": float(ro
 
 
 def test_of_two_workers_filling_one_embedding_cache_one_embeds(tmp_path: Path) -> None:
-    go = tmp_path / "go"
-    args = [str(tmp_path / "embeddings.npz"), str(go)]
-    workers = [subprocess.Popen([sys.executable, "-c", EMBED, *args], cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    time.sleep(1.0)
-    go.touch()
-    probes = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err
-        probes.append(json.loads(next(line for line in out.splitlines() if line.startswith("PROBE ")).removeprefix("PROBE ")))
+    probes = _two_at_once(EMBED, [str(tmp_path / "embeddings.npz")], tmp_path / "go")
     assert sorted(probe["embedded"] for probe in probes) == [0, 400]
     assert probes[0]["sum"] == probes[1]["sum"]  # the one that waited read the same vectors
