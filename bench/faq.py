@@ -28,7 +28,8 @@ from faq import evaluate, load_knowledge_base, read_cases  # noqa: E402
 LANGUAGES = ("en", "el", "lv", "hu")
 DEFAULT_DATA = REPO.parent / "shared/data/faq"
 COLUMNS = ("cases", "top1_accuracy", "self_served", "answered_correct", "answered_wrong", "offered_right",
-           "offered_wrong", "handed_off", "oos_answered", "oos_offered", "oos_handed_off", "p50_ms", "p99_ms")
+           "offered_wrong", "handed_off", "oos_answered", "oos_offered", "oos_handed_off", "p50_ms", "p99_ms", "cpu_p50_ms",
+           "cpu_p99_ms")
 
 
 def thresholds() -> tuple[float, float]:

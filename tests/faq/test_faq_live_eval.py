@@ -122,13 +122,14 @@ def test_evaluate_numbers_on_hand_made_set(shop_kb_dir: Path) -> None:
     assert list(report) == ["cases", "in_scope", "out_of_scope", "top1_accuracy", "answered_correct",
                             "answer_precision", "oos_handoff_recall", "p50_ms", "p99_ms", "confusions",
                             "self_served", "answered_wrong", "offered_right", "offered_wrong", "handed_off",
-                            "oos_answered", "oos_offered", "oos_handed_off", "entries"]
+                            "oos_answered", "oos_offered", "oos_handed_off", "cpu_p50_ms", "cpu_p99_ms", "entries"]
     assert (report["cases"], report["in_scope"], report["out_of_scope"]) == (6, 4, 2)
     assert report["top1_accuracy"] == pytest.approx(3 / 4)
     assert report["answered_correct"] == pytest.approx(2 / 4)
     assert report["answer_precision"] == pytest.approx(2 / 4)
     assert report["oos_handoff_recall"] == pytest.approx(1 / 2)
     assert 0 < report["p50_ms"] <= report["p99_ms"]
+    assert 0 <= report["cpu_p50_ms"] <= report["cpu_p99_ms"]
 
 
 def test_outcome_shares_add_up_per_scope(shop_kb_dir: Path) -> None:
