@@ -451,7 +451,6 @@ def _listed_case(item: dict[str, Any], seconds: float, since: str) -> str:
 
 def _case(args: argparse.Namespace, settings: Settings) -> int:
     from bot.agent_desk import act, case_details
-    from router.messages import ActionKind
 
     async def show(helpline: Any) -> int:
         details = await case_details(helpline, args.number)
@@ -465,6 +464,8 @@ def _case(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
 
     async def action(helpline: Any, agent_name: str) -> int:
+        from router.messages import ActionKind
+
         kind = ActionKind(args.case_command)
         outcome = await act(helpline, kind, args.number, agent_name=agent_name, text=getattr(args, "text", ""),
                             team=getattr(args, "team", None))
