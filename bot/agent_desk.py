@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bot.app import Helpline
 from router.keys import FIRST_CASE_NUMBER
-from router.messages import ActionKind, AgentAction, inbox_fields, new_id
 from router.store import Case, CaseStatus, Conversation, reply
-from router.worker import live_workers
 
 if TYPE_CHECKING:
     from channels.base import ActionResult
+    from router.messages import ActionKind, AgentAction
 
 ACTION_TIMEOUT_SECONDS = 15.0  # how long the Slack desk waits for the service's verdict
 SERVICE_GRACE_SECONDS = 5  # how long a seemingly running service gets before the CLI applies an action itself
@@ -58,6 +57,10 @@ async def act(helpline: Helpline, kind: ActionKind, case: int, agent_name: str, 
     few seconds), this process applies exactly this entry itself. It starts no worker: a worker
     reads the whole inbox, and a customer message waiting there would load the FAQ (seconds).
     """
+    # Here, not at the top: the listings (`helpline queue`, `case show`) need neither.
+    from router.messages import AgentAction, inbox_fields, new_id
+    from router.worker import live_workers
+
     if not agent_name.strip():
         raise ValueError("an agent action needs the agent's name")  # the CLI asks for one before it gets here
     agent = agent_id(agent_name)
@@ -297,6 +300,7 @@ class CoreDesk:
     async def act(self, action: AgentAction, timeout: float = ACTION_TIMEOUT_SECONDS,
                   submitted: asyncio.Event | None = None) -> ActionResult:
         from channels.base import ActionResult  # channels.base brings aiohttp: only the service's desk gets here
+        from router.messages import inbox_fields
 
         async with self.helpline.redis.pipeline(transaction=True) as pipe:
             if action.agent:

@@ -5,7 +5,9 @@ knowledge base, the router and the channels; `serve()` runs the whole service un
 
 Importing this module must stay quick: the agents' commands (`helpline queue`, `helpline case ...`)
 build a `Helpline` too. So the FAQ matcher (scikit-learn, scipy), the channels and their SDKs
-(aiohttp, Telegram, Slack) are imported inside the functions that use them, never at the top.
+(aiohttp, Telegram, Slack), and the router's workers, lanes, sweeper and message types, which only
+the service runs, are imported inside the functions that use them, never at the top
+(tests/bot/test_cli_imports.py checks what `helpline queue` loads).
 """
 
 from __future__ import annotations
@@ -24,20 +26,18 @@ from redis.asyncio import Redis
 
 from bot.heap import keep_heap_frozen
 from bot.settings import Settings
-from router.config import FeedbackConfig, RouterConfig
 from router.keys import DESK_GROUP, OUTBOX_GROUP, Keys
-from router.lanes import append as append_to_lane
-from router.messages import InboundMessage, inbox_fields
-from router.sla import SlaRules
-from router.sweeper import sweep_forever
 from router.texts import load_texts
-from router.worker import StreamWorker, inbox_worker, live_workers, processed_counter, worker_name
 
 if TYPE_CHECKING:
     from channels.base import Channel, ChannelContext, Desk
     from channels.console import ConsoleChannel
     from faq import KnowledgeBase, LiveKnowledgeBase, MatcherFactory
+    from router.config import RouterConfig
     from router.engine import Router
+    from router.messages import InboundMessage
+    from router.sla import SlaRules
+    from router.worker import StreamWorker
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,8 @@ class Helpline:
     @cached_property
     def sla_rules(self) -> SlaRules:
         """Each team's SLA policy and business hours (for the router, the dashboard and `helpline queue`)."""
+        from router.sla import SlaRules
+
         teams = self.settings.teams.items()
         return SlaRules(policies={key: team.sla.policy() for key, team in teams if team.sla is not None},
                         hours={key: team.business_hours.hours() for key, team in teams
@@ -147,6 +149,8 @@ class Helpline:
     @cached_property
     def router_config(self) -> RouterConfig:
         """The router's settings; also the sweeper's (SLAs, business hours), which needs no router."""
+        from router.config import FeedbackConfig, RouterConfig
+
         settings = self.settings
         return RouterConfig(
             languages=tuple(settings.languages), default_team=settings.router.default_team,
@@ -166,6 +170,8 @@ class Helpline:
         return self.knowledge_base.current  # a failed reload keeps the last good one here
 
     def router_workers(self, count: int, tag: str = "router", block_ms: int = 1000) -> list[StreamWorker]:
+        from router.worker import inbox_worker, worker_name
+
         workers = [inbox_worker(self.redis, self.keys, self.router.handle, worker_name(f"{tag}{index}"),
                                 claim_idle_seconds=self.settings.router.claim_timeout_seconds, block_ms=block_ms,
                                 finishing_handler=self.router.handle_finishing)
@@ -180,6 +186,7 @@ class Helpline:
         """A worker on `hl:outbox:<channel>`: sends once, with retries for `channels.<x>.retry_for`, then
         dead-letters; reports failures and agents' deliveries (see bot/outbox.py)."""
         from bot.outbox import OutboxSender
+        from router.worker import StreamWorker, processed_counter, worker_name
 
         name = worker_name(f"send-{channel.name}")
         section = getattr(self.settings.channels, channel.name, None)
@@ -199,6 +206,7 @@ class Helpline:
         """A worker on `hl:outbox:desk` showing each DeskEvent to the desk once, in order per case, with
         the customer senders' lease, retries and sent mark (bot/outbox.py)."""
         from bot.outbox import DeskSender
+        from router.worker import StreamWorker, processed_counter, worker_name
 
         name = worker_name(f"desk-{desk.name}")
         section = getattr(self.settings.channels, desk.name, None)
@@ -216,6 +224,8 @@ class Helpline:
     def channel_context(self) -> ChannelContext:
         from bot.agent_desk import CoreDesk
         from channels.base import ChannelContext, attachment_fetcher
+        from router.lanes import append as append_to_lane
+        from router.messages import inbox_fields
 
         async def submit(message: InboundMessage) -> None:
             # In the conversation's lane: a reclaimed message is handled before the same chat's newer ones.
@@ -266,6 +276,8 @@ class LocalWorkers:
         return bool(self._tasks)
 
     async def start_unless_served(self) -> None:
+        from router.worker import live_workers
+
         if await live_workers(self.helpline.redis, self.helpline.keys) == 0:
             self.start()
 
@@ -390,6 +402,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, worker_p
     """
     from bot.channel_setup import SENT_BY_WORKERS, build_channels  # the channel SDKs load only in the service
     from bot.http import start_http_server  # aiohttp too
+    from router.sweeper import sweep_forever
 
     # A parent of worker processes never answers: it reads the FAQ (for /healthz: entries, reload problems)
     # without the matcher and the encoder, which only the children load.

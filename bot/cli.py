@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -13,11 +12,10 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from bot.settings import CONFIG_ENV_VAR, DEFAULT_CONFIG, Settings, SettingsError, load_settings
-from router.messages import ActionKind
+
+# Each command imports what it uses inside its function: Redis, the router's types, the FAQ and the
+# channels cost a command that does not use them tens of milliseconds (tests/bot/test_cli_imports.py).
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 AGENT_ENV_VAR = "HELPLINE_AGENT"
@@ -237,6 +235,8 @@ def _settings_for(config_arg: str | None) -> Settings:
 
 # -- doctor (begin) --
 def _doctor(args: argparse.Namespace, config_arg: str | None) -> int:
+    import asyncio
+
     from bot.doctor import diagnose_file, exit_code, render, render_json
 
     # The findings say what failed; the libraries' own log lines would only repeat them.
@@ -260,6 +260,10 @@ def _check_config(path: str | None) -> int:
 
 def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Settings) -> int:
     """Run `body(helpline)` in a fresh event loop, turning start-up failures into messages."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     from bot.app import Helpline, KnowledgeBaseUnavailable
     from router.store import reply
     from router.texts import TextsError
@@ -287,6 +291,10 @@ def _with_helpline(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Se
 
 def _with_redis(body: Callable[[Any], Coroutine[Any, Any, int]], settings: Settings) -> int:
     """Run `body(redis)` with a client of the configured Redis."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     from bot.app import connect_redis
 
     async def runner() -> int:
@@ -319,6 +327,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _serving(service: Coroutine[Any, Any, None], settings: Settings) -> int:
     """Run `service` (`helpline run` or `helpline worker`) until it stops, turning start-up failures into messages."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     from bot.app import KnowledgeBaseUnavailable
     from router.texts import TextsError
 
@@ -344,6 +357,11 @@ def _serving(service: Coroutine[Any, Any, None], settings: Settings) -> int:
 
 async def _redis_problem(settings: Settings) -> str | None:
     """One line saying why the configured Redis cannot be used, or None when it answers."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     from bot.app import connect_redis
     from router.store import reply
 
@@ -446,6 +464,8 @@ def _case(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
 
     async def action(helpline: Any, agent_name: str) -> int:
+        from router.messages import ActionKind
+
         kind = ActionKind(args.case_command)
         outcome = await act(helpline, kind, args.number, agent_name=agent_name, text=getattr(args, "text", ""),
                             team=getattr(args, "team", None))
@@ -566,6 +586,8 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- telegram (begin) --
 def _telegram(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from channels.telegram.adapter import delete_webhook, set_webhook
     from channels.telegram.errors import TelegramError
 

@@ -17,7 +17,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError, WatchError
@@ -27,10 +27,14 @@ from router import metrics
 from router.commands import set_command, xadd_command
 from router.events import Event
 from router.keys import FIRST_CASE_NUMBER, Keys
-from router.messages import DeskEvent, HistoryLine, OutboundMessage, new_id, to_json
 from router.optimistic import CHECK_AND_WRITE, check_and_write, is_missing_script
 from router.pending import Pending, pending_from_json, pending_to_json
 from router.rounds import Command, Rounds
+
+if TYPE_CHECKING:
+    # At run time router.messages (a dozen dataclasses, ~8 ms) is imported by the transaction methods that
+    # write messages: reading cases (`helpline queue`, `case show`) never needs it.
+    from router.messages import DeskEvent, HistoryLine, OutboundMessage
 
 EVENTS_MAX_LENGTH = 1_000_000
 TRANSCRIPT_MAX_LENGTH = 10_000
@@ -439,6 +443,8 @@ class Transaction:
 
     def log(self, conversation_id: str, role: str, text: str, **extra: Any) -> None:
         """Append to the conversation transcript (customer, bot, agent, note, system)."""
+        from router.messages import HistoryLine
+
         entry: StreamFields = {"role": role, "text": text, "at": repr(self.now), "entry": self.entry_id}
         entry.update({k: str(v) for k, v in extra.items() if v not in (None, "")})
         key = self.keys.transcript(conversation_id)
@@ -458,6 +464,8 @@ class Transaction:
         entry.update({k: str(v) for k, v in fields_.items() if v not in (None, "")})
         key = self.keys.events
         if question:
+            from router.messages import new_id
+
             ref = new_id()
             entry["question_ref"] = ref
             asked: StreamFields = {"ref": ref, "question": question, "at": repr(self.now)}
@@ -471,12 +479,15 @@ class Transaction:
     def send_outbound(self, message: OutboundMessage) -> None:
         # In the conversation's lane: every sender process sends one conversation's messages in order.
         from router.lanes import append_args  # router.lanes builds on this module
+        from router.messages import to_json
 
         arguments = append_args(self.keys.outbox(message.channel), message.conversation or message.address,
                                 {"data": to_json(message)})
         self._writes.append(lambda p: p.eval(*arguments))
 
     def send_desk(self, event: DeskEvent) -> None:
+        from router.messages import to_json
+
         key = self.keys.desk
         data = to_json(event)
         # No MAXLEN: a backlog the desk has not shown yet must not be cut; its worker trims what it finished.
@@ -484,6 +495,8 @@ class Transaction:
 
     async def history(self, conversation_id: str, limit: int = 20) -> tuple[HistoryLine, ...]:
         """The last `limit` transcript lines, those written by this transaction included."""
+        from router.messages import HistoryLine
+
         [entries] = await self.watch_and_read([], [("XREVRANGE", self.keys.transcript(conversation_id), "+", "-",
                                                      "COUNT", limit)])
         stored = [HistoryLine(fields.get("role", ""), fields.get("text", ""), float(fields.get("at") or 0))

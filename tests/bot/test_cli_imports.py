@@ -71,3 +71,49 @@ async def test_report_loads_no_channel_sdk_nor_http_server(tmp_path: Path, prefi
     probe, output = await run_probe(write_config(tmp_path, prefix), "report", "--json")
     assert probe["code"] == 0, output
     assert not {"telegram", "slack_sdk", "slack_bolt", "aiohttp"} & set(probe["heavy"]), probe["heavy"]
+
+
+# What listing the queue or showing a case needs is the settings, the Redis client, the texts and
+# router.store/router.sla: the service's parts below came in through module-level imports once
+# (bot.app, bot.agent_desk, router.store), ~30 ms of a 0.3 s command. The channels' packages
+# (`channels.telegram` etc.) are allowed: the settings validate their sections.
+SERVICE_ONLY = ("numpy", "faq.matcher", "faq.kb", "faq.live", "aiohttp", "router.worker", "router.lanes",
+                "router.sweeper", "router.streams", "router.dead_letters", "router.retention", "router.messages",
+                "router.engine", "channels.base", "channels.console", "channels.telegram.adapter",
+                "channels.slack.adapter", "channels.email.channel", "bot.outbox", "bot.http", "bot.channel_setup")
+LISTING_PROBE = f"""
+import json, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+loaded = sorted(name for name in {SERVICE_ONLY!r} if any(m == name or m.startswith(name + ".") for m in sys.modules))
+print("PROBE " + json.dumps({{"code": code, "heavy": loaded, "redis": "redis" in sys.modules}}))
+"""
+
+
+async def run_listing_probe(config: Path, *args: str) -> dict:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LISTING_PROBE, *args, "--config", str(config), cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    probe_line = next(line for line in out.decode().splitlines() if line.startswith("PROBE "))
+    return dict(json.loads(probe_line.removeprefix("PROBE ")), output=out.decode() + err.decode())
+
+
+async def test_queue_and_case_show_load_none_of_the_service(tmp_path: Path, prefix: str, customer: Customer,
+                                                           redis) -> None:
+    await customer.say("human please")
+    number = await redis.get(f"{prefix}case:counter")
+    assert number is not None
+    config = write_config(tmp_path, prefix)
+    for args in (("queue",), ("queue", "--json"), ("queue", "--mine", "--agent", "Maria"), ("case", "show", number)):
+        probe = await run_listing_probe(config, *args)
+        assert probe["code"] == 0, probe["output"]
+        assert probe["heavy"] == [], f"helpline {' '.join(args)} imported {probe['heavy']}"
+
+
+async def test_config_check_loads_no_redis_client(tmp_path: Path, prefix: str) -> None:
+    # Validating a file (router.sla's policy type included) needs neither redis nor the router's store.
+    probe = await run_listing_probe(write_config(tmp_path, prefix), "check-config")
+    assert probe["code"] == 0, probe["output"]
+    assert probe["redis"] is False and probe["heavy"] == []

@@ -128,3 +128,5 @@ async def test_connections_name_redis_py_and_its_version_without_looking_it_up_e
     assert lookups == []
     # What each tells the server (CLIENT SETINFO, a Redis >= 7.2 keeps it) is what redis-py says by itself.
     assert sorted(sent) == sorted([("LIB-NAME", "redis-py"), ("LIB-VER", redis.__version__)] * 10)
+    # The version is taken from redis.__version__ without the metadata lookup redis-py makes: the same string.
+    assert redis.__version__ == real_version("redis")
