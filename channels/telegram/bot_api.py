@@ -36,6 +36,7 @@ from channels.telegram.errors import (
     status_phrase,
 )
 
+CHAT_ID_MIN, CHAT_ID_MAX = -(2**63), 2**63 - 1
 MAX_REPLY_BYTES = 64 * 1024 * 1024  # a getUpdates of 100 updates is well below; more is not the Bot API
 MAX_WAIT_SECONDS = 2**53  # past this a retry_after is no number of seconds (the largest integer a float holds)
 MAX_ERROR_BODY_BYTES = 64 * 1024  # a failed file download's body: only its description is read
@@ -84,7 +85,7 @@ def _error_of(status: int, reply: dict[str, Any]) -> BotApiError:
     parameters = parameters if isinstance(parameters, dict) else {}
     retry_after, migrate = parameters.get("retry_after"), parameters.get("migrate_to_chat_id")
     return answer_error(status, description, retry_after=float(retry_after) if _is_number(retry_after) else None,
-                        migrate_to_chat_id=migrate if _is_int(migrate) else None)
+                        migrate_to_chat_id=migrate if _is_chat_id(migrate) else None)
 
 
 def read_updates(status: int, body: bytes) -> list[Any]:
@@ -140,6 +141,12 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_chat_id(value: object) -> TypeGuard[int]:
+    """Telegram's chat ids are signed 64-bit integers. A number past that range is no chat to move to:
+    orjson reads it as a float, and a migration to it would only fail again."""
+    return _is_int(value) and CHAT_ID_MIN <= value <= CHAT_ID_MAX
 
 
 class BotApi:

@@ -26,8 +26,8 @@ def expected_class(status: int, parameters: Any) -> type[tg.BotApiError]:
     """PTB's reading, restated: what an error answer of `status` with `parameters` raises."""
     parameters = parameters if isinstance(parameters, dict) else {}
     migrate, retry = parameters.get("migrate_to_chat_id"), parameters.get("retry_after")
-    if isinstance(migrate, int) and not isinstance(migrate, bool):
-        return tg.ChatMigrated
+    if isinstance(migrate, int) and not isinstance(migrate, bool) and -(2**63) <= migrate < 2**63:
+        return tg.ChatMigrated  # a chat id (signed 64 bits); a number past them is no chat to move to
     if isinstance(retry, int | float) and not isinstance(retry, bool) and retry >= 0:
         return tg.RetryAfter
     return {400: tg.BadRequest, 401: tg.InvalidToken, 403: tg.Forbidden, 404: tg.InvalidToken,
@@ -35,6 +35,8 @@ def expected_class(status: int, parameters: Any) -> type[tg.BotApiError]:
 
 
 @example(400, "Bad Request: ", None)  # nothing left after the prefix PTB drops
+@example(200, "", {"retry_after": 0, "migrate_to_chat_id": -(2**63) - 1})  # found by hypothesis in CI
+@example(400, "", {"migrate_to_chat_id": 2**63})
 @example(429, "Too Many Requests: retry after 0", {"retry_after": 0})
 @given(STATUS, st.text(max_size=40), st.one_of(JSON, st.fixed_dictionaries({}, optional={
     "retry_after": st.one_of(st.integers(-5, 100), st.floats(0, 100), st.booleans(), st.text(max_size=3)),
