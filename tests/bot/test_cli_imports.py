@@ -33,9 +33,10 @@ print("PROBE " + json.dumps({{"code": code, "heavy": heavy}}))
 """
 
 
-async def run_probe(config: Path, *args: str) -> tuple[dict, str]:
+async def run_probe(config: Path, *args: str, script: str = PROBE) -> tuple[dict, str]:
+    """Run `helpline <args>` through `script` in a fresh interpreter: its PROBE line, and all it printed."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", PROBE, *args, "--config", str(config), cwd=REPO,
+        sys.executable, "-c", script, *args, "--config", str(config), cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode()
@@ -91,13 +92,8 @@ print("PROBE " + json.dumps({{"code": code, "heavy": loaded, "redis": "redis" in
 
 
 async def run_listing_probe(config: Path, *args: str) -> dict:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", LISTING_PROBE, *args, "--config", str(config), cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
-    probe_line = next(line for line in out.decode().splitlines() if line.startswith("PROBE "))
-    return dict(json.loads(probe_line.removeprefix("PROBE ")), output=out.decode() + err.decode())
+    probe, output = await run_probe(config, *args, script=LISTING_PROBE)
+    return dict(probe, output=output)
 
 
 async def test_queue_and_case_show_load_none_of_the_service(tmp_path: Path, prefix: str, customer: Customer,
